@@ -1,0 +1,14 @@
+"""The engine: Tensor, the primitive table, reverse and forward mode, and the transforms.
+
+This package imports NumPy and nothing else of diffprog.
+"""
+from .tensor import Tensor, tensor
+from .mode import no_grad, enable_grad, is_grad_enabled, detect_anomaly
+from .graph import Primitive, apply
+from .functions import *  # noqa: F401,F403
+from . import functions as _functions
+from .transforms import grad, value_and_grad, vjp, jvp, linearize, jacobian, jacrev, jacfwd, hessian, hvp
+from .custom import custom_vjp, custom_jvp, Function
+from .checkpoint import checkpoint
+from .gradcheck import gradcheck
+from .pytree import tree_map

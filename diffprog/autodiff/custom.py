@@ -1,0 +1,200 @@
+"""User-defined derivatives: ``custom_vjp``, ``custom_jvp`` and the ``Function`` class style.
+
+A fused NumPy kernel (the soft rasterizer, an ODE adjoint, an unrolled solver) computes its value
+on plain arrays and supplies its own backward; to the rest of the graph it is one primitive.
+Several outputs are packed into one flat node and unpacked by ordinary getitem/reshape nodes, so
+the engine needs no special case for them.
+"""
+import functools
+
+import numpy as np
+
+from . import mode as _mode
+from .graph import Primitive, _node, _wrap
+from .tensor import Tensor
+from . import primitives as P
+from .graph import apply
+
+
+def _raw(x):
+    return x.data if type(x) is Tensor else x
+
+
+def _check_cotangents(name, grads, args):
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != len(args):
+        raise ValueError(f"custom backward of {name!r} returned {len(grads)} gradient(s), expected "
+                         f"{len(args)} (one per positional input; use None for non-differentiable ones)")
+    out = []
+    for i, (g, a) in enumerate(zip(grads, args)):
+        if g is None:
+            out.append(None)
+            continue
+        g = _raw(g)
+        want = np.shape(_raw(a))
+        if np.shape(g) != want:
+            raise ValueError(f"custom backward of {name!r}: gradient for argument {i} has shape "
+                             f"{np.shape(g)}, expected {want} (the input's shape)")
+        out.append(g)
+    return out
+
+
+def _pack(outputs):
+    """Flatten several output arrays into one 1-D array; return (flat, unpack_to_tensors)."""
+    shapes = [np.shape(o) for o in outputs]
+    sizes = [int(np.prod(s)) for s in shapes]
+    flat = np.concatenate([np.ravel(o) for o in outputs]) if outputs else np.zeros(0)
+    bounds = np.cumsum([0] + sizes)
+
+    def unpack(node):
+        return tuple(node[int(a):int(b)].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes))
+
+    def split_cotangent(g):
+        g = _raw(g)
+        return tuple(np.reshape(g[int(a):int(b)], s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes))
+    return flat, unpack, split_cotangent
+
+
+def record_custom(name, args, outputs, backward):
+    """Record a node whose backward is ``backward(cotangents) -> per-argument gradients``.
+
+    ``outputs`` is one array or a tuple of arrays; returns Tensors of the same structure.
+    """
+    multi = isinstance(outputs, tuple)
+    outs = outputs if multi else (outputs,)
+    need = _mode._flags.get() & _mode.GRAD and any(type(a) is Tensor and a.requires_grad for a in args)
+    if not need:
+        res = tuple(_wrap(np.asarray(o)) for o in outs)
+        return res if multi else res[0]
+    if multi:
+        flat, unpack, split = _pack([np.asarray(o) for o in outs])
+    else:
+        flat, unpack, split = np.asarray(outs[0]), None, None
+
+    def vjp_all(g, ans, prim_args, needs, kw):
+        cts = split(g) if multi else _raw(g)
+        with _mode.no_grad():
+            grads = backward(cts)
+        grads = _check_cotangents(name, grads, args)
+        return [gr if nd else None for gr, nd in zip(grads, needs)]
+
+    prim = Primitive(name, None, vjp_all=vjp_all)
+    node = _node(flat, prim, tuple(args), None)
+    return unpack(node) if multi else node
+
+
+class custom_vjp:
+    """Decorator: a function with a hand-written reverse-mode rule (JAX's convention).
+
+    ::
+
+        @dp.custom_vjp
+        def f(x, y):                      # receives NumPy arrays, returns array(s)
+            return np.sin(x) * y
+
+        def f_fwd(x, y):                  # value and residuals for the backward
+            return np.sin(x) * y, (x, y)
+
+        def f_bwd(res, g):                # one gradient per input (None: not differentiable)
+            x, y = res
+            return g * np.cos(x) * y, g * np.sin(x)
+
+        f.defvjp(f_fwd, f_bwd)
+
+    Called on Tensors it records one node; the backward rule is first order (its own result is
+    not differentiated again).
+    """
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.fwd = self.bwd = None
+        functools.update_wrapper(self, fun)
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def __call__(self, *args):
+        if self.fwd is None:
+            raise TypeError(f"custom_vjp function {self.fun.__name__!r} has no rule: call .defvjp(fwd, bwd)")
+        raw = [_raw(a) for a in args]
+        if _mode._tangents.get() is not None and any(id(a) in _mode._tangents.get() for a in args
+                                                     if type(a) is Tensor):
+            raise NotImplementedError(f"forward mode (jvp) through custom_vjp function "
+                                      f"{self.fun.__name__!r}: define it with dp.custom_jvp instead")
+        if not (_mode._flags.get() & _mode.GRAD and any(type(a) is Tensor and a.requires_grad for a in args)):
+            out = self.fun(*raw)
+            return tuple(_wrap(np.asarray(o)) for o in out) if isinstance(out, tuple) else _wrap(np.asarray(out))
+        out, res = self.fwd(*raw)
+        return record_custom(self.fun.__name__, args, out, lambda g: self.bwd(res, g))
+
+
+class custom_jvp:
+    """Decorator: a function with a hand-written forward-mode rule.
+
+    ``f.defjvp(rule)`` with ``rule(primals, tangents) -> (out, tangent_out)`` on NumPy arrays. In
+    forward mode the rule is used; in reverse mode ``f``'s own body (written with dp operations)
+    is differentiated as usual.
+    """
+
+    def __init__(self, fun):
+        self.fun = fun
+        self.rule = None
+        functools.update_wrapper(self, fun)
+
+    def defjvp(self, rule):
+        self.rule = rule
+        return rule
+
+    def __call__(self, *args):
+        table = _mode._tangents.get()
+        if table is None or self.rule is None or not any(type(a) is Tensor and id(a) in table for a in args):
+            return self.fun(*args)
+        raw = tuple(_raw(a) for a in args)
+        tans = tuple(table.get(id(a)) if type(a) is Tensor else None for a in args)
+        tans = tuple(np.zeros_like(np.asarray(r, dtype=float)) if t is None else t for t, r in zip(tans, raw))
+        token = _mode._tangents.set(None)
+        try:
+            out = self.fun(*args)                # reverse mode still sees f's body
+        finally:
+            _mode._tangents.reset(token)
+        value, tout = self.rule(raw, tans)
+        table[id(out)] = np.asarray(_raw(tout))
+        table.setdefault("_keep", []).append(out)
+        return out
+
+
+class FunctionContext:
+    """The ``ctx`` of a :class:`Function`: ``save_for_backward`` arrays, set any attribute."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+
+class Function:
+    """PyTorch-style custom operation: subclass with static ``forward(ctx, *arrays)`` and
+    ``backward(ctx, *grads)``, call with ``MyOp.apply(*inputs)``. Arrays, not Tensors, are passed
+    in and out."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("subclasses of dp.Function define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("subclasses of dp.Function define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args):
+        ctx = FunctionContext(tuple(type(a) is Tensor and a.requires_grad for a in args))
+        out = cls.forward(ctx, *[_raw(a) for a in args])
+
+        def backward(cts):
+            res = cls.backward(ctx, *(cts if isinstance(out, tuple) else (cts,)))
+            return res if isinstance(res, tuple) else (res,)
+        return record_custom(cls.__name__, args, out, backward)

@@ -1,0 +1,544 @@
+"""The NumPy-named, differentiable user API (``dp.sin``, ``dp.sum``, ``dp.einsum``, ...).
+
+Each function accepts Tensors, NumPy arrays and Python scalars and returns a Tensor. Functions
+that are rows of the primitive table are thin wrappers; the rest are composed from them (fewer
+rules to get wrong). This module also installs Tensor's operators and methods.
+"""
+import builtins
+
+import numpy as np
+
+from . import primitives as P
+from .graph import apply, apply1, apply2
+from .tensor import Tensor, tensor
+
+_raw = P.B.data
+
+
+def _unary(prim, doc):
+    def fn(x):
+        return apply1(prim, x)
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc
+    return fn
+
+
+def _binary(prim, doc):
+    def fn(x, y):
+        return apply2(prim, x, y)
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc
+    return fn
+
+
+# ---- elementwise ------------------------------------------------------------------------------
+negative = _unary(P.NEGATIVE, "-x.")
+exp = _unary(P.EXP, "e**x.")
+log = _unary(P.LOG, "Natural logarithm.")
+log1p = _unary(P.LOG1P, "log(1 + x), accurate for small x.")
+expm1 = _unary(P.EXPM1, "exp(x) - 1, accurate for small x.")
+sqrt = _unary(P.SQRT, "Square root. Convention: the derivative at 0 is taken as 0 (not inf), so "
+                      "compositions such as norm(0) have finite, zero gradients.")
+square = _unary(P.SQUARE, "x**2.")
+sin = _unary(P.SIN, "Sine.")
+cos = _unary(P.COS, "Cosine.")
+tan = _unary(P.TAN, "Tangent.")
+arcsin = _unary(P.ARCSIN, "Inverse sine.")
+arccos = _unary(P.ARCCOS, "Inverse cosine.")
+arctan = _unary(P.ARCTAN, "Inverse tangent.")
+sinh = _unary(P.SINH, "Hyperbolic sine.")
+cosh = _unary(P.COSH, "Hyperbolic cosine.")
+tanh = _unary(P.TANH, "Hyperbolic tangent.")
+sigmoid = _unary(P.SIGMOID, "Logistic function 1 / (1 + exp(-x)), accurate in both tails.")
+relu = _unary(P.RELU, "max(x, 0). Convention: relu'(0) = 0 (as PyTorch).")
+softplus = _unary(P.SOFTPLUS, "log(1 + exp(x)), computed stably.")
+abs = _unary(P.ABS, "Absolute value. Convention: abs'(0) = 0 (the subgradient PyTorch and JAX use).")
+absolute = abs
+sign = _unary(P.SIGN, "Sign of x; its gradient is 0 everywhere.")
+reciprocal = _unary(P.RECIPROCAL, "1 / x.")
+conj = _unary(P.CONJ, "Complex conjugate.")
+
+add = _binary(P.ADD, "x + y with broadcasting.")
+subtract = _binary(P.SUBTRACT, "x - y with broadcasting.")
+multiply = _binary(P.MULTIPLY, "x * y with broadcasting.")
+divide = _binary(P.DIVIDE, "x / y with broadcasting.")
+true_divide = divide
+power = _binary(P.POWER, "x ** y. d/dy uses log(x) and is taken as 0 where x <= 0.")
+maximum = _binary(P.MAXIMUM, "Elementwise maximum. Convention: at ties the gradient is split evenly "
+                             "(half to each argument).")
+minimum = _binary(P.MINIMUM, "Elementwise minimum. Convention: at ties the gradient is split evenly.")
+arctan2 = _binary(P.ARCTAN2, "Four-quadrant arctan(y / x); gradient 0 at the origin.")
+matmul = _binary(P.MATMUL, "Matrix product with NumPy's rules (1-D operands, batched leading axes).")
+
+
+def clip(x, a_min=None, a_max=None):
+    """Clip values to [a_min, a_max]. Convention: the gradient passes at the bounds themselves.
+    Bounds given as Tensors that require grad are differentiated too (via maximum/minimum)."""
+    if (type(a_min) is Tensor and a_min.requires_grad) or (type(a_max) is Tensor and a_max.requires_grad):
+        out = x if a_min is None else maximum(x, a_min)
+        return out if a_max is None else minimum(out, a_max)
+    return apply(P.CLIP, x, a_min=_raw(a_min), a_max=_raw(a_max))
+
+
+def where(condition, x, y):
+    """Choose ``x`` where ``condition`` holds, else ``y`` (broadcasting). Only the chosen branch
+    receives gradient."""
+    return apply(P.WHERE, np.asarray(_raw(condition), dtype=bool), x, y)
+
+
+# ---- reductions -------------------------------------------------------------------------------
+
+def _axis(axis):
+    if isinstance(axis, list):
+        return tuple(axis)
+    return axis
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (int, tuple or None for all)."""
+    return apply(P.SUM, x, axis=_axis(axis), keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis``."""
+    shape = np.shape(_raw(x))
+    axis = _axis(axis)
+    n = int(np.prod(shape)) if axis is None else int(np.prod([shape[a] for a in P.B.normalize_axes(axis, len(shape))]))
+    return sum(x, axis=axis, keepdims=keepdims) / builtins.max(n, 1) if n else sum(x, axis, keepdims) * np.nan
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``; the gradient is exact also when entries are zero."""
+    return apply(P.PROD, x, axis=_axis(axis), keepdims=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum over ``axis``. Convention: tied maxima share the gradient evenly."""
+    return apply(P.MAX, x, axis=_axis(axis), keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum over ``axis``. Convention: tied minima share the gradient evenly."""
+    return apply(P.MIN, x, axis=_axis(axis), keepdims=keepdims)
+
+
+amax, amin = max, min
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over ``axis``, computed with a max shift (no overflow)."""
+    return apply(P.LOGSUMEXP, x, axis=_axis(axis), keepdims=keepdims)
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+    return apply(P.SOFTMAX, x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along ``axis``."""
+    return apply(P.LOG_SOFTMAX, x, axis=axis)
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's default ddof=0)."""
+    axis = _axis(axis)
+    d = x - mean(x, axis=axis, keepdims=True)
+    shape = np.shape(_raw(x))
+    n = int(np.prod(shape)) if axis is None else int(np.prod([shape[a] for a in P.B.normalize_axes(axis, len(shape))]))
+    return sum(d * d, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+def std(x, axis=None, ddof=0, keepdims=False):
+    """Standard deviation; gradient 0 (not NaN) for constant input (see ``sqrt``)."""
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector p-norm (``ord`` None/2, 1, inf, -inf, 0 < p) over ``axis`` or the Frobenius norm
+    (``ord='fro'``, or ``ord=None`` over all entries of a matrix). Convention: the gradient at 0
+    is 0. Spectral and nuclear norms are in ``dp.linalg.norm``."""
+    axis = _axis(axis)
+    if ord in (None, 2, "fro"):
+        if ord == 2 and isinstance(axis, tuple) and len(axis) == 2:
+            raise ValueError("norm(ord=2) over two axes is the spectral norm: use dp.linalg.norm")
+        return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
+    if ord == 1:
+        return sum(abs(x), axis=axis, keepdims=keepdims)
+    if ord == np.inf:
+        return max(abs(x), axis=axis, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(abs(x), axis=axis, keepdims=keepdims)
+    if isinstance(ord, (int, float)) and ord > 0:
+        return sum(abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+    raise ValueError(f"norm: ord={ord!r} is not supported here; expected None, 'fro', 1, 2, inf, -inf "
+                     f"or a positive number (matrix norms: dp.linalg.norm)")
+
+
+def cumsum(x, axis=None):
+    """Cumulative sum along ``axis`` (flattened when None)."""
+    return apply(P.CUMSUM, x, axis=axis)
+
+
+# ---- linear algebra ---------------------------------------------------------------------------
+
+def einsum(subscripts, *operands):
+    """Einstein summation (NumPy's notation, ellipses and implicit output allowed)."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: subscripts must be a string like 'ij,jk->ik', got {type(subscripts).__name__}")
+    return apply(P.EINSUM, *operands, subscripts=subscripts)
+
+
+def dot(a, b):
+    """NumPy's dot: products for 0-d, inner product for 1-D, matmul for 2-D, and for N-D a sum over
+    the last axis of ``a`` and the second-to-last of ``b``."""
+    na, nb = np.ndim(_raw(a)), np.ndim(_raw(b))
+    if na == 0 or nb == 0:
+        return multiply(a, b)
+    if na <= 2 and nb <= 2:
+        return matmul(a, b)
+    if nb == 1:
+        return einsum("...i,i->...", a, b)
+    la = P._LETTERS[:na - 1]
+    lb = P._LETTERS[na - 1:na + nb - 3]
+    return einsum(f"{la}z,{lb[:nb - 2]}zy->{la}{lb[:nb - 2]}y", a, b)
+
+
+def vdot(a, b):
+    """Sum of elementwise products of the flattened inputs (conjugating ``a``)."""
+    return sum(reshape(conj(a), (-1,)) * reshape(b, (-1,)))
+
+
+def inner(a, b):
+    return einsum("...i,...i->...", a, b) if np.ndim(_raw(a)) and np.ndim(_raw(b)) else multiply(a, b)
+
+
+def outer(a, b):
+    """Outer product of the flattened inputs."""
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+def cross(a, b, axis=-1):
+    """Cross product of 3-vectors along ``axis`` (broadcasting over the rest)."""
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    if np.shape(_raw(a))[-1] != 3 or np.shape(_raw(b))[-1] != 3:
+        raise ValueError(f"cross: both inputs need length 3 along axis {axis}, got shapes "
+                         f"{np.shape(_raw(a))} and {np.shape(_raw(b))}")
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return moveaxis(stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1), -1, axis)
+
+
+def trace(x, axis1=0, axis2=1):
+    """Sum of the diagonal over ``axis1`` and ``axis2``."""
+    x = moveaxis(x, (axis1, axis2), (-2, -1))
+    return einsum("...ii->...", x)
+
+
+def diagonal(x, axis1=0, axis2=1):
+    x = moveaxis(x, (axis1, axis2), (-2, -1))
+    n = builtins.min(np.shape(_raw(x))[-2:])
+    r = np.arange(n)
+    return x[..., r, r]
+
+
+# ---- shape --------------------------------------------------------------------------------------
+
+def reshape(x, shape):
+    """Reshape (one entry may be -1)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    return apply(P.RESHAPE, x, shape=tuple(shape))
+
+
+def ravel(x):
+    return reshape(x, (-1,))
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them when ``axes`` is None)."""
+    return apply(P.TRANSPOSE, x, axes=None if axes is None else tuple(int(a) for a in axes))
+
+
+def swapaxes(x, axis1, axis2):
+    n = np.ndim(_raw(x))
+    axes = list(range(n))
+    a1, a2 = P.B.normalize_axes((axis1, axis2), n)
+    axes[a1], axes[a2] = axes[a2], axes[a1]
+    return transpose(x, axes)
+
+
+def moveaxis(x, source, destination):
+    """Move axes to new positions (NumPy semantics)."""
+    n = np.ndim(_raw(x))
+    src = P.B.normalize_axes(tuple(source) if isinstance(source, (tuple, list)) else source, n)
+    dst = P.B.normalize_axes(tuple(destination) if isinstance(destination, (tuple, list)) else destination, n)
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} differ in length")
+    order = [a for a in range(n) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    if order == list(range(n)):
+        return x if type(x) is Tensor else tensor(x)
+    return transpose(x, order)
+
+
+def expand_dims(x, axis):
+    """Insert size-1 axes at ``axis`` (int or tuple)."""
+    shape = list(np.shape(_raw(x)))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    n = len(shape) + len(axes)
+    for a in sorted(P.B.normalize_axes(tuple(axes), n)):
+        shape.insert(a, 1)
+    return reshape(x, shape)
+
+
+def squeeze(x, axis=None):
+    """Remove size-1 axes (all of them, or those named in ``axis``)."""
+    shape = np.shape(_raw(x))
+    if axis is None:
+        new = [n for n in shape if n != 1]
+    else:
+        axes = P.B.normalize_axes(tuple(axis) if isinstance(axis, (tuple, list)) else axis, len(shape))
+        for a in axes:
+            if shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} has size {shape[a]}, not 1 (shape {shape})")
+        new = [n for i, n in enumerate(shape) if i not in axes]
+    return reshape(x, new)
+
+
+def broadcast_to(x, shape):
+    """Broadcast to ``shape``; the gradient is summed back over the broadcast axes."""
+    return apply(P.BROADCAST_TO, x, shape=tuple(shape))
+
+
+def concatenate(arrays, axis=0):
+    """Join a sequence of arrays along an existing axis."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("concatenate: need at least one array")
+    return apply(P.CONCATENATE, *arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    """Join a sequence of same-shaped arrays along a new axis."""
+    arrays = list(arrays)
+    if not arrays:
+        raise ValueError("stack: need at least one array")
+    shapes = {np.shape(_raw(a)) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into a list of Tensors (NumPy semantics)."""
+    n = np.shape(_raw(x))[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ValueError(f"split: axis {axis} of length {n} cannot be split into {k} equal sections")
+        bounds = list(range(0, n + 1, n // k))
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    ax = axis % np.ndim(_raw(x))
+    return [x[(slice(None),) * ax + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def flip(x, axis=None):
+    """Reverse the order of elements along ``axis`` (all axes when None)."""
+    return apply(P.FLIP, x, axis=axis)
+
+
+def pad(x, pad_width, mode="constant", constant_values=0):
+    """Pad an array. ``mode='constant'`` (with ``constant_values``), 'edge', 'reflect',
+    'symmetric' or 'wrap'; all differentiable."""
+    if mode == "constant":
+        out = apply(P.PAD, x, pad_width=pad_width)
+        if constant_values != 0:
+            mask = np.pad(np.zeros(np.shape(_raw(x)), dtype=bool), pad_width, constant_values=True)
+            out = out + np.where(mask, constant_values, 0).astype(np.result_type(_raw(x), float))
+        return out
+    shape = np.shape(_raw(x))
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int).reshape(-1, 2), (len(shape), 2))
+    index = tuple(np.pad(np.arange(n), tuple(w), mode=mode) for n, w in zip(shape, widths))
+    return x[np.ix_(*index)]
+
+
+def tile(x, reps):
+    """Repeat the whole array ``reps`` times along each axis (NumPy semantics)."""
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    shape = np.shape(_raw(x))
+    nd = builtins.max(len(shape), len(reps))
+    x = reshape(x, (1,) * (nd - len(shape)) + shape)
+    reps = (1,) * (nd - len(reps)) + reps
+    index = tuple(np.tile(np.arange(n), r) for n, r in zip(np.shape(_raw(x)), reps))
+    return x[np.ix_(*index)]
+
+
+def repeat(x, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis`` (flattened when None)."""
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    n = np.shape(_raw(x))[axis]
+    return take(x, np.repeat(np.arange(n), repeats), axis=axis)
+
+
+# ---- gather and scatter -----------------------------------------------------------------------
+
+def _index(idx):
+    if type(idx) is Tensor:
+        return idx.data
+    if isinstance(idx, tuple):
+        return tuple(i.data if type(i) is Tensor else i for i in idx)
+    if isinstance(idx, list):
+        return np.asarray(idx)
+    return idx
+
+
+def getitem(x, idx):
+    """``x[idx]`` with basic slices, integer arrays, boolean masks, None and Ellipsis."""
+    return apply(P.GETITEM, x, idx=_index(idx))
+
+
+def take(x, indices, axis=None):
+    """Gather entries by integer ``indices`` along ``axis`` (flattened array when None)."""
+    indices = np.asarray(_raw(indices))
+    if axis is None:
+        return reshape(x, (-1,))[indices]
+    axis = P.B.normalize_axes(axis, np.ndim(_raw(x)))[0]
+    return x[(slice(None),) * axis + (indices,)]
+
+
+def take_along_axis(x, indices, axis):
+    """Gather ``x`` at ``indices`` matched along ``axis`` (``numpy.take_along_axis``)."""
+    xd, ind = _raw(x), np.asarray(_raw(indices))
+    if ind.ndim != np.ndim(xd):
+        raise ValueError(f"take_along_axis: indices must have the same number of dimensions as x "
+                         f"({np.ndim(xd)}), got shape {ind.shape}")
+    axis = P.B.normalize_axes(axis, np.ndim(xd))[0]
+    grids = list(np.ogrid[tuple(slice(n) for n in ind.shape)])
+    grids[axis] = ind
+    return x[tuple(grids)]
+
+
+def index_add(x, axis, index, source):
+    """Scatter-add (PyTorch's ``index_add``): a copy of ``x`` with ``source`` added at ``index``
+    along ``axis``; repeated indices accumulate. Differentiable in ``x`` and ``source``."""
+    index = np.asarray(_raw(index))
+    nd = np.ndim(_raw(x))
+    axis = P.B.normalize_axes(axis, nd)[0]
+    if index.ndim != 1:
+        raise ValueError(f"index_add: index must be 1-D, got shape {index.shape}")
+    expected = np.shape(_raw(x))[:axis] + (len(index),) + np.shape(_raw(x))[axis + 1:]
+    if np.shape(_raw(source)) != expected:
+        raise ValueError(f"index_add: source has shape {np.shape(_raw(source))}, expected {expected} "
+                         f"(x's shape {np.shape(_raw(x))} with axis {axis} of length len(index))")
+    if len(index) and (index.min() < -np.shape(_raw(x))[axis] or index.max() >= np.shape(_raw(x))[axis]):
+        raise IndexError(f"index_add: index out of range for axis {axis} of size {np.shape(_raw(x))[axis]}")
+    return apply(P.INDEX_ADD, x, source, axis=axis, index=index)
+
+
+def astype(x, dtype):
+    """Cast to ``dtype``; the gradient is cast back to the input's dtype."""
+    return apply(P.CAST, x, dtype=np.dtype(dtype))
+
+
+# ---- constructors -----------------------------------------------------------------------------
+
+def zeros(shape, dtype=np.float64, requires_grad=False):
+    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(shape, dtype=np.float64, requires_grad=False):
+    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False):
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    return Tensor(np.zeros_like(_raw(x), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    return Tensor(np.ones_like(_raw(x), dtype=dtype), requires_grad=requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False):
+    return Tensor(np.full_like(_raw(x), fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(*args, dtype=None, requires_grad=False):
+    return Tensor(np.arange(*args, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None, requires_grad=False):
+    return Tensor(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype), requires_grad=requires_grad)
+
+
+def eye(n, m=None, k=0, dtype=np.float64, requires_grad=False):
+    return Tensor(np.eye(n, m, k, dtype=dtype), requires_grad=requires_grad)
+
+
+# ---- Tensor operators and methods ---------------------------------------------------------------
+
+def _reflected(fn):
+    def r(self, other):
+        return fn(other, self)
+    return r
+
+
+def _setitem(self, idx, value):
+    raise TypeError("Tensors are immutable: instead of t[idx] = v, build a new Tensor with dp.where, "
+                    "dp.index_add or dp.concatenate (or edit t.data outside of any graph)")
+
+
+_UFUNCS = {np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
+           np.power: power, np.matmul: matmul, np.negative: negative, np.exp: exp, np.log: log,
+           np.log1p: log1p, np.expm1: expm1, np.sqrt: sqrt, np.square: square, np.sin: sin,
+           np.cos: cos, np.tan: tan, np.arcsin: arcsin, np.arccos: arccos, np.arctan: arctan,
+           np.sinh: sinh, np.cosh: cosh, np.tanh: tanh, np.absolute: abs, np.sign: sign,
+           np.maximum: maximum, np.minimum: minimum, np.arctan2: arctan2, np.reciprocal: reciprocal,
+           np.conjugate: conj}
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    """NumPy interop: ``ndarray + Tensor`` and ``np.sin(Tensor)`` stay in the graph."""
+    fn = _UFUNCS.get(ufunc)
+    if method == "__call__" and fn is not None and not kwargs:
+        return fn(*inputs)
+    raw = [i.data if type(i) is Tensor else i for i in inputs]
+    return getattr(ufunc, method)(*raw, **kwargs)
+
+
+def _install():
+    T = Tensor
+    T.__add__, T.__radd__ = add, _reflected(add)
+    T.__sub__, T.__rsub__ = subtract, _reflected(subtract)
+    T.__mul__, T.__rmul__ = multiply, _reflected(multiply)
+    T.__truediv__, T.__rtruediv__ = divide, _reflected(divide)
+    T.__pow__, T.__rpow__ = power, _reflected(power)
+    T.__matmul__, T.__rmatmul__ = matmul, _reflected(matmul)
+    T.__neg__ = negative
+    T.__pos__ = lambda self: self
+    T.__abs__ = abs
+    T.__getitem__ = getitem
+    T.__setitem__ = _setitem
+    T.__array_ufunc__ = _array_ufunc
+    T.T = property(lambda self: transpose(self))
+    T.mT = property(lambda self: swapaxes(self, -1, -2))
+    for name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "logsumexp", "exp", "log",
+                 "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "clip", "squeeze", "flip",
+                 "swapaxes", "moveaxis", "repeat", "take", "dot", "astype", "conj", "ravel", "norm",
+                 "trace", "diagonal", "expand_dims", "broadcast_to", "softmax", "log_softmax"):
+        setattr(T, name, globals()[name])
+    T.reshape = lambda self, *shape: reshape(self, shape[0] if len(shape) == 1 and not isinstance(
+        shape[0], (int, np.integer)) else shape)
+    T.transpose = lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and not isinstance(
+        axes[0], (int, np.integer)) else (axes or None))
+    T.flatten = ravel
+
+
+_install()

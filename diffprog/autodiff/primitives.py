@@ -1,0 +1,418 @@
+"""The one primitive table: for every primitive its NumPy forward, its VJP rules (one per
+argument) and its JVP rules, side by side.
+
+Rules are written in the vocabulary of ``backend`` (``B``) and Python operators, so they run on
+plain arrays in an ordinary backward pass and on Tensors when a graph of the backward pass is
+requested (higher-order derivatives). For elementwise primitives the JVP rule is the VJP rule
+(multiplying by the same local derivative), so each such row states it once.
+
+Conventions at kinks (also in the public docstrings): ``relu'(0) = 0``, ``abs'(0) = 0``,
+``sqrt'(0) = 0`` (so ``norm`` at 0 has gradient 0, never NaN), ``maximum``/``minimum``/``max``/
+``min`` split the gradient evenly between tied entries, ``clip`` passes the gradient at its bounds.
+"""
+import numpy as np
+
+from .graph import Primitive
+from . import backend as B
+
+
+def _elementwise(name, forward, *rules, doc=None):
+    return Primitive(name, forward, vjps=rules, jvps=rules, doc=doc)
+
+
+def _linear(name, forward, *rules, variadic=False):
+    return Primitive(name, forward, vjps=rules, linear=True, variadic=variadic)
+
+
+def _like(mask, x):
+    """A 0/1 (or weight) array in the floating dtype of ``x`` (no float32 -> float64 promotion)."""
+    dt = B.dtype_of(x)
+    return np.asarray(mask, dtype=dt if dt.kind in "fc" else np.float64)
+
+
+def sigmoid_forward(x):
+    """Logistic function, accurate in both tails: exp(-log(1 + exp(-x)))."""
+    return np.exp(-np.logaddexp(0, -x))
+
+
+# ---- elementwise, one argument -----------------------------------------------------------
+IDENTITY = _linear("identity", lambda x: x, lambda g, ans, x: g)
+NEGATIVE = _linear("negative", np.negative, lambda g, ans, x: -g)
+EXP = _elementwise("exp", np.exp, lambda g, ans, x: g * ans)
+LOG = _elementwise("log", np.log, lambda g, ans, x: g / x)
+LOG1P = _elementwise("log1p", np.log1p, lambda g, ans, x: g / (1 + x))
+EXPM1 = _elementwise("expm1", np.expm1, lambda g, ans, x: g * (ans + 1))
+SQRT = _elementwise("sqrt", np.sqrt,
+                    lambda g, ans, x: g * B.where(B.data(ans) > 0, 0.5 / B.where(B.data(ans) > 0, ans, 1), 0))
+SQUARE = _elementwise("square", np.square, lambda g, ans, x: g * 2 * x)
+SIN = _elementwise("sin", np.sin, lambda g, ans, x: g * B.cos(x))
+COS = _elementwise("cos", np.cos, lambda g, ans, x: -g * B.sin(x))
+TAN = _elementwise("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans))
+ARCSIN = _elementwise("arcsin", np.arcsin, lambda g, ans, x: g / B.sqrt(1 - x * x))
+ARCCOS = _elementwise("arccos", np.arccos, lambda g, ans, x: -g / B.sqrt(1 - x * x))
+ARCTAN = _elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x))
+SINH = _elementwise("sinh", np.sinh, lambda g, ans, x: g * B.cosh(x))
+COSH = _elementwise("cosh", np.cosh, lambda g, ans, x: g * B.sinh(x))
+TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
+SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (1 - ans)))
+RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x))
+SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x))
+ABS = _elementwise("abs", np.abs, lambda g, ans, x: g * B.sign(B.data(x)))
+SIGN = _elementwise("sign", np.sign, lambda g, ans, x: g * 0)
+RECIPROCAL = _elementwise("reciprocal", lambda x: np.reciprocal(x), lambda g, ans, x: -g * ans * ans)
+CONJ = _linear("conj", np.conj, lambda g, ans, x: B.conj(g))
+
+
+def _clip_rule(g, ans, x, a_min=None, a_max=None):
+    x = B.data(x)
+    inside = np.ones(np.shape(x), dtype=bool)
+    if a_min is not None:
+        inside &= x >= a_min
+    if a_max is not None:
+        inside &= x <= a_max
+    return g * _like(inside, x)
+
+
+CLIP = _elementwise("clip", lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max), _clip_rule)
+
+
+def _cast_forward(x, dtype):
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+CAST = Primitive("astype", _cast_forward,
+                 vjps=[lambda g, ans, x, dtype: B.cast(g, dtype=B.dtype_of(x))], linear=True)
+
+
+# ---- elementwise, two arguments (broadcasting is undone by the engine) --------------------
+ADD = _elementwise("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+SUBTRACT = _elementwise("subtract", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+MULTIPLY = _elementwise("multiply", np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+DIVIDE = _elementwise("divide", np.true_divide, lambda g, ans, x, y: g / y,
+                      lambda g, ans, x, y: -g * ans / y)
+
+
+def _power_dx(g, ans, x, y):
+    yd = B.data(y)
+    safe = np.all(yd != 0) if np.ndim(yd) else yd != 0
+    if not safe:                                    # d/dx x**0 = 0, also at x = 0
+        return g * B.where(yd != 0, y * B.power(x, B.where(yd != 0, y - 1, 0)), 0)
+    return g * y * B.power(x, y - 1)
+
+
+def _power_dy(g, ans, x, y):
+    xd = B.data(x)
+    return g * ans * B.log(B.where(xd > 0, x, 1))    # 0 where x <= 0 (x**y there is 0 or undefined)
+
+
+POWER = _elementwise("power", np.power, _power_dx, _power_dy)
+
+
+def _tie_weights(x, y):
+    xd, yd = B.data(x), B.data(y)
+    return _like((xd > yd) + 0.5 * (xd == yd), x), _like((yd > xd) + 0.5 * (xd == yd), y)
+
+
+MAXIMUM = _elementwise("maximum", np.maximum, lambda g, ans, x, y: g * _tie_weights(x, y)[0],
+                       lambda g, ans, x, y: g * _tie_weights(x, y)[1])
+MINIMUM = _elementwise("minimum", np.minimum, lambda g, ans, x, y: g * _tie_weights(y, x)[1],
+                       lambda g, ans, x, y: g * _tie_weights(y, x)[0])
+
+
+def _atan2_dy(g, ans, y, x):
+    return g * x / B.where(B.data(x * x + y * y) > 0, x * x + y * y, 1)
+
+
+def _atan2_dx(g, ans, y, x):
+    return -g * y / B.where(B.data(x * x + y * y) > 0, x * x + y * y, 1)
+
+
+ARCTAN2 = _elementwise("arctan2", np.arctan2, _atan2_dy, _atan2_dx)
+WHERE = _elementwise("where", np.where, None,
+                     lambda g, ans, c, x, y: B.where(c, g, 0 * g),
+                     lambda g, ans, c, x, y: B.where(c, 0 * g, g))
+
+
+# ---- matrix product ---------------------------------------------------------------------------
+
+def _matmul_da(g, ans, a, b):
+    if B.ndim(b) == 1:
+        if B.ndim(a) == 1:
+            return g * b
+        return B.expand_dims(g, -1) * b                      # (..., m, 1) * (k,)
+    if B.ndim(a) == 1:
+        return B.squeeze_last(B.matmul(b, B.expand_dims(g, -1)))
+    return B.matmul(g, B.swap_last(b))
+
+
+def _matmul_db(g, ans, a, b):
+    if B.ndim(a) == 1:
+        if B.ndim(b) == 1:
+            return g * a
+        return B.expand_dims(a, -1) * B.expand_dims(g, -2)   # (k, 1) * (..., 1, n)
+    if B.ndim(b) == 1:
+        return B.squeeze_last(B.matmul(B.swap_last(a), B.expand_dims(g, -1)))
+    return B.matmul(B.swap_last(a), g)
+
+
+MATMUL = Primitive("matmul", np.matmul, vjps=[_matmul_da, _matmul_db],
+                   jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)])
+
+
+# ---- reductions -------------------------------------------------------------------------------
+
+def _sum_rule(g, ans, x, axis=None, keepdims=False):
+    return B.unreduce(g, B.shape(x), axis, keepdims)
+
+
+SUM = _linear("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), _sum_rule)
+
+
+def _extremum_weights(ans, x, axis, keepdims):
+    xd = B.data(x)
+    a = np.reshape(B.data(ans), B.reduced_shape(np.shape(xd), axis))
+    mask = xd == a
+    return _like(mask / np.sum(mask, axis=axis, keepdims=True), x)
+
+
+def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
+    return B.unreduce(g, B.shape(x), axis, keepdims) * _extremum_weights(ans, x, axis, keepdims)
+
+
+def _extremum_jvp(t, ans, x, axis=None, keepdims=False):
+    return np.sum(t * _extremum_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
+
+
+MAX = Primitive("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+                vjps=[_extremum_vjp], jvps=[_extremum_jvp])
+MIN = Primitive("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
+                vjps=[_extremum_vjp], jvps=[_extremum_jvp])
+
+
+def _prod_others(x, ans, axis):
+    """d prod / d x_i: the product of all other entries (exact also when entries are zero)."""
+    xd = B.data(x)
+    if np.all(xd != 0):
+        return np.reshape(B.data(ans), B.reduced_shape(np.shape(xd), axis)) / xd if B.ndim(x) else np.ones_like(xd)
+    axes = tuple(range(np.ndim(xd))) if axis is None else B.normalize_axes(axis, np.ndim(xd))
+    rest = [i for i in range(np.ndim(xd)) if i not in axes]
+    moved = np.transpose(xd, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones_like(flat[..., :1])
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    others = (left * right).reshape(moved.shape)
+    return np.transpose(others, np.argsort(rest + list(axes)))
+
+
+def _prod_vjp(g, ans, x, axis=None, keepdims=False):
+    xd = B.data(x)
+    if np.all(xd != 0) and B.ndim(x):                         # differentiable form: prod / x
+        return B.unreduce(g, B.shape(x), axis, keepdims) * B.reshape(
+            ans, shape=B.reduced_shape(B.shape(x), axis)) / x
+    return B.unreduce(g, B.shape(x), axis, keepdims) * _prod_others(x, ans, axis)
+
+
+PROD = Primitive("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
+                 vjps=[_prod_vjp],
+                 jvps=[lambda t, ans, x, axis=None, keepdims=False:
+                       np.sum(t * _prod_others(x, ans, axis), axis=axis, keepdims=keepdims)])
+
+
+def _logsumexp_forward(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.reshape(out, np.shape(np.sum(x, axis=axis)))
+
+
+def _lse_vjp(g, ans, x, axis=None, keepdims=False):
+    return B.unreduce(g, B.shape(x), axis, keepdims) * B.exp(
+        x - B.reshape(ans, shape=B.reduced_shape(B.shape(x), axis)))
+
+
+def _lse_jvp(t, ans, x, axis=None, keepdims=False):
+    weights = np.exp(x - np.reshape(ans, B.reduced_shape(np.shape(x), axis)))
+    return np.sum(t * weights, axis=axis, keepdims=keepdims)
+
+
+LOGSUMEXP = Primitive("logsumexp", _logsumexp_forward, vjps=[_lse_vjp], jvps=[_lse_jvp])
+
+
+def _softmax_forward(x, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_forward(x, axis=-1):
+    return x - _logsumexp_forward(x, axis=axis, keepdims=True)
+
+
+SOFTMAX = _elementwise("softmax", _softmax_forward,
+                       lambda g, ans, x, axis=-1: ans * (g - B.sum(g * ans, axis=axis, keepdims=True)))
+LOG_SOFTMAX = _elementwise("log_softmax", _log_softmax_forward,
+                           lambda g, ans, x, axis=-1: g - B.exp(ans) * B.sum(g, axis=axis, keepdims=True))
+# (log_softmax's JVP is t - sum(exp(ans) * t); written as a VJP it is transposed, so state it apart)
+LOG_SOFTMAX.jvps = (lambda t, ans, x, axis=-1: t - np.sum(np.exp(ans) * t, axis=axis, keepdims=True),)
+
+
+def _cumsum_rule(g, ans, x, axis=None):
+    if axis is None:
+        return B.reshape(B.flip(B.cumsum(B.flip(g, axis=0), axis=0), axis=0), shape=B.shape(x))
+    return B.flip(B.cumsum(B.flip(g, axis=axis), axis=axis), axis=axis)
+
+
+CUMSUM = _linear("cumsum", lambda x, axis=None: np.cumsum(x, axis=axis), _cumsum_rule)
+
+
+# ---- shape and indexing (all linear) ------------------------------------------------------------
+
+def sum_to_forward(x, shape):
+    shape = tuple(shape)
+    lead = np.ndim(x) - len(shape)
+    if lead > 0:
+        x = np.sum(x, axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(x)[i] != 1)
+    if axes:
+        x = np.sum(x, axis=axes, keepdims=True)
+    return x
+
+
+RESHAPE = _linear("reshape", lambda x, shape: np.reshape(x, shape),
+                  lambda g, ans, x, shape: B.reshape(g, shape=B.shape(x)))
+TRANSPOSE = _linear("transpose", lambda x, axes=None: np.transpose(x, axes),
+                    lambda g, ans, x, axes=None: B.transpose(
+                        g, axes=None if axes is None else tuple(np.argsort(axes))))
+BROADCAST_TO = _linear("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                       lambda g, ans, x, shape: g)        # the engine sums g back to x's shape
+SUM_TO = _linear("sum_to", sum_to_forward, lambda g, ans, x, shape: B.broadcast_to(g, shape=B.shape(x)))
+FLIP = _linear("flip", lambda x, axis=None: np.flip(x, axis), lambda g, ans, x, axis=None: B.flip(g, axis=axis))
+
+
+def _is_basic(idx):
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+def scatter_add_forward(g, idx, shape):
+    """Zeros of ``shape`` with ``g`` added at ``[idx]`` (repeated indices accumulate)."""
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)
+    return out
+
+
+GETITEM = _linear("getitem", lambda x, idx: x[idx],
+                  lambda g, ans, x, idx: B.scatter_add(g, idx=idx, shape=B.shape(x)))
+SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))
+
+
+def _index_add_forward(x, source, axis, index):
+    out = np.array(x, dtype=np.result_type(x, source), copy=True)
+    np.add.at(out, (slice(None),) * axis + (index,), source)
+    return out
+
+
+INDEX_ADD = _linear("index_add", _index_add_forward,
+                    lambda g, ans, x, source, axis, index: g,
+                    lambda g, ans, x, source, axis, index: B.getitem(g, idx=(slice(None),) * axis + (index,)))
+
+
+def _concat_rule(g, ans, *xs, axis=0, argnum=0):
+    axis = axis % max(B.ndim(g), 1)
+    start = sum(B.shape(x)[axis] for x in xs[:argnum])
+    stop = start + B.shape(xs[argnum])[axis]
+    return B.getitem(g, idx=(slice(None),) * axis + (slice(start, stop),))
+
+
+CONCATENATE = _linear("concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis), _concat_rule,
+                      variadic=True)
+
+
+def _pad_forward(x, pad_width):
+    return np.pad(x, pad_width)
+
+
+def _pad_rule(g, ans, x, pad_width):
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int).reshape(-1, 2) if np.ndim(pad_width) else
+                             np.full((1, 2), int(pad_width)), (B.ndim(x), 2))
+    idx = tuple(slice(int(lo), int(lo) + n) for (lo, hi), n in zip(widths, B.shape(x)))
+    return B.getitem(g, idx=idx)
+
+
+PAD = _linear("pad", _pad_forward, _pad_rule)
+
+
+# ---- einsum: multilinear, the gradient of each operand is another einsum ------------------------
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def parse_einsum(subscripts, shapes):
+    """Explicit input and output subscripts (ellipses expanded to fresh letters)."""
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        lhs, out = subscripts.split("->")
+    else:
+        lhs, out = subscripts, None
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(ins)} operands, got {len(shapes)}")
+    used = set(c for c in subscripts if c.isalpha())
+    free = [c for c in _LETTERS if c not in used]
+    n_ell = max((len(s) - (len(sub) - 3) for sub, s in zip(ins, shapes) if "..." in sub), default=0)
+    ell = "".join(free[:n_ell])
+    expanded = []
+    for sub, s in zip(ins, shapes):
+        if "..." in sub:
+            k = len(s) - (len(sub) - 3)
+            sub = sub.replace("...", ell[n_ell - k:] if k else "")
+        expanded.append(sub)
+    if out is None:
+        counts = {}
+        for sub in expanded:
+            for c in sub:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return expanded, out
+
+
+def einsum_forward(*operands, subscripts):
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_rule(g, ans, *ops, subscripts, argnum):
+    ins, out = parse_einsum(subscripts, [B.shape(o) for o in ops])
+    target = ins[argnum]
+    others = [s for j, s in enumerate(ins) if j != argnum]
+    other_ops = [o for j, o in enumerate(ops) if j != argnum]
+    unique = "".join(dict.fromkeys(target))
+    avail = set(out).union(*others) if others else set(out)
+    keep = "".join(c for c in unique if c in avail)
+    sizes = dict(zip(target, B.shape(ops[argnum])))
+    r = B.einsum(",".join([out] + others) + "->" + keep, g, *other_ops)
+    if keep != unique:                                   # letters summed only in this operand
+        r = B.broadcast_to(B.reshape(r, shape=tuple(sizes[c] if c in keep else 1 for c in unique)),
+                           shape=tuple(sizes[c] for c in unique))
+    if unique != target:                                 # repeated letters: put r on the diagonal
+        fresh = [c for c in _LETTERS if c not in target + out + "".join(others)]
+        renamed, deltas, seen = "", [], set()
+        for c in target:
+            if c in seen:
+                d = fresh.pop(0)
+                renamed += d
+                deltas.append(c + d)
+            else:
+                renamed += c
+                seen.add(c)
+        eyes = [np.eye(sizes[d[0]], dtype=B.dtype_of(g)) for d in deltas]
+        r = B.einsum(",".join([unique] + deltas) + "->" + renamed, r, *eyes)
+    return r
+
+
+EINSUM = Primitive("einsum", einsum_forward, vjps=[_einsum_rule], variadic=True,
+                   jvps=[lambda t, ans, *ops, subscripts, argnum: einsum_forward(
+                       *(t if j == argnum else o for j, o in enumerate(ops)), subscripts=subscripts)])

@@ -1,0 +1,164 @@
+"""``Tensor``: a NumPy array plus the bookkeeping of reverse mode.
+
+A Tensor is also its own graph node (as in micrograd): ``_prim`` is the primitive that produced it,
+``_parents`` the arguments it was applied to and ``_kw`` its keyword arguments. Leaves have
+``_prim is None``. Operators and methods that compute something are installed by
+``functions.py``, so that every arithmetic path goes through the one primitive table.
+"""
+import numpy as np
+
+_FLOAT_KINDS = "fc"
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Create one with :func:`diffprog.tensor`. ``data`` is the underlying ``numpy.ndarray``;
+    ``grad`` is filled by :meth:`backward` for leaves that require grad.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_prim", "_parents", "_kw", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.asarray(data, dtype=dtype)
+        if requires_grad and arr.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(
+                f"only floating-point or complex Tensors can require gradients, got dtype {arr.dtype}; "
+                f"convert first, e.g. dp.tensor(x, dtype=np.float64, requires_grad=True)")
+        self.data = arr
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._prim = None
+        self._parents = None
+        self._kw = None
+
+    # ---- array-like properties -------------------------------------------------------------
+    @property
+    def shape(self):
+        return np.shape(self.data)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return np.ndim(self.data)
+
+    @property
+    def size(self):
+        return np.size(self.data)
+
+    @property
+    def is_leaf(self):
+        return self._prim is None
+
+    def numpy(self):
+        """The value as a NumPy array (shares memory with ``data``)."""
+        return np.asarray(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return np.asarray(self.data).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = np.asarray(self.data)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __index__(self):
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer Tensors can be used as an index, got dtype {self.dtype}")
+        return int(self.data)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        extra = ""
+        if self.dtype != np.float64 and self.dtype.kind in "fc":
+            extra += f", dtype={self.dtype}"
+        if self.requires_grad:
+            extra += ", requires_grad=True" if self._prim is None else f", grad_fn={self._prim.name}"
+        return f"tensor({body}{extra})"
+
+    # ---- comparisons give plain boolean arrays --------------------------------------------
+    def __eq__(self, other):
+        return np.equal(self.data, _raw(other))
+
+    def __ne__(self, other):
+        return np.not_equal(self.data, _raw(other))
+
+    def __lt__(self, other):
+        return np.less(self.data, _raw(other))
+
+    def __le__(self, other):
+        return np.less_equal(self.data, _raw(other))
+
+    def __gt__(self, other):
+        return np.greater(self.data, _raw(other))
+
+    def __ge__(self, other):
+        return np.greater_equal(self.data, _raw(other))
+
+    # ---- graph handling ----------------------------------------------------------------------
+    def detach(self):
+        """A new leaf sharing this Tensor's data, cut from the graph."""
+        return Tensor(self.data)
+
+    def zero_grad(self):
+        self.grad = None
+
+    def requires_grad_(self, flag=True):
+        if flag and self.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(f"only floating-point or complex Tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = bool(flag)
+        return self
+
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``grad`` is the cotangent seed, required when ``self`` is not a scalar. The graph's saved
+        values are freed afterwards unless ``retain_graph=True`` (default: ``create_graph``).
+        With ``create_graph=True`` the gradients are themselves recorded Tensors, so they can be
+        differentiated again.
+        """
+        from .graph import backward
+        backward(self, grad, retain_graph=create_graph if retain_graph is None else retain_graph,
+                 create_graph=create_graph)
+
+
+def _raw(x):
+    return x.data if type(x) is Tensor else x
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """Make a leaf :class:`Tensor` from an array-like (list, scalar, NumPy array, Tensor).
+
+    The dtype is kept (float32 stays float32); Python floats become float64. Integer and boolean
+    data cannot require gradients.
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)

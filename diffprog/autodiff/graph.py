@@ -5,10 +5,12 @@ forward, and (only when some input requires grad and grad mode is on) links the 
 inputs. ``backward`` makes one iterative topological pass over the recorded graph and calls each
 primitive's VJP rule, summing cotangents of values that fan out.
 """
+from heapq import heappop, heappush
+
 import numpy as np
 
 from . import mode as _mode
-from .tensor import Tensor
+from .tensor import Tensor, _next_seq
 
 _new = object.__new__
 _get_flags = _mode._flags.get
@@ -55,15 +57,17 @@ def _op_error(prim, args, err):
 
 
 def _wrap(out):
+    """A Tensor that records nothing (no input requires grad, or grad mode is off)."""
     t = _new(Tensor)
     t.data = out
-    t.grad = None
+    t.grad = t._prim = t._parents = t._kw = None
     t.requires_grad = False
-    t._prim = t._parents = t._kw = None
+    t._seq = 0
     return t
 
 
 def _node(out, prim, parents, kw):
+    """A recorded Tensor: ``out`` computed by ``prim`` from ``parents``."""
     t = _new(Tensor)
     t.data = out
     t.grad = None
@@ -71,36 +75,45 @@ def _node(out, prim, parents, kw):
     t._prim = prim
     t._parents = parents
     t._kw = kw
+    t._seq = _next_seq()
     return t
 
 
 def apply1(prim, x):
-    """Apply a one-argument primitive (fast path)."""
+    """Apply a one-argument primitive (the fast path of ``apply``)."""
+    t = _new(Tensor)
+    t.grad = t._kw = None
     if type(x) is Tensor:
         try:
-            out = prim.forward(x.data)
+            t.data = prim.forward(x.data)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(prim, (x,), e) from None
-        flags = _get_flags()
-        t = _node(out, prim, (x,), None) if (x.requires_grad and flags & GRAD) else _wrap(out)
+        if x.requires_grad and _get_flags() & GRAD:
+            t.requires_grad, t._prim, t._parents, t._seq = True, prim, (x,), _next_seq()
+        else:
+            t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
     else:
-        t = _wrap(prim.forward(x))
+        t.data = prim.forward(x)
+        t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x,), None)
     return t
 
 
 def apply2(prim, x, y):
-    """Apply a two-argument primitive (fast path)."""
-    tx, ty = type(x) is Tensor, type(y) is Tensor
+    """Apply a two-argument primitive (the fast path of ``apply``)."""
+    tx = type(x) is Tensor
+    ty = type(y) is Tensor
+    t = _new(Tensor)
+    t.grad = t._kw = None
     try:
-        out = prim.forward(x.data if tx else x, y.data if ty else y)
+        t.data = prim.forward(x.data if tx else x, y.data if ty else y)
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, (x, y), e) from None
     if ((tx and x.requires_grad) or (ty and y.requires_grad)) and _get_flags() & GRAD:
-        t = _node(out, prim, (x, y), None)
+        t.requires_grad, t._prim, t._parents, t._seq = True, prim, (x, y), _next_seq()
     else:
-        t = _wrap(out)
+        t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x, y), None)
     return t
@@ -170,28 +183,25 @@ def _raw(x):
 def toposort(roots, stop=frozenset()):
     """Nodes reachable from ``roots`` through Tensors that require grad, parents before children.
 
-    Iterative depth-first post-order, so arbitrarily deep chains never hit the recursion limit.
-    Nodes whose id is in ``stop`` are treated as leaves.
+    Iterative (no recursion limit on deep chains). Every Tensor carries a creation number
+    ``_seq`` and a value is always created after its inputs, so creation order is a topological
+    order: sorting the reachable set by it is all that is needed. Ids in ``stop`` act as leaves.
     """
-    order, seen = [], set()
-    stack = [(r, False) for r in roots]
-    push, pop, append, add = stack.append, stack.pop, order.append, seen.add
+    seen = {id(r): r for r in roots}
+    stack = list(roots)
     while stack:
-        node, done = pop()
-        if done:
-            append(node)
-            continue
-        key = id(node)
-        if key in seen:
-            continue
-        add(key)
-        push((node, True))
+        node = stack.pop()
         parents = node._parents
-        if parents is not None and key not in stop:
+        if parents is not None and id(node) not in stop:
             for p in parents:
                 if type(p) is Tensor and p.requires_grad and id(p) not in seen:
-                    push((p, False))
-    return order
+                    seen[id(p)] = p
+                    stack.append(p)
+    return sorted(seen.values(), key=_seq_of)
+
+
+def _seq_of(t):
+    return t._seq
 
 
 _FREED_MSG = ("Trying to backward through the graph a second time: its saved values were freed by "
@@ -202,37 +212,60 @@ _FREED_MSG = ("Trying to backward through the graph a second time: its saved val
 def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=False):
     """Propagate ``seeds`` (cotangents of ``roots``) back through the graph.
 
-    With ``inputs=None`` the cotangents of leaves are accumulated into their ``.grad``; otherwise
-    the cotangents of the given Tensors are returned in a list (``None`` where unreached) and no
+    Nodes are visited in decreasing creation order through a heap, so each node is reached only
+    after all of its consumers have contributed (fan-out sums) and no separate sorting pass is
+    needed. With ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the
+    cotangents of the given Tensors are returned in a list (``None`` where unreached) and no
     ``.grad`` is touched.
     """
-    stop = frozenset(id(t) for t in inputs) if inputs is not None else frozenset()
-    order = toposort(roots, stop)
+    stop = frozenset(id(t) for t in inputs) if inputs is not None else ()
     grads = {}
+    heap = []
     for r, s in zip(roots, seeds):
         k = id(r)
-        grads[k] = s if k not in grads else grads[k] + s
+        if k in grads:
+            grads[k] = grads[k] + s
+        else:
+            grads[k] = s
+            heappush(heap, (-r._seq, k, r))
     found = {}
     flags = _get_flags()
     anomaly = flags & ANOMALY
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
-        for node in reversed(order):
+        while heap:
+            node = heappop(heap)[2]
             key = id(node)
-            g = grads.pop(key, None)
-            if g is None:
-                continue
+            g = grads.pop(key)
             prim = node._prim
-            if key in stop:
-                found[key] = g
-                continue
-            if prim is None:
-                if inputs is None:
+            if prim is None or key in stop:
+                if key in stop:
+                    found[key] = g
+                elif inputs is None:
                     node.grad = g if node.grad is None else node.grad + g
                 continue
             if prim is FREED:
                 raise RuntimeError(_FREED_MSG.format(name=node._kw))
-            parents, kw = node._parents, node._kw or {}
+            parents = node._parents
+            kw = node._kw
+            if len(parents) == 1 and kw is None and not create_graph and prim.vjp_all is None \
+                    and parents[0].requires_grad:
+                p = parents[0]                       # the common case, kept lean
+                c = prim.vjps[0](g, node.data, p.data)
+                if c.shape != p.data.shape:
+                    c = _backend.sum_to(c, p.data.shape)
+                if anomaly:
+                    _check_finite(c, prim, 0)
+                k = id(p)
+                prev = grads.get(k)
+                if prev is None:
+                    grads[k] = c
+                    heappush(heap, (-p._seq, k, p))
+                else:
+                    grads[k] = prev + c
+                if not retain_graph:
+                    node._parents, node._prim, node._kw = None, FREED, prim.name
+                continue
             if create_graph:
                 args, ans = parents, node
             else:
@@ -240,23 +273,33 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 ans = node.data
             if prim.vjp_all is not None:
                 needs = [type(p) is Tensor and p.requires_grad for p in parents]
-                cots = prim.vjp_all(g, ans, args, needs, kw)
+                cots = prim.vjp_all(g, ans, args, needs, kw or {})
             else:
-                cots = [None] * len(parents)
-                for i, p in enumerate(parents):
-                    if type(p) is Tensor and p.requires_grad:
-                        cots[i] = (prim.vjps[0](g, ans, *args, argnum=i, **kw) if prim.variadic
-                                   else prim.vjps[i](g, ans, *args, **kw))
-            for i, (p, c) in enumerate(zip(parents, cots)):
-                if c is None or type(p) is not Tensor or not p.requires_grad:
+                cots = None
+            for i, p in enumerate(parents):
+                if type(p) is not Tensor or not p.requires_grad:
                     continue
-                if np.shape(c) != np.shape(p.data):
-                    c = _backend.sum_to(c, np.shape(p.data))
+                if cots is not None:
+                    c = cots[i]
+                    if c is None:
+                        continue
+                elif prim.variadic:
+                    c = prim.vjps[0](g, ans, *args, argnum=i, **kw)
+                elif kw is None:
+                    c = prim.vjps[i](g, ans, *args)
+                else:
+                    c = prim.vjps[i](g, ans, *args, **kw)
+                if c.shape != p.data.shape:
+                    c = _backend.sum_to(c, p.data.shape)
                 if anomaly:
                     _check_finite(c, prim, i)
                 k = id(p)
                 prev = grads.get(k)
-                grads[k] = c if prev is None else prev + c
+                if prev is None:
+                    grads[k] = c
+                    heappush(heap, (-p._seq, k, p))
+                else:
+                    grads[k] = prev + c
             if not retain_graph:
                 node._parents, node._prim, node._kw = None, FREED, prim.name
     finally:

@@ -5,9 +5,12 @@ A Tensor is also its own graph node (as in micrograd): ``_prim`` is the primitiv
 ``_prim is None``. Operators and methods that compute something are installed by
 ``functions.py``, so that every arithmetic path goes through the one primitive table.
 """
+from itertools import count
+
 import numpy as np
 
 _FLOAT_KINDS = "fc"
+_next_seq = count(1).__next__   # creation numbers: a topological order of any graph for free
 
 
 class Tensor:
@@ -17,7 +20,7 @@ class Tensor:
     ``grad`` is filled by :meth:`backward` for leaves that require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prim", "_parents", "_kw", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_prim", "_parents", "_kw", "_seq", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -34,6 +37,7 @@ class Tensor:
         self._prim = None
         self._parents = None
         self._kw = None
+        self._seq = _next_seq()
 
     # ---- array-like properties -------------------------------------------------------------
     @property
@@ -136,6 +140,8 @@ class Tensor:
         if flag and self.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(f"only floating-point or complex Tensors can require gradients, got dtype {self.dtype}")
         self.requires_grad = bool(flag)
+        if flag and self._seq == 0:
+            self._seq = _next_seq()
         return self
 
     def backward(self, grad=None, retain_graph=None, create_graph=False):
@@ -162,3 +168,4 @@ def tensor(data, requires_grad=False, dtype=None):
     data cannot require gradients.
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+

@@ -52,7 +52,13 @@ tanh = _unary(P.TANH, "Hyperbolic tangent.")
 sigmoid = _unary(P.SIGMOID, "Logistic function 1 / (1 + exp(-x)), accurate in both tails.")
 relu = _unary(P.RELU, "max(x, 0). Convention: relu'(0) = 0 (as PyTorch).")
 softplus = _unary(P.SOFTPLUS, "log(1 + exp(x)), computed stably.")
-abs = _unary(P.ABS, "Absolute value. Convention: abs'(0) = 0 (the subgradient PyTorch and JAX use).")
+abs = _unary(P.ABS, "Absolute value (modulus |z| for complex input). Convention: abs'(0) = 0 (the "
+                    "subgradient PyTorch and JAX use); for complex z the gradient is g * z / |z|.")
+real = _unary(P.REAL, "Real part (a real Tensor; identity for real input).")
+imag = _unary(P.IMAG, "Imaginary part (a real Tensor; zeros for real input).")
+angle = _unary(P.ANGLE, "Argument of a complex number in (-pi, pi]; gradient 0 at 0 and for real input.\n\n"
+                        "Complex gradients (all of dp) follow the conjugate-Wirtinger convention of PyTorch "
+                        "and JAX: for a real loss L of z = a + ib, the gradient is dL/da + i dL/db.")
 absolute = abs
 sign = _unary(P.SIGN, "Sign of x; its gradient is 0 everywhere.")
 reciprocal = _unary(P.RECIPROCAL, "1 / x.")
@@ -63,7 +69,12 @@ subtract = _binary(P.SUBTRACT, "x - y with broadcasting.")
 multiply = _binary(P.MULTIPLY, "x * y with broadcasting.")
 divide = _binary(P.DIVIDE, "x / y with broadcasting.")
 true_divide = divide
-power = _binary(P.POWER, "x ** y. d/dy uses log(x) and is taken as 0 where x <= 0.")
+def power(x, y):
+    """x ** y with broadcasting. d/dy uses log(x) and is taken as 0 where x <= 0.
+    A constant exponent 2 is computed as ``square`` (one multiply in each direction)."""
+    if type(y) is int and y == 2:
+        return apply1(P.SQUARE, x)
+    return apply2(P.POWER, x, y)
 maximum = _binary(P.MAXIMUM, "Elementwise maximum. Convention: at ties the gradient is split evenly "
                              "(half to each argument).")
 minimum = _binary(P.MINIMUM, "Elementwise minimum. Convention: at ties the gradient is split evenly.")
@@ -539,6 +550,8 @@ def _install():
     T.transpose = lambda self, *axes: transpose(self, axes[0] if len(axes) == 1 and not isinstance(
         axes[0], (int, np.integer)) else (axes or None))
     T.flatten = ravel
+    T.real = property(real)
+    T.imag = property(imag)
 
 
 _install()

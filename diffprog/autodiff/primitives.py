@@ -12,12 +12,41 @@ Conventions at kinks (also in the public docstrings): ``relu'(0) = 0``, ``abs'(0
 """
 import numpy as np
 
-from .graph import Primitive
+from .graph import Primitive, apply1
 from . import backend as B
 
 
 def _elementwise(name, forward, *rules, doc=None):
-    return Primitive(name, forward, vjps=rules, jvps=rules, doc=doc)
+    return Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
+                     doc=doc)
+
+
+_FLOAT = np.dtype(np.float64)
+
+
+def _complex_vjp(rule, argnum=None):
+    """The VJP of a complex-differentiable rule written as ``g * f'(x)`` (conjugate Wirtinger).
+
+    For a real loss L the gradient of a complex value z = a + ib is dL/da + i dL/db (as in PyTorch
+    and JAX), so the VJP of a holomorphic map multiplies by the conjugate derivative:
+    conj(rule(conj(g))). A real input of a complex result receives the real part. Real results
+    take the plain rule after one dtype test. ``argnum=None``: variadic (passed as a keyword)."""
+    if rule is None:
+        return None
+
+    def vjp(g, ans, *args, **kw):
+        if getattr(ans, "dtype", _FLOAT).kind != "c":
+            return rule(g, ans, *args, **kw)
+        c = B.conj(rule(B.conj(g), ans, *args, **kw))
+        return real_if_real(c, args[kw["argnum"] if argnum is None else argnum])
+    return vjp
+
+
+def real_if_real(c, x):
+    """Cotangent ``c`` of input ``x``: its real part when ``x`` is real and ``c`` complex."""
+    if B.dtype_of(c).kind == "c" and B.dtype_of(x).kind != "c":
+        return np.real(c) if type(c) is np.ndarray or np.isscalar(c) else apply1(REAL, c)
+    return c
 
 
 def _linear(name, forward, *rules, variadic=False):
@@ -57,7 +86,39 @@ TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
 SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (1 - ans)))
 RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x))
 SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x))
-ABS = _elementwise("abs", np.abs, lambda g, ans, x: g * B.sign(B.data(x)))
+
+
+def _abs_vjp(g, ans, x):
+    if B.dtype_of(x).kind != "c":
+        return g * B.sign(B.data(x))
+    return g * (x / B.where(B.data(ans) > 0, ans, 1))              # z / |z|, 0 at z = 0
+
+
+def _abs_jvp(t, ans, x):
+    if np.iscomplexobj(x):
+        return np.real(np.conj(x) * t) / np.where(ans > 0, ans, 1)
+    return t * np.sign(x)
+
+
+def _angle_vjp(g, ans, x):
+    if B.dtype_of(x).kind != "c":
+        return g * 0
+    r2 = real_if_real(x * B.conj(x), ans)
+    return g * (1j * x) / B.where(B.data(r2) > 0, r2, 1)            # i z / |z|^2, 0 at z = 0
+
+
+def _angle_jvp(t, ans, x):
+    if not np.iscomplexobj(x):
+        return np.zeros_like(ans)
+    r2 = np.real(x * np.conj(x))
+    return np.imag(np.conj(x) * t) / np.where(r2 > 0, r2, 1)
+
+
+ABS = Primitive("abs", np.abs, vjps=[_abs_vjp], jvps=[_abs_jvp])
+ANGLE = Primitive("angle", np.angle, vjps=[_angle_vjp], jvps=[_angle_jvp])
+REAL = Primitive("real", np.real, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x))], linear=True)
+IMAG = Primitive("imag", np.imag, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x)) * (
+    1j if B.dtype_of(x).kind == "c" else 0)], linear=True)
 SIGN = _elementwise("sign", np.sign, lambda g, ans, x: g * 0)
 RECIPROCAL = _elementwise("reciprocal", lambda x: np.reciprocal(x), lambda g, ans, x: -g * ans * ans)
 CONJ = _linear("conj", np.conj, lambda g, ans, x: B.conj(g))
@@ -81,7 +142,7 @@ def _cast_forward(x, dtype):
 
 
 CAST = Primitive("astype", _cast_forward,
-                 vjps=[lambda g, ans, x, dtype: B.cast(g, dtype=B.dtype_of(x))], linear=True)
+                 vjps=[lambda g, ans, x, dtype: B.cast(real_if_real(g, x), dtype=B.dtype_of(x))], linear=True)
 
 
 # ---- elementwise, two arguments (broadcasting is undone by the engine) --------------------
@@ -155,7 +216,7 @@ def _matmul_db(g, ans, a, b):
     return B.matmul(B.swap_last(a), g)
 
 
-MATMUL = Primitive("matmul", np.matmul, vjps=[_matmul_da, _matmul_db],
+MATMUL = Primitive("matmul", np.matmul, vjps=[_complex_vjp(_matmul_da, 0), _complex_vjp(_matmul_db, 1)],
                    jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)])
 
 
@@ -413,6 +474,6 @@ def _einsum_rule(g, ans, *ops, subscripts, argnum):
     return r
 
 
-EINSUM = Primitive("einsum", einsum_forward, vjps=[_einsum_rule], variadic=True,
+EINSUM = Primitive("einsum", einsum_forward, vjps=[_complex_vjp(_einsum_rule)], variadic=True,
                    jvps=[lambda t, ans, *ops, subscripts, argnum: einsum_forward(
                        *(t if j == argnum else o for j, o in enumerate(ops)), subscripts=subscripts)])

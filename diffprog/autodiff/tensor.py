@@ -106,7 +106,11 @@ class Tensor:
         if self.dtype != np.float64 and self.dtype.kind in "fc":
             extra += f", dtype={self.dtype}"
         if self.requires_grad:
-            extra += ", requires_grad=True" if self._prim is None else f", grad_fn={self._prim.name}"
+            if self._prim is None:
+                extra += ", requires_grad=True"
+            else:                       # after backward a freed node keeps its op's name in _kw
+                name = self._kw if self._prim.name == "<freed>" else self._prim.name
+                extra += f", grad_fn={name}"
         return f"tensor({body}{extra})"
 
     # ---- comparisons give plain boolean arrays --------------------------------------------

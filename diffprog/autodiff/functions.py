@@ -170,6 +170,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     (``ord='fro'``, or ``ord=None`` over all entries of a matrix). Convention: the gradient at 0
     is 0. Spectral and nuclear norms are in ``dp.linalg.norm``."""
     axis = _axis(axis)
+    x = x if type(x) is Tensor else np.asarray(x)
     if ord in (None, 2, "fro"):
         if ord == 2 and isinstance(axis, tuple) and len(axis) == 2:
             raise ValueError("norm(ord=2) over two axes is the spectral norm: use dp.linalg.norm")
@@ -243,7 +244,8 @@ def cross(a, b, axis=-1):
 def trace(x, axis1=0, axis2=1):
     """Sum of the diagonal over ``axis1`` and ``axis2``."""
     x = moveaxis(x, (axis1, axis2), (-2, -1))
-    return einsum("...ii->...", x)
+    n, m = np.shape(_raw(x))[-2:]
+    return einsum("...ii->...", x) if n == m else sum(diagonal(x, -2, -1), axis=-1)
 
 
 def diagonal(x, axis1=0, axis2=1):
@@ -368,10 +370,10 @@ def pad(x, pad_width, mode="constant", constant_values=0):
         out = apply(P.PAD, x, pad_width=pad_width)
         if constant_values != 0:
             mask = np.pad(np.zeros(np.shape(_raw(x)), dtype=bool), pad_width, constant_values=True)
-            out = out + np.where(mask, constant_values, 0).astype(np.result_type(_raw(x), float))
+            out = out + np.where(mask, constant_values, 0).astype(np.result_type(np.asarray(_raw(x)), 0.0))
         return out
     shape = np.shape(_raw(x))
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int).reshape(-1, 2), (len(shape), 2))
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
     index = tuple(np.pad(np.arange(n), tuple(w), mode=mode) for n, w in zip(shape, widths))
     return x[np.ix_(*index)]
 

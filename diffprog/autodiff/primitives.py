@@ -157,27 +157,30 @@ def _power_dx(g, ans, x, y):
     yd = B.data(y)
     safe = np.all(yd != 0) if np.ndim(yd) else yd != 0
     if not safe:                                    # d/dx x**0 = 0, also at x = 0
-        return g * B.where(yd != 0, y * B.power(x, B.where(yd != 0, y - 1, 0)), 0)
+        d = B.where(yd != 0, y * B.power(x, B.where(yd != 0, y - 1, 0)), 0)
+        return g * (d if B.data(d) is not d else _like(d, ans))   # keep float32 as float32
     return g * y * B.power(x, y - 1)
 
 
 def _power_dy(g, ans, x, y):
     xd = B.data(x)
-    return g * ans * B.log(B.where(xd > 0, x, 1))    # 0 where x <= 0 (x**y there is 0 or undefined)
+    log_x = B.log(B.where(xd > 0, x, 1))             # 0 where x <= 0 (x**y there is 0 or undefined)
+    return g * ans * (log_x if B.data(log_x) is not log_x else _like(log_x, ans))
 
 
 POWER = _elementwise("power", np.power, _power_dx, _power_dy)
 
 
-def _tie_weights(x, y):
-    xd, yd = B.data(x), B.data(y)
+def _tie_weights(x, y, sign=1):
+    """Gradient shares of x and y in max(x, y) (min(x, y) with sign=-1); ties split evenly."""
+    xd, yd = sign * B.data(x), sign * B.data(y)
     return _like((xd > yd) + 0.5 * (xd == yd), x), _like((yd > xd) + 0.5 * (xd == yd), y)
 
 
 MAXIMUM = _elementwise("maximum", np.maximum, lambda g, ans, x, y: g * _tie_weights(x, y)[0],
                        lambda g, ans, x, y: g * _tie_weights(x, y)[1])
-MINIMUM = _elementwise("minimum", np.minimum, lambda g, ans, x, y: g * _tie_weights(y, x)[1],
-                       lambda g, ans, x, y: g * _tie_weights(y, x)[0])
+MINIMUM = _elementwise("minimum", np.minimum, lambda g, ans, x, y: g * _tie_weights(x, y, -1)[0],
+                       lambda g, ans, x, y: g * _tie_weights(x, y, -1)[1])
 
 
 def _atan2_dy(g, ans, y, x):

@@ -182,7 +182,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if ord == -np.inf:
         return min(abs(x), axis=axis, keepdims=keepdims)
     if isinstance(ord, (int, float)) and ord > 0:
-        return sum(abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
+        total = sum(abs(x) ** ord, axis=axis, keepdims=keepdims)
+        nonzero = np.asarray(_raw(total)) > 0               # the gradient at 0 is 0, not NaN
+        return where(nonzero, where(nonzero, total, 1.0) ** (1.0 / ord), 0.0)
     raise ValueError(f"norm: ord={ord!r} is not supported here; expected None, 'fro', 1, 2, inf, -inf "
                      f"or a positive number (matrix norms: dp.linalg.norm)")
 

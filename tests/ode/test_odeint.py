@@ -1,0 +1,158 @@
+"""odeint: accuracy against closed forms and SciPy, gradients against the matrix exponential's
+Frechet derivative, adjoint versus backpropagation through the solver."""
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm, expm_frechet
+
+import diffprog as dp
+from diffprog.ode import odeint
+
+rng = np.random.default_rng(0)
+A = rng.standard_normal((4, 4)) * 0.5
+Z0 = rng.standard_normal(4)
+W = rng.standard_normal(4)
+T = 2.0
+
+
+def linear(t, z, a):
+    return a @ z
+
+
+def linear_loss(z0, a, method, adjoint, **kw):
+    return dp.sum(odeint(linear, z0, np.array([0.0, T]), params=a, method=method, adjoint=adjoint, **kw)[-1] * W)
+
+
+def expm_gradients():
+    """d/dz0 and d/dA of W . expm(A T) z0 from the matrix exponential and its Frechet derivative."""
+    g_z0 = expm(A * T).T @ W
+    g_a = np.zeros((4, 4))
+    for i in range(4):
+        for j in range(4):
+            e = np.zeros((4, 4))
+            e[i, j] = T
+            g_a[i, j] = W @ expm_frechet(A * T, e, compute_expm=False) @ Z0
+    return g_z0, g_a
+
+
+@pytest.mark.parametrize("adjoint", [False, True])
+@pytest.mark.parametrize("tol", [1e-3, 1e-6, 1e-9])
+def test_linear_ode_gradients_dopri5_within_ten_times_tolerance(tol, adjoint):
+    g_z0, g_a = dp.grad(linear_loss, argnums=(0, 1))(Z0, A, "dopri5", adjoint, rtol=tol, atol=tol)
+    ref_z0, ref_a = expm_gradients()
+    assert np.abs(g_z0 - ref_z0).max() <= 10 * tol
+    assert np.abs(g_a - ref_a).max() <= 10 * tol
+
+
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_linear_ode_rk4_h001_gradients_below_1e8(adjoint):
+    value = odeint(linear, Z0, np.array([0.0, T]), params=A, method="rk4", step_size=0.01)[-1].data
+    np.testing.assert_allclose(value, expm(A * T) @ Z0, atol=1e-8)
+    g_z0, g_a = dp.grad(linear_loss, argnums=(0, 1))(Z0, A, "rk4", adjoint, step_size=0.01)
+    ref_z0, ref_a = expm_gradients()
+    assert np.abs(g_z0 - ref_z0).max() < 1e-8
+    assert np.abs(g_a - ref_a).max() < 1e-8
+
+
+def _pendulum_mlp(t, y, params):
+    w1, b1, w2, k = params
+    h = dp.tanh(y @ w1 + b1)
+    return dp.stack([y[:, 1], -k * dp.sin(y[:, 0])], axis=-1) + h @ w2 * dp.cos(t)
+
+
+def _nonlinear_problem():
+    r = np.random.default_rng(3)
+    params = [r.standard_normal((2, 8)) * 0.5, r.standard_normal(8) * 0.1, r.standard_normal((8, 2)) * 0.3,
+              np.array(1.3)]
+    y0 = r.standard_normal((5, 2))
+    times = np.array([0.0, 0.4, 1.1, 1.5])
+    weights = r.standard_normal((4, 5, 2))
+    return params, y0, times, weights
+
+
+@pytest.mark.parametrize("step_size", [0.05, 0.02])
+def test_adjoint_agrees_with_backprop_on_the_same_rk4_grid(step_size):
+    params, y0, times, weights = _nonlinear_problem()
+
+    def loss(y0, params, t, adjoint):
+        ys = odeint(_pendulum_mlp, y0, t, params=params, method="rk4", adjoint=adjoint, step_size=step_size)
+        return dp.sum(ys ** 2 * weights)          # observations at every output time
+    grads = {adj: dp.grad(loss, argnums=(0, 1, 2))(y0, params, times, adj) for adj in (False, True)}
+    direct, adj = grads[False], grads[True]
+    leaves_d = [direct[0], *direct[1], direct[2]]
+    leaves_a = [adj[0], *adj[1], adj[2]]
+    for d, a in zip(leaves_d, leaves_a):
+        assert np.linalg.norm(d - a) <= 1e-6 * np.linalg.norm(d)
+
+
+def test_euler_gradients_converge_to_the_exact_ones():
+    exact = expm_gradients()[1]
+    errors = [np.abs(dp.grad(linear_loss, argnums=1)(Z0, A, "euler", adj, step_size=h) - exact).max()
+              for h in (0.02, 0.01) for adj in (False, True)]
+    assert errors[2] < 0.6 * errors[0] and errors[3] < 0.6 * errors[1] and errors[2] < 0.1
+
+
+def test_multiple_output_times_gradients_match_finite_differences():
+    params, y0, times, weights = _nonlinear_problem()
+
+    def loss(y0, k, t):
+        ys = odeint(_pendulum_mlp, y0, t, params=params[:3] + [k], method="dopri5", rtol=1e-10, atol=1e-10,
+                    adjoint=True)
+        return dp.sum(ys ** 2 * weights)
+    dp.gradcheck(loss, y0, np.array(1.3), times, eps=1e-5, atol=1e-6, rtol=1e-5)
+
+
+def test_time_gradients_backprop_mode():
+    def loss(y0, t):
+        return dp.sum(odeint(lambda tt, y: -y * (1 + tt), y0, t, method="dopri5", rtol=1e-10, atol=1e-10) ** 2)
+    dp.gradcheck(loss, np.array([1.0, -0.5]), np.array([0.1, 0.5, 0.9]), eps=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-9])
+def test_adaptive_step_control_meets_tolerance_against_solve_ivp(tol):
+    mu = 1.5
+
+    def vdp(t, y):
+        return dp.stack([y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]])
+    times = np.linspace(0.0, 6.0, 7)
+    y0 = np.array([2.0, 0.0])
+    stats = {}
+    ours = odeint(vdp, y0, times, rtol=tol, atol=tol, stats=stats).data
+    ref = solve_ivp(lambda t, y: [y[1], mu * (1 - y[0] ** 2) * y[1] - y[0]], (0, 6), y0, t_eval=times,
+                    method="DOP853", rtol=1e-13, atol=1e-13).y.T
+    assert np.abs(ours - ref).max() < 50 * tol * (1 + np.abs(ref).max())      # global error of a local control
+    assert stats["forward"]["steps"] > 10
+    loose = {}
+    odeint(vdp, y0, times, rtol=1e-3, atol=1e-3, stats=loose)
+    assert loose["forward"]["steps"] < stats["forward"]["steps"]
+
+
+def test_decreasing_times_and_float32():
+    ys = odeint(lambda t, y: -y, np.float32([1.0, 2.0]), np.array([1.0, 0.0]), method="rk4", step_size=0.01)
+    assert ys.dtype == np.float32
+    np.testing.assert_allclose(ys.data[-1], np.exp(1.0) * np.array([1.0, 2.0]), rtol=1e-5)
+
+
+def test_errors_name_the_argument():
+    f = lambda t, y: -y
+    with pytest.raises(ValueError, match="method"):
+        odeint(f, np.ones(2), [0.0, 1.0], method="rk45")
+    with pytest.raises(ValueError, match="strictly"):
+        odeint(f, np.ones(2), [0.0, 1.0, 0.5])
+    with pytest.raises(ValueError, match="shape"):
+        odeint(lambda t, y: dp.sum(y), np.ones(2), [0.0, 1.0])
+    with pytest.raises(TypeError, match="callable"):
+        odeint(None, np.ones(2), [0.0, 1.0])
+    with pytest.raises(RuntimeError, match="max_steps"):
+        odeint(lambda t, y: -1e6 * (y - dp.cos(t)), np.ones(2), [0.0, 10.0], max_steps=50)
+
+
+def test_tensor_parameters_receive_grad_in_both_modes():
+    grads = []
+    for adjoint in (False, True):
+        params = {"a": dp.tensor(A, requires_grad=True)}
+        ys = odeint(lambda t, z, p: p["a"] @ z, Z0, [0.0, 1.0, T], params=params, method="rk4", step_size=0.02,
+                    adjoint=adjoint)
+        dp.sum(ys * W).backward()
+        grads.append(params["a"].grad)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-7)

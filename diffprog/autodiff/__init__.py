@@ -11,4 +11,5 @@ from .transforms import grad, value_and_grad, vjp, jvp, linearize, jacobian, jac
 from .custom import custom_vjp, custom_jvp, Function
 from .checkpoint import checkpoint
 from .gradcheck import gradcheck
+from .inspect import tape_stats, graph  # (dp.graph: the function; the module stays importable)
 from .pytree import tree_map

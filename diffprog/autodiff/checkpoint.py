@@ -37,4 +37,9 @@ def checkpoint(fn, *args):
         out = fn(*args)
     if type(out) is not Tensor:
         raise TypeError(f"checkpoint: the function must return a single Tensor, got {type(out).__name__}")
-    return _node(out.data, CHECKPOINT, tuple(args), {"fn": fn})
+    node = _node(out.data, CHECKPOINT, tuple(args), {"fn": fn})
+    tangents = _mode._tangents.get()
+    if tangents is not None and id(out) in tangents:      # forward mode passes straight through
+        tangents[id(node)] = tangents[id(out)]
+        tangents.setdefault("_keep", []).append(node)
+    return node

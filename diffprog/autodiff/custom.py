@@ -5,6 +5,7 @@ on plain arrays and supplies its own backward; to the rest of the graph it is on
 Several outputs are packed into one flat node and unpacked by ordinary getitem/reshape nodes, so
 the engine needs no special case for them.
 """
+import contextvars
 import functools
 
 import numpy as np
@@ -14,6 +15,12 @@ from .graph import Primitive, _node, _wrap
 from .tensor import Tensor
 from . import primitives as P
 from .graph import apply
+
+
+# True while ``linearize``/``jacobian(mode='fwd')`` record a graph to push tangents through later;
+# a custom_jvp function met then refuses to be recorded (its body is not its derivative), and
+# the caller falls back to tracing tangents with ``jvp``, which uses the custom rule.
+_linearizing = contextvars.ContextVar("diffprog_linearizing", default=False)
 
 
 def _raw(x):
@@ -40,6 +47,14 @@ def _check_cotangents(name, grads, args):
     return out
 
 
+def _refuse_forward_mode(kind, name, args):
+    table = _mode._tangents.get()
+    if table is not None and any(type(a) is Tensor and id(a) in table for a in args):
+        raise NotImplementedError(f"forward mode (jvp, jacobian(mode='fwd')) through the {kind} function "
+                                  f"{name!r}: it only has a reverse-mode rule; give it a forward rule with "
+                                  f"dp.custom_jvp, or use reverse mode")
+
+
 def _pack(outputs):
     """Flatten several output arrays into one 1-D array; return (flat, unpack_to_tensors)."""
     shapes = [np.shape(o) for o in outputs]
@@ -56,10 +71,12 @@ def _pack(outputs):
     return flat, unpack, split_cotangent
 
 
-def record_custom(name, args, outputs, backward):
+def record_custom(name, args, outputs, backward, residuals=()):
     """Record a node whose backward is ``backward(cotangents) -> per-argument gradients``.
 
     ``outputs`` is one array or a tuple of arrays; returns Tensors of the same structure.
+    ``residuals`` (what ``backward`` keeps alive) are stored on the node so that
+    ``dp.tape_stats`` can count them.
     """
     multi = isinstance(outputs, tuple)
     outs = outputs if multi else (outputs,)
@@ -73,6 +90,11 @@ def record_custom(name, args, outputs, backward):
         flat, unpack, split = np.asarray(outs[0]), None, None
 
     def vjp_all(g, ans, prim_args, needs, kw):
+        if type(g) is Tensor:
+            raise NotImplementedError(
+                f"double backward through the custom function {name!r}: its backward rule works on NumPy "
+                f"arrays, so its result cannot be differentiated again (create_graph=True, grad of grad, "
+                f"hessian, gradcheck order=2). Write it with dp operations to get higher derivatives.")
         cts = split(g) if multi else _raw(g)
         with _mode.no_grad():
             grads = backward(cts)
@@ -80,7 +102,7 @@ def record_custom(name, args, outputs, backward):
         return [gr if nd else None for gr, nd in zip(grads, needs)]
 
     prim = Primitive(name, None, vjp_all=vjp_all)
-    node = _node(flat, prim, tuple(args), None)
+    node = _node(flat, prim, tuple(args), {"residuals": residuals})
     return unpack(node) if multi else node
 
 
@@ -119,15 +141,12 @@ class custom_vjp:
         if self.fwd is None:
             raise TypeError(f"custom_vjp function {self.fun.__name__!r} has no rule: call .defvjp(fwd, bwd)")
         raw = [_raw(a) for a in args]
-        if _mode._tangents.get() is not None and any(id(a) in _mode._tangents.get() for a in args
-                                                     if type(a) is Tensor):
-            raise NotImplementedError(f"forward mode (jvp) through custom_vjp function "
-                                      f"{self.fun.__name__!r}: define it with dp.custom_jvp instead")
+        _refuse_forward_mode("custom_vjp", self.fun.__name__, args)
         if not (_mode._flags.get() & _mode.GRAD and any(type(a) is Tensor and a.requires_grad for a in args)):
             out = self.fun(*raw)
             return tuple(_wrap(np.asarray(o)) for o in out) if isinstance(out, tuple) else _wrap(np.asarray(out))
         out, res = self.fwd(*raw)
-        return record_custom(self.fun.__name__, args, out, lambda g: self.bwd(res, g))
+        return record_custom(self.fun.__name__, args, out, lambda g: self.bwd(res, g), residuals=res)
 
 
 class custom_jvp:
@@ -148,6 +167,9 @@ class custom_jvp:
         return rule
 
     def __call__(self, *args):
+        if _linearizing.get() and self.rule is not None:
+            from .transforms import _Unbatchable
+            raise _Unbatchable(self.fun.__name__)
         table = _mode._tangents.get()
         if table is None or self.rule is None or not any(type(a) is Tensor and id(a) in table for a in args):
             return self.fun(*args)
@@ -191,10 +213,12 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        _refuse_forward_mode("dp.Function", cls.__name__, args)
         ctx = FunctionContext(tuple(type(a) is Tensor and a.requires_grad for a in args))
         out = cls.forward(ctx, *[_raw(a) for a in args])
 
         def backward(cts):
             res = cls.backward(ctx, *(cts if isinstance(out, tuple) else (cts,)))
             return res if isinstance(res, tuple) else (res,)
-        return record_custom(cls.__name__, args, out, backward)
+        return record_custom(cls.__name__, args, out, backward,
+                             residuals=(ctx.saved_tensors, tuple(vars(ctx).values())))

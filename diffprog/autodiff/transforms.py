@@ -8,11 +8,15 @@ so the outer transform can differentiate through them.
 """
 import functools
 
+import builtins
+
 import numpy as np
 
+from . import backend as B
+from . import custom as _custom
 from . import mode as _mode
 from . import primitives as P
-from .graph import _node, run_backward
+from .graph import _node, run_backward, toposort
 from .pytree import flatten
 from .tensor import Tensor
 
@@ -188,8 +192,15 @@ def jvp(fun, primals, tangents):
                 raise ValueError(f"jvp: tangent {n} does not have the structure of primal {n}")
             new = []
             for v, tv in zip(leaves, tleaves):
-                x = Tensor(v.data if type(v) is Tensor else v) if type(v) is not Tensor or not _is_traced(v) \
-                    else _as_input(v, n)
+                if type(v) is Tensor and ((outer is not None and id(v) in outer) or
+                                          (v.requires_grad and _mode.is_grad_enabled())):
+                    raise NotImplementedError(
+                        f"jvp: argument {n} is a Tensor being differentiated (requires_grad, or inside grad/"
+                        f"vjp/jvp); forward mode returns plain arrays, so reverse-over-forward and "
+                        f"forward-over-forward are not supported. Use forward-over-reverse "
+                        f"(dp.jvp(dp.grad(f), ...)) or reverse-over-reverse (dp.hessian, dp.hvp), or pass "
+                        f"x.detach() if you only want the numbers.")
+                x = Tensor(v.data if type(v) is Tensor else v)
                 tv = np.asarray(tv.data if type(tv) is Tensor else tv)
                 if tv.shape != x.shape:
                     raise ValueError(f"jvp: tangent of shape {tv.shape} for a primal of shape {x.shape} "
@@ -208,10 +219,221 @@ def jvp(fun, primals, tangents):
     return rebuild(outs), rebuild(touts)
 
 
+# ---- forward mode over a recorded graph: linearize once, push many tangents ------------------
+#
+# ``jvp`` pushes one tangent along while ``fun`` runs. To push many (the columns of a Jacobian)
+# ``fun`` is run once, recording its graph, and the tangents are then pushed through the recorded
+# nodes with the same JVP rules, all columns at once where the rule allows a leading batch axis
+# (elementwise rules, matmul, reshapes, sums, slicing), one column at a time elsewhere.
+
+class _Unbatchable(Exception):
+    """The recorded graph has a node without a JVP rule (custom VJP, checkpoint): use ``jvp``."""
+
+
+_ELEMENTWISE = frozenset([P.IDENTITY, P.NEGATIVE, P.EXP, P.LOG, P.LOG1P, P.EXPM1, P.SQRT, P.SQUARE, P.SIN,
+                          P.COS, P.TAN, P.ARCSIN, P.ARCCOS, P.ARCTAN, P.SINH, P.COSH, P.TANH, P.SIGMOID,
+                          P.RELU, P.SOFTPLUS, P.ABS, P.SIGN, P.RECIPROCAL, P.CONJ, P.CLIP, P.CAST, P.ADD,
+                          P.SUBTRACT, P.MULTIPLY, P.DIVIDE, P.POWER, P.MAXIMUM, P.MINIMUM, P.ARCTAN2,
+                          P.WHERE, P.SOFTMAX, P.LOG_SOFTMAX])
+
+
+def _record(fun, args, nums):
+    """Run ``fun`` once with the leaves of ``args[nums]`` as fresh Tensors requiring grad.
+
+    Returns (output, inputs, order): the raw output, the input Tensors and the recorded nodes,
+    inputs first."""
+    args = list(args)
+    inputs = []
+    for n in nums:
+        leaves, rebuild = flatten(args[n])
+        new = [_as_input(np.asarray(v.data if type(v) is Tensor else v), n) for v in leaves]
+        inputs.extend(new)
+        args[n] = rebuild(new)
+    token = _custom._linearizing.set(True)
+    try:
+        with _mode.enable_grad():
+            out = fun(*args)
+    finally:
+        _custom._linearizing.reset(token)
+    leaves, _ = flatten(out)
+    roots = [o for o in leaves if type(o) is Tensor and o.requires_grad]
+    return out, inputs, toposort(roots)
+
+
+def _zero_tangent(d):
+    arr = np.asarray(d)
+    return np.zeros_like(arr) if arr.dtype.kind in "fc" else d
+
+
+def _node_jvp(prim, ins, ans, datas, kw):
+    """The tangent of one node from its arguments' tangents (``None``: zero), unbatched."""
+    if prim.linear:
+        out = prim.forward(*[v if v is not None else _zero_tangent(d) for v, d in zip(ins, datas)], **kw)
+    else:
+        out = None
+        for i, v in enumerate(ins):
+            if v is not None:
+                c = (prim.jvps[0](v, ans, *datas, argnum=i, **kw) if prim.variadic
+                     else prim.jvps[i](v, ans, *datas, **kw))
+                out = c if out is None else out + c
+    out = np.asarray(out.data if type(out) is Tensor else out)
+    return out if out.shape == np.shape(ans) else np.broadcast_to(out, np.shape(ans))
+
+
+def _pad(v, ndim):
+    """A batched tangent (k, *shape) with axes inserted after k so that it has 1 + ndim axes."""
+    return v.reshape(v.shape[:1] + (1,) * (ndim + 1 - v.ndim) + v.shape[1:])
+
+
+def _batched_jvp(prim, ins, ans, datas, kw, k):
+    """Like ``_node_jvp`` for tangents with a leading axis of ``k`` columns."""
+    nd, full = np.ndim(ans), (k,) + np.shape(ans)
+    out = None
+    if prim in _ELEMENTWISE or (prim is P.MATMUL and min(np.ndim(d) for d in datas) >= 2):
+        if "axis" in kw and kw["axis"] is not None and kw["axis"] >= 0:     # softmax axes from the end
+            kw = dict(kw, axis=kw["axis"] - nd)
+        padded = [None if v is None else _pad(v, nd) for v in ins]
+        if prim.linear:
+            out = prim.forward(*[v if v is not None else _zero_tangent(d) for v, d in zip(padded, datas)], **kw)
+        else:
+            for i, v in enumerate(padded):
+                if v is not None:
+                    c = prim.jvps[i](v, ans, *datas, **kw)
+                    out = c if out is None else out + c
+    elif prim is P.SUM:
+        x_nd = np.ndim(datas[0])
+        axes = tuple(range(x_nd)) if kw["axis"] is None else B.normalize_axes(kw["axis"], x_nd)
+        out = np.sum(ins[0], axis=tuple(a + 1 for a in axes), keepdims=kw["keepdims"])
+    elif prim is P.RESHAPE:
+        out = np.reshape(ins[0], full)
+    elif prim is P.TRANSPOSE:
+        axes = kw["axes"] if kw["axes"] is not None else tuple(range(nd - 1, -1, -1))
+        out = np.transpose(ins[0], (0,) + tuple(int(a) % nd + 1 for a in axes))
+    elif prim is P.BROADCAST_TO:
+        out = np.broadcast_to(_pad(ins[0], nd), full)
+    elif prim is P.GETITEM and (not isinstance(kw["idx"], tuple) or P._is_basic(kw["idx"])):
+        idx = kw["idx"] if isinstance(kw["idx"], tuple) else (kw["idx"],)
+        out = ins[0][(slice(None),) + idx]
+    elif prim is P.CONCATENATE:
+        axis = B.normalize_axes(kw["axis"], nd)[0] + 1
+        out = np.concatenate([v if v is not None else np.zeros((k,) + np.shape(d), dtype=np.result_type(d))
+                              for v, d in zip(ins, datas)], axis=axis)
+    if out is None:                                          # no batching rule: column by column
+        return np.stack([_node_jvp(prim, [None if v is None else v[j] for v in ins], ans, datas, kw)
+                         for j in range(k)])
+    out = np.asarray(out)
+    return out if out.shape == full else np.broadcast_to(out, full)
+
+
+def _push_forward(order, seeds, outputs, batch=None):
+    """Push tangents ``seeds`` ({id(input): tangent}) through the recorded nodes ``order``;
+    return the tangents of ``outputs`` (``None`` where an output does not depend on the inputs).
+    With ``batch=k`` every tangent has a leading axis of k columns."""
+    uses = {}
+    for node in order:
+        for p in node._parents or ():
+            uses[id(p)] = uses.get(id(p), 0) + 1
+    keep = {id(o) for o in outputs}
+    tangents = dict(seeds)
+    for node in order:
+        prim = node._prim
+        if prim is None:
+            continue
+        if prim.vjp_all is not None or (prim.jvps is None and not prim.linear) or prim.forward is None:
+            raise _Unbatchable(prim.name)
+        parents = node._parents
+        ins = [tangents.get(id(p)) if type(p) is Tensor else None for p in parents]
+        for p in parents:                                    # forget tangents nobody needs any more
+            if type(p) is Tensor and id(p) not in keep:
+                uses[id(p)] -= 1
+                if uses[id(p)] == 0:
+                    tangents.pop(id(p), None)
+        if all(v is None for v in ins):
+            continue
+        datas = [p.data if type(p) is Tensor else p for p in parents]
+        kw = node._kw or {}
+        tangents[id(node)] = (_node_jvp(prim, ins, node.data, datas, kw) if batch is None
+                              else _batched_jvp(prim, ins, node.data, datas, kw, batch))
+    return [tangents.get(id(o)) if type(o) is Tensor else None for o in outputs]
+
+
 def linearize(fun, *primals):
-    """Return ``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals``."""
-    out, _ = jvp(fun, primals, [np.zeros_like(np.asarray(p)) for p in primals])
-    return out, lambda *tangents: jvp(fun, primals, tangents)[1]
+    """Return ``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals``.
+
+    ``fun`` is evaluated once; each ``f_jvp`` call only pushes tangents through the recorded
+    operations with their JVP rules (falling back to a fresh ``jvp`` for operations that only
+    have a reverse-mode rule, which then raises a clear error)."""
+    if any(_is_traced(v) for p in primals for v in flatten(p)[0]):
+        out, _ = jvp(fun, primals, [np.zeros_like(np.asarray(p)) for p in primals])
+        return out, lambda *tangents: jvp(fun, primals, tangents)[1]
+    try:
+        out, inputs, order = _record(fun, primals, tuple(range(len(primals))))
+    except _Unbatchable:
+        out, inputs, order = None, None, None
+    if order is None:
+        value, _ = jvp(fun, primals, [np.zeros_like(np.asarray(p)) for p in primals])
+        return value, lambda *tangents: jvp(fun, primals, tangents)[1]
+    out_leaves, rebuild = flatten(out)
+    value = rebuild([np.asarray(o.data if type(o) is Tensor else o) for o in out_leaves])
+
+    def f_jvp(*tangents):
+        if len(tangents) != len(primals):
+            raise ValueError(f"linearize: got {len(tangents)} tangents for {len(primals)} primals")
+        seeds = {}
+        leaves = [t for n, t in enumerate(tangents) for t in _tangent_leaves(t, primals[n], n)]
+        for x, t in zip(inputs, leaves):
+            seeds[id(x)] = t.astype(x.dtype, copy=False)
+        try:
+            touts = _push_forward(order, seeds, out_leaves)
+        except _Unbatchable:
+            return jvp(fun, primals, tangents)[1]
+        return rebuild([np.zeros(np.shape(o.data if type(o) is Tensor else o)) if t is None else t
+                        for o, t in zip(out_leaves, touts)])
+    return value, f_jvp
+
+
+def _tangent_leaves(tangent, primal, n):
+    leaves, _ = flatten(tangent)
+    pleaves, _ = flatten(primal)
+    if len(leaves) != len(pleaves):
+        raise ValueError(f"linearize: tangent {n} does not have the structure of primal {n}")
+    out = []
+    for t, p in zip(leaves, pleaves):
+        t = np.asarray(t.data if type(t) is Tensor else t)
+        if t.shape != np.shape(p.data if type(p) is Tensor else p):
+            raise ValueError(f"linearize: tangent of shape {t.shape} for a primal of shape "
+                             f"{np.shape(p.data if type(p) is Tensor else p)} (argument {n})")
+        out.append(t)
+    return out
+
+
+def _jacobian_fwd(fun, args, nums, out_shape, max_bytes=1 << 28):
+    """Forward-mode Jacobians by batched tangent pushes over one recorded graph, or ``None``
+    when the graph has a node without a JVP rule."""
+    try:
+        out, inputs, order = _record(fun, args, nums)
+    except _Unbatchable:
+        return None
+    if type(out) is not Tensor:
+        return [np.zeros(out_shape + np.shape(x.data)) for x in inputs]
+    per_column = 8 * builtins.sum(int(np.size(node.data)) for node in order) + 1
+    chunk = max(1, min(4096, max_bytes // per_column))
+    jacs = []
+    for x in inputs:
+        n = x.data.size
+        cols = []
+        for start in range(0, n, chunk):
+            k = min(chunk, n - start)
+            seed = np.zeros((k, n), dtype=x.dtype)
+            seed[np.arange(k), start + np.arange(k)] = 1
+            try:
+                (t,) = _push_forward(order, {id(x): seed.reshape((k,) + x.shape)}, [out], batch=k)
+            except _Unbatchable:
+                return None
+            cols.append(np.zeros((k,) + out_shape, dtype=out.dtype) if t is None else t)
+        jac = np.concatenate(cols) if cols else np.zeros((0,) + out_shape, dtype=out.dtype)
+        jacs.append(np.moveaxis(jac, 0, -1).reshape(out_shape + x.shape))
+    return jacs
 
 
 def jacobian(fun, argnums=0, mode="auto"):
@@ -224,37 +446,59 @@ def jacobian(fun, argnums=0, mode="auto"):
     @functools.wraps(fun)
     def wrapped(*args):
         single, nums = _argnums(argnums, len(args), "jacobian")
-        out, vjp_fn = vjp(lambda *xs: fun(*[xs[i] if i in nums else a for i, a in enumerate(args)]),
-                          *[args[i] for i in nums])
-        out_arr = np.asarray(out.data if type(out) is Tensor else out)
-        sizes = [np.size(np.asarray(args[i].data if type(args[i]) is Tensor else args[i])) for i in nums]
-        use = mode if mode != "auto" else ("rev" if out_arr.size <= sum(sizes) else "fwd")
-        shapes = [np.shape(args[i].data if type(args[i]) is Tensor else args[i]) for i in nums]
-        if use == "rev":
-            rows = [[] for _ in nums]
-            for k in range(out_arr.size):
-                e = np.zeros(out_arr.size, dtype=out_arr.dtype)
-                e[k] = 1
-                cts = vjp_fn(e.reshape(out_arr.shape))
-                for j, c in enumerate(cts):
-                    rows[j].append(np.asarray(c.data if type(c) is Tensor else c))
-            jacs = [np.stack(r).reshape(out_arr.shape + s) if r else np.zeros(out_arr.shape + s)
-                    for r, s in zip(rows, shapes)]
+
+        def restricted(*xs):
+            return fun(*[xs[nums.index(i)] if i in nums else a for i, a in enumerate(args)])
+        chosen = [args[i] for i in nums]
+        shapes = [np.shape(x.data if type(x) is Tensor else x) for x in chosen]
+        nested = any(_is_traced(v) for x in chosen for v in flatten(x)[0])
+        use = "rev" if nested else mode        # forward mode returns plain arrays: nest reverse mode
+        jacs = None
+        if use == "fwd":
+            out = _shape_of(restricted, chosen)
+            jacs = _jacobian_fwd(restricted, chosen, tuple(range(len(nums))), out)
         else:
+            out, vjp_fn = vjp(restricted, *chosen)
+            out_arr = np.asarray(out.data if type(out) is Tensor else out)
+            out = out_arr.shape
+            if use == "auto":
+                use = "rev" if out_arr.size <= sum(int(np.prod(s)) for s in shapes) else "fwd"
+            if use == "rev":
+                rows = [[] for _ in nums]
+                for k in range(out_arr.size):
+                    e = np.zeros(out_arr.size, dtype=out_arr.dtype)
+                    e[k] = 1
+                    cts = vjp_fn(e.reshape(out))
+                    for j, c in enumerate(cts):
+                        rows[j].append(c if nested else np.asarray(c.data if type(c) is Tensor else c))
+                stack = _stack_nested if nested else np.stack
+                jacs = [stack(r).reshape(out + s) if r else np.zeros(out + s) for r, s in zip(rows, shapes)]
+            else:
+                jacs = _jacobian_fwd(restricted, chosen, tuple(range(len(nums))), out)
+        if jacs is None:                       # a node without a JVP rule: one jvp per column
+            primals = [np.asarray(x.data if type(x) is Tensor else x) for x in chosen]
             jacs = []
-            primals = [np.asarray(args[i].data if type(args[i]) is Tensor else args[i]) for i in nums]
             for j, (p, s) in enumerate(zip(primals, shapes)):
                 cols = []
                 for k in range(p.size):
                     tangents = [np.zeros_like(q) for q in primals]
                     tangents[j].reshape(-1)[k] = 1
-                    _, t = jvp(lambda *xs: fun(*[xs[nums.index(i)] if i in nums else a
-                                                 for i, a in enumerate(args)]), primals, tangents)
-                    cols.append(np.asarray(t))
-                jac = np.stack(cols, axis=-1) if cols else np.zeros(out_arr.shape + (0,))
-                jacs.append(jac.reshape(out_arr.shape + s))
+                    cols.append(np.asarray(jvp(restricted, primals, tangents)[1]))
+                jac = np.stack(cols, axis=-1) if cols else np.zeros(out + (0,))
+                jacs.append(jac.reshape(out + s))
         return jacs[0] if single else tuple(jacs)
     return wrapped
+
+
+def _shape_of(fun, args):
+    with _mode.no_grad():
+        out = fun(*args)
+    return np.shape(out.data if type(out) is Tensor else out)
+
+
+def _stack_nested(rows):
+    from .functions import stack
+    return stack(rows)
 
 
 jacrev = functools.partial(jacobian, mode="rev")

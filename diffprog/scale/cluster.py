@@ -1,0 +1,50 @@
+"""Connecting to Dask: an embedded LocalCluster, or an existing scheduler. Dask is imported only here,
+and only when a batch asks for it, so that a single fit never imports it."""
+import contextlib
+import logging
+
+MISSING_DASK = ("running jobs on Dask needs the optional 'scale' extra (dask[distributed]), which is not "
+                "installed: pip install 'diffprog[scale]' -- or run the jobs one by one in this process "
+                "with --workers 0")
+
+
+class DaskMissingError(ImportError):
+    """Raised when a Dask-backed batch is asked for and ``dask.distributed`` is not installed."""
+
+
+def import_distributed():
+    """Return the ``distributed`` module, or raise DaskMissingError saying how to install it."""
+    try:
+        import distributed
+    except ImportError as error:
+        raise DaskMissingError(MISSING_DASK) from error
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(workers=None, scheduler=None, allowed_failures=3):
+    """Yield a ``distributed.Client``: to the scheduler at ``scheduler`` (e.g. ``"tcp://host:8786"``),
+    or else to an embedded LocalCluster of ``workers`` processes with one thread each, closed on exit.
+
+    allowed_failures: how many times a job may be running on a worker that dies before the scheduler
+    gives up on it (Dask's ``distributed.scheduler.allowed-failures``; applies to the embedded cluster,
+    an existing cluster keeps its own setting).
+    """
+    if scheduler is None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise ValueError(f"workers must be a positive int when no scheduler is given, got {workers!r}")
+    if scheduler is not None and workers is not None:
+        raise ValueError(f"give either workers ({workers!r}) or scheduler ({scheduler!r}), not both")
+    distributed = import_distributed()
+    import dask
+    if scheduler is not None:
+        with distributed.Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures)}):
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=logging.ERROR)
+    try:
+        with distributed.Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()

@@ -1,0 +1,25 @@
+"""Differentiable mesh rendering: camera -> (clipping) -> rasterizer -> shader -> blend.
+
+    >>> from diffprog import render as R
+    >>> mesh = R.ico_sphere(3)
+    >>> cams = R.look_at(eye=R.orbit(n=4, elev=20, dist=2.7), fov=45, image_size=(64, 64))
+    >>> img = R.render(mesh, cams, R.DirectionalLight(direction=(0, -1, -1)), shader="phong")
+    >>> img.shape
+    (4, 64, 64, 4)
+"""
+from .mesh import Mesh, face_normals, vertex_normals, join_meshes
+from .shapes import ico_sphere, plane, cube, subdivide
+from .camera import (Cameras, look_at, look_at_rotation, orbit, axis_angle_to_matrix, quaternion_to_matrix,
+                     check_image_size)
+from .clipping import screen_triangles
+from .fragments import Fragments
+from .rasterize_soft import SoftRasterizer, soft_blend
+from .rasterize_hard import HardRasterizer
+from .lights import DirectionalLight, PointLight, Material
+from .texture import sample_texture
+from .shading import shade, interpolate
+from .render import render, rasterize
+from .losses import (mse_loss, l1_loss, silhouette_iou_loss, laplacian_smoothing, edge_length, normal_consistency,
+                     chamfer_distance, sample_points)
+from .files import load_mesh, save_mesh
+from .transforms_file import load_transforms, save_transforms

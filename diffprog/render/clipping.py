@@ -1,0 +1,102 @@
+"""Near-plane clipping: mesh faces seen by N cameras -> screen triangles.
+
+Each camera's faces are clipped against the plane ``depth = znear``: faces fully in front are kept,
+faces fully behind are dropped, and a face straddling the plane becomes one or two triangles whose
+new vertices lie on the plane (their positions are differentiable, including where along the edge
+they fall). Each screen triangle remembers its image, its parent mesh face and the barycentric
+coordinates of its corners over the parent's vertices, so fragments map back to mesh attributes.
+"""
+import numpy as np
+
+import diffprog.autodiff as dp
+
+
+class ScreenTriangles:
+    """tri: (M, 3, 3) Tensor (x pixel, y pixel, depth); image: (M,) camera index; parent: (M,)
+    mesh face index; corners: (M, 3, 3) Tensor or None (row i: barycentrics of corner i over
+    the parent's vertices; None means the identity for every triangle)."""
+
+    def __init__(self, tri, image, parent, corners):
+        self.tri, self.image, self.parent, self.corners = tri, image, parent, corners
+
+    def __len__(self):
+        return len(self.image)
+
+
+def screen_triangles(verts, faces, cams):
+    """verts: (V, 3) Tensor (one mesh for all cameras) or (N, V, 3); faces (F, 3); cams: N cameras."""
+    view = cams.world_to_view(verts)                     # (N, V, 3)
+    n, f = len(cams), len(faces)
+    depth = -view.data[..., 2][:, faces]                 # (N, F, 3)
+    front = depth > cams.znear
+    count = front.sum(axis=2)
+    keep = count == 3
+    clip1, clip2 = count == 1, count == 2
+    img, par = np.nonzero(keep)
+    face_view = view[img[:, None], faces[par]]           # (K, 3, 3)
+    parts = [face_view]
+    images, parents = [img], [par]
+    corner_parts = []
+    if clip1.any() or clip2.any():
+        corner_parts.append(np.broadcast_to(np.eye(3), (len(img), 3, 3)))
+        for mask, n_front in ((clip1, 1), (clip2, 2)):
+            if not mask.any():
+                continue
+            ci, cf = np.nonzero(mask)
+            fr = front[ci, cf]                           # (C, 3) which corners are in front
+            # rotate each face's corners so that the lone vertex (in front for n_front=1, behind for 2) is first
+            lone = np.argmax(fr if n_front == 1 else ~fr, axis=1)
+            order = (lone[:, None] + np.arange(3)) % 3   # keeps the winding
+            idx = faces[cf][np.arange(len(cf))[:, None], order]
+            vv = view[ci[:, None], idx]                  # (C, 3, 3)
+            zz = -vv[..., 2]
+            a, b, c = vv[:, 0], vv[:, 1], vv[:, 2]
+            za, zb, zc = zz[:, 0], zz[:, 1], zz[:, 2]
+            tb = (za - cams.znear) / (za - zb)           # position of the plane along a -> b
+            tc = (za - cams.znear) / (za - zc)
+            pb = a + tb[:, None] * (b - a)
+            pc = a + tc[:, None] * (c - a)
+            eye3 = np.eye(3)
+            rows = np.arange(len(cf))
+            ea = dp.tensor(np.broadcast_to(eye3[0], (len(cf), 3)))
+            wb = ea * (1.0 - tb[:, None]) + tb[:, None] * eye3[1]
+            wc = ea * (1.0 - tc[:, None]) + tc[:, None] * eye3[2]
+            perm = np.zeros((len(cf), 3, 3))
+            perm[rows[:, None], np.arange(3), order] = 1.0   # corner over rotated -> over original
+            if n_front == 1:                             # triangle (a, pb, pc)
+                parts.append(dp.stack([a, pb, pc], axis=1))
+                corner = dp.stack([ea, wb, wc], axis=1)
+                corner_parts.append(dp.matmul(corner, perm))
+                images.append(ci)
+                parents.append(cf)
+            else:                                        # quad (pb, b, c, pc) -> (pb, b, c), (pb, c, pc)
+                eb = np.broadcast_to(eye3[1], (len(cf), 3))
+                ec = np.broadcast_to(eye3[2], (len(cf), 3))
+                parts.append(dp.stack([pb, b, c], axis=1))
+                parts.append(dp.stack([pb, c, pc], axis=1))
+                corner_parts.append(dp.matmul(dp.stack([wb, eb + 0.0 * wb, ec + 0.0 * wb], axis=1), perm))
+                corner_parts.append(dp.matmul(dp.stack([wb, ec + 0.0 * wb, wc], axis=1), perm))
+                images += [ci, ci]
+                parents += [cf, cf]
+    tri_view = dp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    image = np.concatenate(images)
+    parent = np.concatenate(parents)
+    corners = None
+    if corner_parts:
+        corners = dp.concatenate([c if hasattr(c, "data") else dp.tensor(np.ascontiguousarray(c))
+                                  for c in corner_parts], axis=0)
+    tri = _project(tri_view, image, cams)
+    return ScreenTriangles(tri, image, parent, corners)
+
+
+def _project(tri_view, image, cams):
+    """(M, 3, 3) view-space triangles of cameras ``image`` -> (M, 3, 3) screen triangles."""
+    depth = -tri_view[..., 2]
+    xy = tri_view[..., :2]
+    if not cams.orthographic:
+        xy = xy / depth[..., None]
+    f = cams.focal_length[image][:, None, :]
+    c = cams.principal_point[image][:, None, :]
+    x = c[..., 0] + f[..., 0] * xy[..., 0]
+    y = c[..., 1] - f[..., 1] * xy[..., 1]
+    return dp.stack([x, y, depth], axis=-1)

@@ -1,0 +1,78 @@
+"""``render``: camera -> clipping -> rasterizer -> shader -> blend, in one call."""
+import numpy as np
+
+import diffprog.autodiff as dp
+from .camera import Cameras
+from .clipping import screen_triangles
+from .mesh import Mesh
+from .rasterize_soft import SoftRasterizer
+from .shading import SHADERS, shade
+
+
+def rasterize(mesh, cams, rasterizer=None):
+    """Fragments (pixel-face pairs with signed distance, barycentrics, depth) of ``mesh`` seen by
+    ``cams``; ``rasterizer`` defaults to ``SoftRasterizer()``."""
+    _check(mesh, cams)
+    rasterizer = SoftRasterizer() if rasterizer is None else rasterizer
+    screen = screen_triangles(mesh.verts, mesh.faces, cams)
+    return rasterizer.rasterize(screen, cams)
+
+
+def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=(0.0, 0.0, 0.0), material=None,
+           return_fragments=False):
+    """Render ``mesh`` (or a list of N meshes, one per camera) seen by N cameras.
+
+    lights: a light or list of lights (default: one white ``DirectionalLight``); rasterizer:
+    ``SoftRasterizer(...)`` (default) or ``HardRasterizer()``; shader: 'silhouette', 'flat',
+    'gouraud' or 'phong'; background: RGB colour (3,) or image (H, W, 3) / (N, H, W, 3), Tensor
+    or array; material: ``Material`` (default ambient 1, diffuse 1, specular 0.2, shininess 32).
+    Returns an (N, H, W, 4) RGBA Tensor (row 0 at the top): RGB the blended colours over the
+    background, A the silhouette. For ``shader='silhouette'`` RGB repeats A. With
+    ``return_fragments=True`` returns (image, fragments).
+    """
+    if isinstance(mesh, (list, tuple)):
+        if len(mesh) != len(cams):
+            raise ValueError(f"mesh: a list of meshes needs one per camera, got {len(mesh)} meshes and "
+                             f"{len(cams)} cameras")
+        outs = [render(m, cams[i], lights, rasterizer, shader, _bg_item(background, i, len(cams)), material,
+                       return_fragments) for i, m in enumerate(mesh)]
+        if return_fragments:
+            return dp.concatenate([o[0] for o in outs], axis=0), [o[1] for o in outs]
+        return dp.concatenate(outs, axis=0)
+    if shader not in SHADERS:
+        raise ValueError(f"shader: expected one of {SHADERS}, got {shader!r}")
+    rasterizer = SoftRasterizer() if rasterizer is None else rasterizer
+    frags = rasterize(mesh, cams, rasterizer)
+    colors = shade(frags, mesh, cams, lights, shader, material)
+    dtype = mesh.verts.dtype
+    bg = _check_background(background, cams, dtype)
+    if colors is not None:
+        colors = colors.astype(dtype) if colors.dtype != dtype else colors
+    image = rasterizer.blend(frags, colors, bg, cams.znear, cams.zfar)
+    if colors is None:
+        image = dp.concatenate([image, image, image, image], axis=-1)
+    return (image, frags) if return_fragments else image
+
+
+def _bg_item(background, i, n):
+    arr = background.data if type(background) is dp.Tensor else np.asarray(background)
+    return background[i] if arr.ndim == 4 and arr.shape[0] == n else background
+
+
+def _check(mesh, cams):
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"mesh: expected a diffprog.render.Mesh (e.g. from load_mesh), got {type(mesh).__name__}")
+    if not isinstance(cams, Cameras):
+        raise TypeError(f"cams: expected Cameras (e.g. from look_at), got {type(cams).__name__}")
+
+
+def _check_background(background, cams, dtype):
+    bg = background if type(background) is dp.Tensor else dp.tensor(np.asarray(background, dtype=dtype))
+    h, w = cams.image_size
+    ok = bg.shape in ((3,), (h, w, 3), (len(cams), h, w, 3))
+    if not ok:
+        raise ValueError(f"background: expected an RGB colour (3,) or an image ({h}, {w}, 3) or "
+                         f"({len(cams)}, {h}, {w}, 3), got shape {bg.shape}")
+    if not np.all(np.isfinite(bg.data)):
+        raise ValueError("background: expected finite values")
+    return bg

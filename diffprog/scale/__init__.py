@@ -11,4 +11,4 @@ from .jobs import Job, expand_scene_paths, jobs_from_scenes, is_finished, run_jo
 from .batch import run_jobs, failed_jobs
 from .sweep import parse_grid, expand_grid, sweep_jobs
 from .summary import rank_results, write_summary, format_table, metric_order
-from .cluster import connect, DaskMissingError
+from .cluster import connect, joblib_on_dask, DaskMissingError

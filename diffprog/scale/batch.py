@@ -31,7 +31,7 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     force: run finished jobs again (by default a job whose output directory holds a finished run of the
         same scene and overrides is skipped and reported with its recorded metrics).
     log_path: file to append the per-job log to (start, end, metrics, errors with tracebacks).
-    retries: how many times Dask re-runs a job that raised an error other than a bad-input error.
+    retries: how many times a job that raised an error other than a bad-input error is run again (resuming).
     allowed_failures: how many worker deaths a job may suffer on the embedded cluster before it fails.
     timeout: seconds to wait for the whole batch before raising TimeoutError (None: no limit).
     runner: callable with ``diffprog.fit.run_scene``'s signature (default: that function).
@@ -39,6 +39,8 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     jobs = _check_jobs(jobs)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
         raise ValueError(f"workers must be an int >= 0 or None, got {workers!r}")
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
     log = _BatchLog(log_path)
     batch_id = uuid.uuid4().hex
     results = {}
@@ -53,7 +55,7 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     outcomes = iter(())
     try:
         if scheduler is None and (workers == 0 or (workers is None and len(to_run) <= 1)):
-            outcomes = _run_serially(to_run, batch_id, force, runner, log)
+            outcomes = _run_serially(to_run, batch_id, force, runner, log, retries)
         else:
             if scheduler is None and workers is None:
                 workers = min(len(to_run), os.cpu_count() or 1)
@@ -79,13 +81,18 @@ def failed_jobs(results):
     return [result for result in results if result["status"] == "failed"]
 
 
-def _run_serially(jobs, batch_id, force, runner, log):
+def _run_serially(jobs, batch_id, force, runner, log, retries):
     for job in jobs:
         log.write(f"{job.name}: started in this process ({job.scene} -> {job.out_dir})")
-        try:
-            yield run_job(job, batch_id, force, runner)
-        except Exception as error:  # one job's crash must not stop the others; it is reported with its traceback
-            yield _failed(job, error, _traceback_text(error))
+        for attempt in range(retries + 1):
+            try:
+                result = run_job(job, batch_id, force, runner)
+                break
+            except Exception as error:  # one job's crash must not stop the others; reported with its traceback
+                result = _failed(job, error, _traceback_text(error))
+                if attempt < retries:
+                    log.write(f"{job.name}: attempt {attempt + 1} raised {result['error']}; retrying")
+        yield result
 
 
 def _run_on_dask(jobs, batch_id, force, runner, log, workers, scheduler, retries, allowed_failures, timeout):

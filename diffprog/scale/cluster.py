@@ -48,3 +48,18 @@ def connect(workers=None, scheduler=None, allowed_failures=3):
             yield client
     finally:
         cluster.close()
+
+
+@contextlib.contextmanager
+def joblib_on_dask(workers=None, scheduler=None):
+    """Within the block, ``joblib.Parallel`` work -- every diffprog estimator's ``n_jobs`` (``LassoCV``'s
+    folds, ``lasso_path``...) -- runs on Dask: an existing scheduler, or an embedded LocalCluster of
+    ``workers`` processes (default: one per CPU core). Yields the ``distributed.Client``. Equivalent to
+    ``with Client(...): with joblib.parallel_backend("dask"): ...`` (scikit-learn's convention)."""
+    import joblib
+    if scheduler is None and workers is None:
+        import os
+        workers = os.cpu_count() or 1
+    with connect(workers=workers, scheduler=scheduler) as client:
+        with joblib.parallel_backend("dask"):
+            yield client

@@ -1,11 +1,10 @@
 """Fixtures for the batch tests: tiny scene files and the fit function the jobs call."""
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # Dask worker processes inherit sys.path, so they find stand_in_fit
+sys.path.insert(0, str(Path(__file__).parent))  # Dask worker processes inherit sys.path: they import these helpers
 
 from stand_in_fit import stand_in_run_scene  # noqa: E402
 
@@ -33,8 +32,3 @@ def make_scenes(tmp_path):
             (root / f"s{index}.toml").write_text(SCENE.format(seed=index, iterations=iterations, pause=pause))
         return root
     return make
-
-
-def checkpoint_written(out_dir):
-    """True once the fit in ``out_dir`` has saved a checkpoint."""
-    return any("checkpoint" in name for name in os.listdir(out_dir)) if os.path.isdir(out_dir) else False

@@ -1,17 +1,14 @@
 """Batches on a 2-worker Dask LocalCluster: same metrics as one by one, a killed worker loses nothing,
 a bad scene fails alone, finished jobs are skipped."""
-import json
 import os
-import signal
 import threading
-import time
 
 import pytest
 
 from diffprog import scale
 from diffprog.scale.cli import run_and_report
 
-from conftest import checkpoint_written
+from fault_injection import FailFirstAttempt, kill_worker_running
 
 pytest.importorskip("distributed", reason="the Dask tests need the 'scale' extra (dask[distributed])")
 
@@ -31,24 +28,6 @@ def test_cluster_gives_the_same_metrics_as_one_by_one(make_scenes, tmp_path, run
     assert [r["status"] for r in parallel] == ["done"] * 3
     assert metrics_by_name(parallel) == metrics_by_name(serial)          # bit for bit
     assert len({r["worker"] for r in parallel}) == 2                      # both workers took jobs
-
-
-def kill_worker_running(out_dir, killed, deadline=60):
-    """Kill (SIGKILL) the worker process running the job in ``out_dir`` once it has saved a checkpoint."""
-    record_path = os.path.join(out_dir, "batch_job.json")
-    stop = time.monotonic() + deadline
-    while time.monotonic() < stop:
-        try:
-            with open(record_path) as handle:
-                record = json.load(handle)
-        except (OSError, ValueError):
-            record = None
-        if record and record["status"] == "running" and checkpoint_written(out_dir):
-            pid = int(record["worker"].rsplit(":", 1)[1])
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
-            return
-        time.sleep(0.01)
 
 
 def test_killed_worker_is_rescheduled_and_resumes(make_scenes, tmp_path, runner):
@@ -94,3 +73,19 @@ def test_rerun_skips_finished_jobs_unless_forced(make_scenes, tmp_path, runner):
     forced = scale.run_jobs(jobs, workers=0, force=True, progress=False, runner=runner)
     assert [r["status"] for r in forced] == ["done"] * 3
     assert [r["resumed"] for r in forced] == [False] * 3
+
+
+def test_crash_is_retried_and_resumes(make_scenes, tmp_path, runner):
+    folder = make_scenes(2)
+    jobs = scale.jobs_from_scenes([folder], tmp_path / "out")
+    results = scale.run_jobs(jobs, workers=2, retries=1, progress=False, runner=FailFirstAttempt(runner),
+                             timeout=BATCH_TIMEOUT)
+    assert [(r["status"], r["attempts"], r["resumed"]) for r in results] == [("done", 2, True)] * 2
+    serial = scale.run_jobs(scale.jobs_from_scenes([folder], tmp_path / "serial"), workers=0, progress=False,
+                            runner=FailFirstAttempt(runner))
+    assert [(r["status"], r["attempts"], r["resumed"]) for r in serial] == [("done", 2, True)] * 2
+    assert metrics_by_name(serial) == metrics_by_name(results)
+    no_retry = scale.run_jobs(scale.jobs_from_scenes([folder], tmp_path / "no-retry"), workers=0, retries=0,
+                              progress=False, runner=FailFirstAttempt(runner))
+    assert [r["status"] for r in no_retry] == ["failed"] * 2
+    assert "RuntimeError: injected crash" in no_retry[0]["error"]

@@ -9,6 +9,7 @@ so the outer transform can differentiate through them.
 import functools
 
 import builtins
+import contextvars
 
 import numpy as np
 
@@ -57,13 +58,30 @@ def _argnums(argnums, nargs, name):
     return single, tuple(a % nargs for a in nums)
 
 
+# How many transforms are evaluating their function right now. A transform called inside another
+# one (directly, or on values the outer function closed over) must record its result so that the
+# outer transform can differentiate it: ``grad(lambda y: grad(f)(x, y))``.
+_depth = contextvars.ContextVar("diffprog_transform_depth", default=0)
+
+
+class _evaluating:
+    """Context manager around a transform's call of the user's function."""
+
+    def __enter__(self):
+        self.token = _depth.set(_depth.get() + 1)
+
+    def __exit__(self, *exc):
+        _depth.reset(self.token)
+        return False
+
+
 def _prepare(args, nums):
     """Replace the differentiated arguments by Tensors; return (args, per-arg (leaves, rebuild), nested)."""
     args = list(args)
-    trees, nested = [], False
+    trees = []
+    nested = _depth.get() > 0 or any(_is_traced(v) for a in args for v in flatten(a)[0])
     for n in nums:
         leaves, rebuild = flatten(args[n])
-        nested = nested or any(_is_traced(v) for v in leaves)
         new = [_as_input(v, n) for v in leaves]
         trees.append((new, rebuild))
         args[n] = rebuild(new)
@@ -89,7 +107,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     def wrapped(*args, **kwargs):
         single, nums = _argnums(argnums, len(args), "grad")
         args, trees, nested = _prepare(args, nums)
-        with _mode.enable_grad():
+        with _mode.enable_grad(), _evaluating():
             result = fun(*args, **kwargs)
         if has_aux:
             if not (isinstance(result, (tuple, list)) and len(result) == 2):
@@ -139,7 +157,7 @@ def vjp(fun, *primals, has_aux=False):
     """Evaluate ``fun(*primals)`` and return ``(out, vjp_fn)``; ``vjp_fn(cotangent)`` returns a tuple
     with one cotangent per primal. ``vjp_fn`` may be called several times."""
     args, trees, nested = _prepare(primals, tuple(range(len(primals))))
-    with _mode.enable_grad():
+    with _mode.enable_grad(), _evaluating():
         result = fun(*args)
     out, aux = result if has_aux else (result, None)
     out_leaves, _ = flatten(out)
@@ -209,7 +227,8 @@ def jvp(fun, primals, tangents):
                 table.setdefault("_keep", []).append(x)
                 new.append(x)
             args.append(rebuild(new))
-        out = fun(*args)
+        with _evaluating():
+            out = fun(*args)
         leaves, rebuild = flatten(out)
         outs = [o.data if type(o) is Tensor else np.asarray(o) for o in leaves]
         touts = [table.get(id(o)) if type(o) is Tensor else None for o in leaves]
@@ -230,11 +249,11 @@ class _Unbatchable(Exception):
     """The recorded graph has a node without a JVP rule (custom VJP, checkpoint): use ``jvp``."""
 
 
-_ELEMENTWISE = frozenset([P.IDENTITY, P.NEGATIVE, P.EXP, P.LOG, P.LOG1P, P.EXPM1, P.SQRT, P.SQUARE, P.SIN,
-                          P.COS, P.TAN, P.ARCSIN, P.ARCCOS, P.ARCTAN, P.SINH, P.COSH, P.TANH, P.SIGMOID,
-                          P.RELU, P.SOFTPLUS, P.ABS, P.SIGN, P.RECIPROCAL, P.CONJ, P.CLIP, P.CAST, P.ADD,
-                          P.SUBTRACT, P.MULTIPLY, P.DIVIDE, P.POWER, P.MAXIMUM, P.MINIMUM, P.ARCTAN2,
-                          P.WHERE, P.SOFTMAX, P.LOG_SOFTMAX])
+_ELEMENTWISE = frozenset(getattr(P, name) for name in (
+    "IDENTITY", "NEGATIVE", "EXP", "LOG", "LOG1P", "EXPM1", "SQRT", "SQUARE", "SIN", "COS", "TAN", "ARCSIN",
+    "ARCCOS", "ARCTAN", "SINH", "COSH", "TANH", "SIGMOID", "RELU", "SOFTPLUS", "ABS", "SIGN", "RECIPROCAL",
+    "CONJ", "REAL", "IMAG", "ANGLE", "CLIP", "CAST", "ADD", "SUBTRACT", "MULTIPLY", "DIVIDE", "POWER",
+    "MAXIMUM", "MINIMUM", "ARCTAN2", "WHERE", "SOFTMAX", "LOG_SOFTMAX") if hasattr(P, name))
 
 
 def _record(fun, args, nums):
@@ -251,7 +270,7 @@ def _record(fun, args, nums):
         args[n] = rebuild(new)
     token = _custom._linearizing.set(True)
     try:
-        with _mode.enable_grad():
+        with _mode.enable_grad(), _evaluating():
             out = fun(*args)
     finally:
         _custom._linearizing.reset(token)

@@ -18,7 +18,7 @@ from .jobs import Job, is_finished, read_record, run_job
 
 
 def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log_path=None, retries=1,
-             allowed_failures=3, timeout=None, runner=None):
+             allowed_failures=3, timeout=None, runner=None, client=None):
     """Run ``jobs`` (a list of Job) and return one result dict per job, in the same order
     (``name, scene, out_dir, overrides, status ("done" | "skipped" | "failed"), metrics, seconds,
     attempts, resumed, worker, error``).
@@ -35,6 +35,8 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     allowed_failures: how many worker deaths a job may suffer on the embedded cluster before it fails.
     timeout: seconds to wait for the whole batch before raising TimeoutError (None: no limit).
     runner: callable with ``diffprog.fit.run_scene``'s signature (default: that function).
+    client: a ``distributed.Client`` to run the jobs with (e.g. one kept open across batches, or one
+        from ``connect``); it is left open. Overrides ``workers`` and ``scheduler``.
     """
     jobs = _check_jobs(jobs)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
@@ -54,12 +56,14 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     bar = _progress_bar(len(jobs), len(results), progress)
     outcomes = iter(())
     try:
-        if scheduler is None and (workers == 0 or (workers is None and len(to_run) <= 1)):
+        if not to_run:
+            pass
+        elif client is None and scheduler is None and (workers == 0 or (workers is None and len(to_run) <= 1)):
             outcomes = _run_serially(to_run, batch_id, force, runner, log, retries)
         else:
             if scheduler is None and workers is None:
                 workers = min(len(to_run), os.cpu_count() or 1)
-            outcomes = _run_on_dask(to_run, batch_id, force, runner, log, workers, scheduler, retries,
+            outcomes = _run_on_dask(to_run, batch_id, force, runner, log, client, workers, scheduler, retries,
                                     allowed_failures, timeout)
         for result in outcomes:
             results[result["name"]] = result
@@ -95,33 +99,45 @@ def _run_serially(jobs, batch_id, force, runner, log, retries):
         yield result
 
 
-def _run_on_dask(jobs, batch_id, force, runner, log, workers, scheduler, retries, allowed_failures, timeout):
-    from .cluster import connect, import_distributed
-    distributed = import_distributed()
+def _run_on_dask(jobs, batch_id, force, runner, log, client, workers, scheduler, retries, allowed_failures,
+                 timeout):
+    if client is not None:
+        log.write(f"using the given Dask client of {client.scheduler.address}")
+        yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout)
+        return
+    from .cluster import connect
     start = time.perf_counter()
     with connect(workers=None if scheduler else workers, scheduler=scheduler,
                  allowed_failures=allowed_failures) as client:
         where = scheduler or f"embedded LocalCluster of {workers} worker processes"
         log.write(f"connected to {where} in {time.perf_counter() - start:.1f} s, "
                   f"dashboard {client.dashboard_link}")
-        futures = {}
-        for job in jobs:
-            future = client.submit(run_job, job, batch_id, force, runner, key=f"{job.name}-{batch_id[:8]}",
-                                   pure=False, retries=retries)
-            futures[future] = job
-            log.write(f"{job.name}: submitted ({job.scene} -> {job.out_dir})")
-        pending = set(futures)
-        try:
-            for future in distributed.as_completed(futures, timeout=timeout):
-                pending.discard(future)
-                job = futures[future]
-                try:
-                    yield future.result()
-                except Exception as error:
-                    yield _failed(job, error, _traceback_text(error, future.traceback()))
-        except TimeoutError as error:
-            names = ", ".join(sorted(futures[future].name for future in pending))
-            raise TimeoutError(f"batch did not finish within timeout={timeout} s; unfinished jobs: {names}") from error
+        yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout)
+
+
+def _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout):
+    from .cluster import import_distributed
+    distributed = import_distributed()
+    futures = {}
+    for job in jobs:
+        future = client.submit(run_job, job, batch_id, force, runner, key=f"{job.name}-{batch_id[:8]}",
+                               pure=False, retries=retries)
+        futures[future] = job
+        log.write(f"{job.name}: submitted ({job.scene} -> {job.out_dir})")
+    pending = set(futures)
+    try:
+        for future in distributed.as_completed(futures, timeout=timeout):
+            pending.discard(future)
+            try:
+                yield future.result()
+            except Exception as error:
+                yield _failed(futures[future], error, _traceback_text(error, future.traceback()))
+    except TimeoutError as error:
+        names = ", ".join(sorted(futures[future].name for future in pending))
+        raise TimeoutError(f"batch did not finish within timeout={timeout} s; unfinished jobs: {names}") from error
+    finally:
+        if pending:
+            client.cancel(list(pending))  # interrupted or timed out: do not leave jobs running on a shared cluster
 
 
 def _check_jobs(jobs):

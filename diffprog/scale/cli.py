@@ -15,7 +15,9 @@ from .jobs import jobs_from_scenes
 from .summary import format_table, metric_order, rank_results, write_summary
 from .sweep import sweep_jobs
 
-DEFAULT_BATCH_ROOT = "out"
+DEFAULT_BATCH_ROOT = Path("out", "batch")
+# ``diffprog fit`` options that every job of a batch shares, and the scene keys they override.
+FIT_OPTION_KEYS = {"seed": "schedule.seed", "iterations": "schedule.iterations", "image_size": "render.image_size"}
 
 
 def add_batch_arguments(parser):
@@ -46,7 +48,7 @@ def run_batch(args):
     """Run ``diffprog fit`` over several scenes; print the summary table; return the exit status
     (0 if every job finished, 1 naming the failed jobs, 2 for a usage error)."""
     try:
-        out_root = Path(args.out if getattr(args, "out", None) else DEFAULT_BATCH_ROOT)
+        out_root = Path(args.out) if getattr(args, "out", None) else DEFAULT_BATCH_ROOT
         jobs = jobs_from_scenes(_scene_arguments(args), out_root, overrides=fit_overrides(args))
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog fit: error: {error}", file=sys.stderr)
@@ -70,7 +72,7 @@ def add_sweep_parser(subparsers):
                         help="whether lower or higher METRIC is better (default from its name: iou, psnr, "
                              "accuracy... higher; losses, errors, distances lower)")
     parser.add_argument("--out", default=None,
-                        help="folder for the jobs' output directories and summary.csv (default out/<scene>-sweep)")
+                        help="folder for the jobs' output directories, summary.csv and batch.log (default out/<scene>-sweep)")
     parser.add_argument("--seed", type=int, default=None, help="override the scene's seed in every job")
     parser.add_argument("--iterations", type=int, default=None, help="override the scene's iterations in every job")
     parser.add_argument("--image-size", type=int, default=None, help="override the scene's image size in every job")
@@ -82,8 +84,9 @@ def add_sweep_parser(subparsers):
 def run_sweep(args):
     """Run ``diffprog sweep``; print the ranked summary; return the exit status as ``run_batch``."""
     try:
-        out_root = Path(args.out) if args.out else Path(DEFAULT_BATCH_ROOT) / f"{Path(args.scene).stem}-sweep"
+        out_root = Path(args.out) if args.out else Path("out", f"{Path(args.scene).stem}-sweep")
         jobs = sweep_jobs(args.scene, args.grid, out_root, overrides=fit_overrides(args))
+        check_scenes(jobs)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog sweep: error: {error}", file=sys.stderr)
         return 2
@@ -91,10 +94,17 @@ def run_sweep(args):
                           rank=True, rank_by=args.rank_by, order=args.order)
 
 
+def check_scenes(jobs):
+    """Parse every job's scene with its overrides (``diffprog.io.load_scene``) so that a misspelt grid key
+    or an out-of-range value stops a sweep before it starts, with the scene parser's one-line message."""
+    from diffprog.io.scene import load_scene
+    for job in jobs:
+        load_scene(job.scene, job.overrides)
+
+
 def fit_overrides(args):
     """Scene overrides from the fit options every job shares (``--seed``, ``--iterations``, ``--image-size``)."""
-    keys = {"seed": "seed", "iterations": "iterations", "image_size": "image_size"}
-    return {key: getattr(args, attribute) for attribute, key in keys.items()
+    return {key: getattr(args, attribute) for attribute, key in FIT_OPTION_KEYS.items()
             if getattr(args, attribute, None) is not None}
 
 

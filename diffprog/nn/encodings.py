@@ -41,8 +41,10 @@ class SinusoidalEncoding(Module):
 
     def forward(self, positions):
         if type(positions) is not Tensor:
-            positions = np.asarray(positions, dtype=np.float64)
-        angles = ad.expand_dims(positions, -1) * self.inverse_frequencies
+            positions = np.asarray(positions)
+            positions = positions if positions.dtype.kind == "f" else positions.astype(np.float64)
+        dtype = positions.dtype if positions.dtype.kind == "f" else np.float64
+        angles = ad.expand_dims(positions, -1) * self.inverse_frequencies.astype(dtype)
         return _sin_cos_interleaved(angles)
 
     def extra_repr(self):
@@ -106,7 +108,9 @@ class GaussianFourierFeatures(Module):
         if not shape or shape[-1] != self.in_dim:
             raise ValueError(f"GaussianFourierFeatures(in_dim={self.in_dim}): expected input with last dimension "
                              f"{self.in_dim}, got input of shape {shape}")
-        angles = ad.matmul(points, (2 * math.pi) * self.B.T)
+        dtype = points.dtype if type(points) is Tensor else np.asarray(points).dtype
+        projection = ((2 * math.pi) * self.B.T).astype(dtype if dtype.kind == "f" else np.float64)
+        angles = ad.matmul(points, projection)
         return ad.concatenate([ad.cos(angles), ad.sin(angles)], axis=-1)
 
     def extra_repr(self):

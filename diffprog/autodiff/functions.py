@@ -8,6 +8,7 @@ import builtins
 
 import numpy as np
 
+from . import mode as _mode
 from . import primitives as P
 from .graph import apply, apply1, apply2
 from .tensor import Tensor, tensor
@@ -82,10 +83,18 @@ arctan2 = _binary(P.ARCTAN2, "Four-quadrant arctan(y / x); gradient 0 at the ori
 matmul = _binary(P.MATMUL, "Matrix product with NumPy's rules (1-D operands, batched leading axes).")
 
 
+def _differentiated(t):
+    """True for a Tensor that reverse mode records or forward mode carries a tangent for."""
+    if type(t) is not Tensor:
+        return False
+    tangents = _mode._tangents.get()
+    return t.requires_grad or (tangents is not None and id(t) in tangents)
+
+
 def clip(x, a_min=None, a_max=None):
     """Clip values to [a_min, a_max]. Convention: the gradient passes at the bounds themselves.
     Bounds given as Tensors that require grad are differentiated too (via maximum/minimum)."""
-    if (type(a_min) is Tensor and a_min.requires_grad) or (type(a_max) is Tensor and a_max.requires_grad):
+    if _differentiated(a_min) or _differentiated(a_max):
         out = x if a_min is None else maximum(x, a_min)
         return out if a_max is None else minimum(out, a_max)
     return apply(P.CLIP, x, a_min=_raw(a_min), a_max=_raw(a_max))

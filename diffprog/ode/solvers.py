@@ -8,6 +8,9 @@ import math
 
 import numpy as np
 
+from diffprog.autodiff import Tensor
+from diffprog.autodiff.graph import Primitive, apply
+
 
 class Tableau:
     """Butcher tableau: nodes ``c``, stage weights ``a`` (lower triangle), solution weights ``b``;
@@ -36,13 +39,27 @@ def _data(x):
     return getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
 
 
-def combine(y, h, weights, ks):
-    """y + h * sum_j weights[j] * ks[j], skipping zero weights (one op per nonzero term)."""
-    out = y
-    for w, k in zip(weights, ks):
-        if w != 0.0:
-            out = out + (h * w) * k
+def _combination_forward(*xs, coefficients):
+    out = xs[0] * coefficients[0] if coefficients[0] != 1.0 else xs[0].copy()
+    for c, x in zip(coefficients[1:], xs[1:]):
+        out += c * x
     return out
+
+
+# sum_j c_j x_j as one node of the graph (a Runge-Kutta stage costs one node, not two per term)
+LINEAR_COMBINATION = Primitive(
+    "linear_combination", _combination_forward, linear=True, variadic=True,
+    vjps=[lambda g, ans, *xs, coefficients, argnum: g * coefficients[argnum] if coefficients[argnum] != 1.0 else g])
+
+
+def combine(y, h, weights, ks):
+    """y + h * sum_j weights[j] * ks[j] (zero weights skipped), as one primitive."""
+    terms = [(h * w, k) for w, k in zip(weights, ks) if w != 0.0]
+    coefficients = (1.0,) + tuple(c for c, _ in terms)
+    xs = (y,) + tuple(k for _, k in terms)
+    if any(type(x) is Tensor for x in xs):
+        return apply(LINEAR_COMBINATION, *xs, coefficients=coefficients)
+    return _combination_forward(*[np.asarray(x) for x in xs], coefficients=coefficients)
 
 
 def rk_step(func, t, y, h, tableau, k1=None):

@@ -416,7 +416,8 @@ def _index(idx):
     if isinstance(idx, tuple):
         return tuple(i.data if type(i) is Tensor else i for i in idx)
     if isinstance(idx, list):
-        return np.asarray(idx)
+        arr = np.asarray(idx)
+        return arr.astype(np.intp) if arr.size == 0 else arr     # x[[]] selects nothing, as in NumPy
     return idx
 
 

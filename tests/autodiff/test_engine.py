@@ -352,6 +352,14 @@ def test_integer_arrays_with_repeats_accumulate():
     index_grad((slice(None), [1, 1]))
 
 
+def test_empty_index_selects_nothing():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x[[]]
+    assert y.shape == (0,)
+    dp.sum(y + 1).backward()
+    np.testing.assert_array_equal(x.grad, np.zeros(3))
+
+
 def test_boolean_masks():
     x_mask = np.array([[True, False, False, True]] * 3)
     index_grad(x_mask)

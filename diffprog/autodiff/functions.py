@@ -465,8 +465,12 @@ def index_add(x, axis, index, source):
 
 
 def astype(x, dtype):
-    """Cast to ``dtype``; the gradient is cast back to the input's dtype."""
-    return apply(P.CAST, x, dtype=np.dtype(dtype))
+    """Cast to ``dtype``; the gradient is cast back to the input's dtype. A cast to an integer or
+    boolean dtype is not differentiable: its result is a constant (as in PyTorch)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        return apply(P.CAST, _raw(x), dtype=dtype)
+    return apply(P.CAST, x, dtype=dtype)
 
 
 # ---- constructors -----------------------------------------------------------------------------

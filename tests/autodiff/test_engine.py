@@ -473,6 +473,16 @@ def test_methods_mirror_the_functions():
     np.testing.assert_allclose(x.grad, 2 * data)
 
 
+def test_casting_to_integer_or_bool_leaves_the_graph():
+    x = leaf([1.5, 2.5])
+    for dtype in (np.int64, np.int32, bool):
+        y = x.astype(dtype)
+        assert y.dtype == dtype and not y.requires_grad
+    y = dp.astype(x, np.int64)
+    dp.sum(y * x).backward()                   # y is a constant: d/dx sum(y * x) = y
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+
+
 def test_float32_graph_stays_float32_end_to_end():
     rng = np.random.default_rng(0)
     x = dp.tensor(rng.standard_normal((8, 4)).astype(np.float32))

@@ -318,6 +318,14 @@ def test_sqrt_norm_and_std_at_zero_are_zero_not_nan():
     np.testing.assert_array_equal(grad_of(dp.std, [2.0, 2.0, 2.0]), 0.0)
 
 
+@pytest.mark.parametrize("fn,phrase", [(dp.abs, "abs'(0) = 0"), (dp.relu, "relu'(0) = 0"), (dp.max, "evenly"),
+                                       (dp.min, "evenly"), (dp.maximum, "evenly"), (dp.minimum, "evenly"),
+                                       (dp.sqrt, "at 0"), (dp.norm, "at 0"), (dp.std, "not NaN"),
+                                       (dp.clip, "at the bounds")])
+def test_kink_conventions_are_documented(fn, phrase):
+    assert phrase in " ".join(fn.__doc__.split()), f"{fn.__name__}: {fn.__doc__!r}"
+
+
 def test_clip_passes_gradient_at_its_bounds():
     np.testing.assert_array_equal(grad_of(lambda x: dp.clip(x, -1, 1), [-2.0, -1.0, 0.0, 1.0, 2.0]),
                                   [0.0, 1.0, 1.0, 1.0, 0.0])

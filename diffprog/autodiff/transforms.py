@@ -470,7 +470,7 @@ def jacobian(fun, argnums=0, mode="auto"):
             return fun(*[xs[nums.index(i)] if i in nums else a for i, a in enumerate(args)])
         chosen = [args[i] for i in nums]
         shapes = [np.shape(x.data if type(x) is Tensor else x) for x in chosen]
-        nested = any(_is_traced(v) for x in chosen for v in flatten(x)[0])
+        nested = _depth.get() > 0 or any(_is_traced(v) for x in chosen for v in flatten(x)[0])
         use = "rev" if nested else mode        # forward mode returns plain arrays: nest reverse mode
         jacs = None
         if use == "fwd":
@@ -525,8 +525,10 @@ jacfwd = functools.partial(jacobian, mode="fwd")
 
 
 def hessian(fun, argnums=0):
-    """Hessian of scalar-valued ``fun`` (reverse over reverse), shaped ``arg.shape + arg.shape``."""
-    return jacobian(grad(fun, argnums), argnums, mode="rev")
+    """Hessian of scalar-valued ``fun``, shaped ``arg.shape + arg.shape``: forward over reverse
+    (the gradient's graph is recorded once and all columns pushed through it together), or reverse
+    over reverse when nested inside another transform."""
+    return jacobian(grad(fun, argnums), argnums, mode="fwd")
 
 
 def hvp(fun, x, v):

@@ -27,6 +27,13 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, modes=("rev",), order=
     reverse-mode gradient, i.e. double backward). Returns True, or raises ``AssertionError``
     naming the mode, the input index, the element index and both values.
     """
+    if isinstance(modes, str):
+        modes = (modes,)
+    if not modes or any(m not in ("rev", "fwd") for m in modes):
+        raise ValueError(f"gradcheck: modes must be a non-empty tuple of 'rev' and/or 'fwd', got {modes!r}")
+    if not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"gradcheck: order must be a positive integer (1: first derivatives, 2: also "
+                         f"second derivatives through double backward), got {order!r}")
     rng = np.random.default_rng(seed)
     xs = [_as64(x) for x in inputs]
     out0 = f(*[x.copy() for x in xs])

@@ -188,3 +188,11 @@ def test_double_backward_through_a_custom_vjp_is_refused_with_its_name():
     assert np.isclose(dp.grad(lambda x: dp.sum(cube(x)))(np.array([2.0]))[0], 12.0)
     with pytest.raises(NotImplementedError, match="'cube'"):
         dp.hessian(lambda x: dp.sum(cube(x)))(np.array([2.0]))
+
+
+def test_gradcheck_checks_its_options():
+    with pytest.raises(ValueError, match="modes must be"):
+        dp.gradcheck(dp.sin, np.ones(2), modes=("forward",))
+    with pytest.raises(ValueError, match="order must be"):
+        dp.gradcheck(dp.sin, np.ones(2), order=0)
+    assert dp.gradcheck(dp.sin, np.ones(2), modes="fwd", order=3)

@@ -1,5 +1,6 @@
 """Image files <-> float arrays (H, W, C) in [0, 1], row 0 at the top (as files store them)."""
 import os
+import warnings
 
 import numpy as np
 
@@ -19,7 +20,9 @@ def read_image(path, dtype=np.float64):
     import imageio.v3 as iio
     path = _check_path(path)
     try:
-        arr = np.asarray(iio.imread(path))
+        with warnings.catch_warnings():                  # imageio's plugin probing warns on odd files
+            warnings.simplefilter("ignore", DeprecationWarning)
+            arr = np.asarray(iio.imread(path))
     except Exception as err:                             # imageio raises many kinds
         raise ValueError(f"path: cannot read {path!r} as an image ({type(err).__name__}: {err})") from None
     if arr.ndim == 2:

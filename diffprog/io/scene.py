@@ -106,8 +106,13 @@ SCHEMA = {
                                      check=_positive),
         "camera_learning_rate": Field("float", 1e-3, "step size for camera refinement", check=_positive),
         "momentum": Field("float", 0.9, "SGD momentum", check=_non_negative),
+        "learning_rate_decay": Field("float", 1.0, "learning rates at the end of the run as a fraction of the "
+                                     "start (geometric decay; 1: constant)", check=_positive),
         "subdivide_at": Field("floats", [], "fractions of the run at which the mesh is subdivided",
                               check=_fractions),
+        "color_iterations": Field("int", 0, "steps of a final colour-only stage: geometry frozen, every fitting "
+                                  "view rendered with the z-buffer rasterizer", check=_non_negative),
+        "color_subdivide": Field("bool", False, "subdivide the mesh once before the colour stage"),
         "seed": Field("int", 0, "random seed (view sampling)"),
         "preview_every": Field("int", 0, "write a preview image every N steps (0: never)", check=_non_negative),
         "checkpoint_every": Field("int", 100, "save the optimization state every N steps", check=_positive),
@@ -262,6 +267,8 @@ def _check_value(field, value):
     if field.kind in ("float", "floats", "matrix"):
         array = np.asarray(value, dtype=float)
         if not np.all(np.isfinite(array)):
+            if field.kind == "matrix":
+                return "camera matrix contains non-finite values (NaN or inf); expected finite numbers"
             return f"expected finite numbers, got {_show(value.tolist() if hasattr(value, 'tolist') else value)}"
     if field.check is not None:
         message = field.check(value)

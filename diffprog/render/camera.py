@@ -151,6 +151,12 @@ class Cameras:
         return -dp.einsum("nji,nj->ni", R, T)
 
     @property
+    def centers(self):
+        """(N, 3) camera centres in world coordinates (always batched)."""
+        e = self.eye
+        return e[None, :] if e.ndim == 1 else e
+
+    @property
     def ndc_per_pixel(self):
         """Length of one pixel in NDC units, where the shorter image side spans [-1, 1]."""
         return 2.0 / min(self.image_size)

@@ -1,8 +1,8 @@
 """Losses: image MSE/L1, silhouette IoU, mesh regularizers and chamfer distance (differentiable).
 
 Mesh regularizers follow PyTorch3D's definitions: ``laplacian_smoothing`` is the mean norm of the
-Laplacian at the vertices (``uniform``: v_i minus the mean of its neighbours; ``cot``: cotangent
-weights, normalized per vertex, taken as constants at the current shape as PyTorch3D does);
+Laplacian at the vertices (``uniform``: the mean of its neighbours minus v_i; ``cot``: cotangent
+weights normalized per vertex, differentiated along with the vertices);
 ``edge_length`` is the mean of (|e| - target_length)^2; ``normal_consistency`` is the mean over
 edges shared by two faces of 1 - cos(angle between their normals).
 """
@@ -59,39 +59,44 @@ def _neighbours(faces, num_verts):
 
 
 def _cot_weights(verts, faces):
-    """(3F,) cotangent of each face corner's angle, paired with the opposite edge (i, j)."""
+    """Half the cotangent of each face corner's angle, paired with the opposite edge (i, j) in
+    both directions: (i, j, w) with w a Tensor when ``verts`` is one (differentiable)."""
     v = verts[faces]                                                     # (F, 3, 3)
     out_i, out_j, out_w = [], [], []
     for k in range(3):
         a, b, c = v[:, k], v[:, (k + 1) % 3], v[:, (k + 2) % 3]
         u, w = b - a, c - a
-        cross = np.linalg.norm(np.cross(u, w), axis=1)
-        cot = np.einsum("ij,ij->i", u, w) / np.maximum(cross, 1e-12)
+        cr = dp.cross(u, w)
+        sin = dp.sqrt(dp.sum(cr * cr, axis=1) + 1e-24)
         out_i.append(faces[:, (k + 1) % 3])
         out_j.append(faces[:, (k + 2) % 3])
-        out_w.append(0.5 * cot)
-    i, j, w = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_w)
-    return np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([w, w])
+        out_w.append(0.5 * dp.sum(u * w, axis=1) / sin)
+    i, j = np.concatenate(out_i), np.concatenate(out_j)
+    w = dp.concatenate(out_w, axis=0)
+    return np.concatenate([i, j]), np.concatenate([j, i]), dp.concatenate([w, w], axis=0)
 
 
 def laplacian_smoothing(mesh, method="uniform"):
-    """Mean over vertices of |L v| (see module doc); ``method``: 'uniform' or 'cot'."""
+    """Mean over vertices of |L v| (see module doc); ``method``: 'uniform' or 'cot'. With 'cot'
+    the weights depend on the vertices too and are differentiated (they are not frozen)."""
     _check_mesh(mesh)
     V = mesh.num_verts
+    verts = mesh.verts
     if method == "uniform":
         i, j = _neighbours(mesh.faces, V)
-        w = np.ones(len(i))
+        w = np.ones(len(i), dtype=verts.dtype)
+        total = np.bincount(i, weights=w, minlength=V)
+        coef = w / np.where(total > 0, total, 1.0)[i]
     elif method in ("cot", "cotangent"):
-        i, j, w = _cot_weights(np.asarray(mesh.verts.data, float), mesh.faces)
+        i, j, w = _cot_weights(verts, mesh.faces)
+        total = dp.index_add(dp.zeros(V, dtype=verts.dtype), 0, i, w)
+        safe = dp.where(np.abs(total.data) > 1e-12, total, 1.0)
+        coef = w / safe[i]
     else:
         raise ValueError(f"method: expected 'uniform' or 'cot', got {method!r}")
-    total = np.bincount(i, weights=w, minlength=V)
-    total = np.where(np.abs(total) > 1e-12, total, 1.0)
-    coef = (w / total[i]).astype(mesh.verts.dtype)
-    verts = mesh.verts
     diff = (verts[j] - verts[i]) * coef[:, None]
     lap = dp.index_add(dp.zeros(verts.shape, dtype=verts.dtype), 0, i, diff)
-    return dp.mean(dp.sqrt(dp.sum(lap * lap, axis=1) + 1e-30) - 1e-15)
+    return dp.mean(dp.sqrt(dp.sum(lap * lap, axis=1)))
 
 
 def edge_length(mesh, target_length=0.0):

@@ -149,7 +149,7 @@ class SoftRasterizer:
 def _blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
     x = dist / sigma
     log_alpha_c = np.bincount(pixel, weights=-_softplus(x), minlength=npix)      # log(1 - alpha)
-    alpha = -np.expm1(log_alpha_c)
+    alpha = 0.0 - np.expm1(log_alpha_c)
     res = dict(x=x, alpha=alpha)
     if colors is None:
         return alpha[:, None], res

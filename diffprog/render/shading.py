@@ -45,8 +45,8 @@ def albedo(mesh, fragments):
 def _view_dirs(cams, points, image):
     """Unit vectors from surface points towards the camera of each point."""
     if cams.orthographic:
-        return dp.broadcast_to(cams.R[image, 2, :], points.shape) if False else cams.R[image][:, 2, :]
-    return _normalize(cams.eye[image] - points)
+        return cams.R[image][:, 2, :]
+    return _normalize(cams.centers[image] - points)
 
 
 def light_terms(lights, material, points, normals, view):
@@ -90,7 +90,7 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         if cams.orthographic:
             view = dp.broadcast_to(cams.R[:, 2, None, :], verts.shape)
         else:
-            view = _normalize(cams.eye[:, None, :] - verts)
+            view = _normalize(cams.centers[:, None, :] - verts)
         flat = lambda t: dp.reshape(t, (-1, 3))                              # noqa: E731
         amb, dif, spe = light_terms(lights, material, flat(verts), flat(normals), flat(view))
         shape = (n_cam, mesh.num_verts, 3)

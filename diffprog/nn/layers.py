@@ -24,6 +24,17 @@ def check_features(layer, x, expected, axis=-1, what="last dimension"):
         raise ValueError(f"{layer}: expected input with {what} {expected}, got input of shape {shape}")
 
 
+def linear_map(x, weight):
+    """x @ weight.T for x of shape (..., in) and weight (out, in). Inputs with more than two
+    dimensions are flattened to one matrix product, so the weight's gradient is one product
+    too (not a batch of per-row products summed afterwards)."""
+    shape = _shape(x)
+    if len(shape) <= 2:
+        return ad.matmul(x, weight.T)
+    y = ad.matmul(ad.reshape(x, (-1, shape[-1])), weight.T)
+    return ad.reshape(y, shape[:-1] + (_shape(weight)[0],))
+
+
 def _make_weight(init, shape, rng, dtype):
     if callable(init):
         w = np.asarray(init(shape, rng=rng))
@@ -62,7 +73,7 @@ class Linear(Module):
     def forward(self, x):
         check_features(f"Linear(in_features={self.in_features}, out_features={self.out_features})",
                        x, self.in_features)
-        y = ad.matmul(x, self.weight.T)
+        y = linear_map(x, self.weight)
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self):

@@ -15,7 +15,8 @@ from diffprog.autodiff import Tensor
 from diffprog.autodiff.graph import Primitive, apply
 from .module import Module, Parameter
 from . import init as _init
-from .layers import check_features
+from .layers import check_features, linear_map
+from .lstm_kernel import LSTMSequence
 
 
 def _sigmoid(x):
@@ -76,7 +77,7 @@ class _CellBase(Module):
     def project_input(self, x):
         """x W_ih^T + b_ih (and + b_hh where the gate allows): (..., input_size) -> (..., gates*hidden)."""
         check_features(self._name(), x, self.input_size)
-        y = ad.matmul(x, self.weight_ih.T)
+        y = linear_map(x, self.weight_ih)
         if self.bias_ih is not None:
             y = y + (self.bias_ih + self.bias_hh if self._merge_biases else self.bias_ih)
         return y
@@ -156,8 +157,10 @@ class GRUCell(_CellBase):
 
 class LSTMCell(_CellBase):
     """Gates i, f, g, o from x W_ih^T + b_ih + h W_hh^T + b_hh; c' = f c + i g, h' = o tanh(c').
-    State ``(h, c)``. ``fused=True`` computes the gate non-linearities and their backward in one
-    NumPy kernel (first-order only); ``fused=False`` composes them from engine operations."""
+    State ``(h, c)``. ``fused=True`` computes a step's gate non-linearities and their backward in
+    one primitive, and :func:`run_sequence` runs whole sequences in one NumPy kernel
+    (:mod:`.lstm_kernel`); both are first-order only. ``fused=False`` composes every step from
+    engine operations (differentiable to any order)."""
 
     gates = 4
 
@@ -215,6 +218,9 @@ def run_sequence(cell, inputs, state=None, truncate=None):
         for h in (state if isinstance(state, tuple) else (state,)):
             cell._check_state(h, n)
     projected = cell.project_input(inputs)
+    if isinstance(cell, LSTMCell) and cell.fused:
+        packed = LSTMSequence.apply(projected, cell.weight_hh, state[0], state[1], int(truncate or 0))
+        return packed[:T], (packed[T - 1], packed[T])
     step = cell.recurrence()
     outputs = []
     for t in range(T):

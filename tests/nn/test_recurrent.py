@@ -144,3 +144,18 @@ def test_unfused_lstm_supports_second_derivatives(rng):
     xt = dp.tensor(x, requires_grad=True)
     with pytest.raises(NotImplementedError, match="fused=False"):
         dp.sum(fused(xt)[0]).backward(create_graph=True)
+
+
+@pytest.mark.parametrize("truncate", [None, 3])
+def test_fused_sequence_kernel_equals_composed_steps(rng, truncate):
+    fused, composed = nn.LSTMCell(3, 4, rng=0), nn.LSTMCell(3, 4, fused=False, rng=0)
+    x, u = rng.standard_normal((8, 2, 3)), rng.standard_normal((8, 2, 4))
+    h0, c0 = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+    results = []
+    for cell in (fused, composed):
+        state = (dp.tensor(h0, requires_grad=True), dp.tensor(c0, requires_grad=True))
+        out, (h, c) = nn.run_sequence(cell, x, state, truncate=truncate)
+        dp.sum(out * u + 0.5 * dp.sum(c)).backward()
+        results.append([out.data, h.data, c.data, state[0].grad, state[1].grad] + _grads(cell))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)

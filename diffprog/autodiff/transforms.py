@@ -309,8 +309,9 @@ def _batched_jvp(prim, ins, ans, datas, kw, k):
     nd, full = np.ndim(ans), (k,) + np.shape(ans)
     out = None
     if prim in _ELEMENTWISE or (prim is P.MATMUL and min(np.ndim(d) for d in datas) >= 2):
-        if "axis" in kw and kw["axis"] is not None and kw["axis"] >= 0:     # softmax axes from the end
-            kw = dict(kw, axis=kw["axis"] - nd)
+        if kw.get("axis") is not None:                  # softmax axes counted from the end
+            axes = B.normalize_axes(kw["axis"], nd)
+            kw = dict(kw, axis=tuple(a - nd for a in axes) if isinstance(kw["axis"], tuple) else axes[0] - nd)
         padded = [None if v is None else _pad(v, nd) for v in ins]
         if prim.linear:
             out = prim.forward(*[v if v is not None else _zero_tangent(d) for v, d in zip(padded, datas)], **kw)
@@ -321,12 +322,12 @@ def _batched_jvp(prim, ins, ans, datas, kw, k):
                     out = c if out is None else out + c
     elif prim is P.SUM:
         x_nd = np.ndim(datas[0])
-        axes = tuple(range(x_nd)) if kw["axis"] is None else B.normalize_axes(kw["axis"], x_nd)
-        out = np.sum(ins[0], axis=tuple(a + 1 for a in axes), keepdims=kw["keepdims"])
+        axes = tuple(range(x_nd)) if kw.get("axis") is None else B.normalize_axes(kw["axis"], x_nd)
+        out = np.sum(ins[0], axis=tuple(a + 1 for a in axes), keepdims=kw.get("keepdims", False))
     elif prim is P.RESHAPE:
         out = np.reshape(ins[0], full)
     elif prim is P.TRANSPOSE:
-        axes = kw["axes"] if kw["axes"] is not None else tuple(range(nd - 1, -1, -1))
+        axes = kw["axes"] if kw.get("axes") is not None else tuple(range(nd - 1, -1, -1))
         out = np.transpose(ins[0], (0,) + tuple(int(a) % nd + 1 for a in axes))
     elif prim is P.BROADCAST_TO:
         out = np.broadcast_to(_pad(ins[0], nd), full)
@@ -334,7 +335,7 @@ def _batched_jvp(prim, ins, ans, datas, kw, k):
         idx = kw["idx"] if isinstance(kw["idx"], tuple) else (kw["idx"],)
         out = ins[0][(slice(None),) + idx]
     elif prim is P.CONCATENATE:
-        axis = B.normalize_axes(kw["axis"], nd)[0] + 1
+        axis = B.normalize_axes(kw.get("axis", 0), nd)[0] + 1
         out = np.concatenate([v if v is not None else np.zeros((k,) + np.shape(d), dtype=np.result_type(d))
                               for v, d in zip(ins, datas)], axis=axis)
     if out is None:                                          # no batching rule: column by column

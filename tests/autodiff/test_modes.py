@@ -254,3 +254,14 @@ def test_batched_forward_jacobian_treats_constant_arguments_as_zero_tangent():
     np.testing.assert_array_equal(J, np.eye(5, 3))
     J = dp.jacobian(lambda s: dp.index_add(np.ones(3), 0, np.array([0, 1]), s), mode="fwd")(np.zeros(2))
     np.testing.assert_array_equal(J, np.eye(3, 2))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: apply(P.SUM, x), lambda x: apply(P.SUM, x, axis=(0, 2)), lambda x: apply(P.TRANSPOSE, x),
+    lambda x: dp.softmax(x, axis=1), lambda x: dp.log_softmax(x, axis=-3), lambda x: x[..., 1:] @ x[0, :3],
+    lambda x: x[x > 0], lambda x: dp.concatenate([x, 2 * x], axis=1), lambda x: dp.broadcast_to(x[0], (5, 3, 4)),
+], ids=["sum-all", "sum-axes", "transpose", "softmax", "log_softmax", "slices-matvec", "mask", "concat",
+        "broadcast"])
+def test_batched_rules_agree_with_reverse_mode_on_axis_variants(fn):
+    x = np.random.default_rng(5).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(dp.jacobian(fn, mode="fwd")(x), dp.jacobian(fn, mode="rev")(x), atol=1e-13)

@@ -1,6 +1,6 @@
 """Benchmark of diffprog.ode against torchdiffeq (PyTorch), one BLAS/intra-op thread each.
 
-    python benchmarks/science.py [--repeats 3] [--fit-iterations 1000] [--no-append]
+    python benchmarks/science.py [--repeats 3] [--fit-iterations 2000] [--no-append]
 
 (a) Gradient cost on the classic spiral demo's vector field, dy/dt = MLP(y^3) with a 2-50-2 tanh
     MLP, batch 256, float32, fixed-step RK4 over t in [0, 1] with 10, 100 and 1,000 steps, loss
@@ -10,8 +10,11 @@
     (tracemalloc after a garbage collection: NumPy's and Python's allocations); PyTorch's is the bytes of the distinct storages that
     autograd saves (saved_tensors_hooks).
 (b) The spiral fit (examples/neural_ode_spiral.py): same data, seed, initial weights and windows,
-    RMSprop lr 1e-3, adjoint gradients, rk4 on the sample grid; the final trajectory error
-    (mean |y_model - y_data| over the 1,000 samples) and the training CPU time.
+    RMSprop lr 1e-3, adjoint gradients, rk4 on the sample grid, 2,000 iterations (the demo's
+    default); the final trajectory error (mean |y_model - y_data| over the 1,000 samples) and the
+    training CPU time. The two trainings agree to 3e-7 in the weights after 100 iterations, but
+    float32 rounding differences grow over training, so the final errors differ by chance (at
+    1,000 iterations one run measured 0.395 for diffprog vs 0.266 for torchdiffeq).
 
 Targets: adjoint memory constant within 10% from 10 to 1,000 steps; adjoint time <= 3x direct;
 total time <= 1.5x torchdiffeq's; spiral trajectory error <= 1.5x torchdiffeq's.
@@ -225,7 +228,7 @@ def report(rows, spiral_fit):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fit-iterations", type=int, default=1000)
+    parser.add_argument("--fit-iterations", type=int, default=2000)
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
     import torch

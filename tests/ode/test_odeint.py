@@ -156,3 +156,41 @@ def test_tensor_parameters_receive_grad_in_both_modes():
         dp.sum(ys * W).backward()
         grads.append(params["a"].grad)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-7)
+
+
+def test_adjoint_memory_does_not_grow_with_the_number_of_steps():
+    import gc
+    import tracemalloc
+    params = [rng.standard_normal((2, 16)), rng.standard_normal((16, 2))]
+    field = lambda t, y, p: dp.tanh(y @ p[0]) @ p[1]
+    y0 = rng.standard_normal((64, 2))
+    held = {}
+    for adjoint in (False, True):
+        for steps in (20, 200):
+            ps = [dp.tensor(p, requires_grad=True) for p in params]
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            ys = odeint(field, y0, [0.0, 1.0], params=ps, method="rk4", step_size=1.0 / steps, adjoint=adjoint)
+            gc.collect()
+            held[adjoint, steps] = tracemalloc.get_traced_memory()[0] - before
+            tracemalloc.stop()
+            dp.sum(ys).backward()
+    assert held[True, 200] <= 1.1 * held[True, 20]
+    assert held[False, 200] > 5 * held[False, 20] > 50 * held[True, 20]
+
+
+def test_neural_ode_spiral_example_learns():
+    import importlib.util
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location("spiral", os.path.join(root, "examples", "neural_ode_spiral.py"))
+    spiral = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(spiral)
+    r = np.random.default_rng(0)
+    t, y = spiral.make_data(samples=300, t_max=7.5)
+    params = spiral.init_params(r)
+    before = spiral.trajectory_error(params, t, y)
+    trained, losses = spiral.train(params, t, y, spiral.batches(r, len(t), 150))
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+    assert spiral.trajectory_error(trained, t, y) < 0.5 * before

@@ -26,8 +26,14 @@ class DpLib:
     def ndim(self, x):
         return np.ndim(np.asarray(x))
 
+    def shape(self, x):
+        return np.shape(np.asarray(x))
+
     def flip(self, x, axis):
         return self.dp.flip(x, axis=axis)
+
+    def pad_last(self, x):
+        return self.dp.pad(x, [(0, 0)] * (self.ndim(x) - 1) + [(1, 1)])
 
 
 class TorchLib:
@@ -45,6 +51,12 @@ class TorchLib:
 
     def ndim(self, x):
         return x.ndim
+
+    def shape(self, x):
+        return tuple(x.shape)
+
+    def pad_last(self, x):
+        return self.torch.nn.functional.pad(x, (1, 1))
 
     def _dims(self, x, axis):
         return tuple(range(x.ndim)) if axis is None else axis
@@ -206,7 +218,29 @@ def make_ops(L):
         "log_softmax": (1, along("log_softmax")),
         "cumsum": (1, lambda a, b, k: a if L.ndim(a) == 0 else L.cumsum(a, _axis(a, k, L))),
         "flip": (1, lambda a, b, k: a if L.ndim(a) == 0 else L.flip(a, _axis(a, k, L))),
+        # shape-preserving uses of indexing, scatter, stacking, padding and matrix products
+        "gather_roll": (1, lambda a, b, k: a if L.ndim(a) == 0 else a[..., np.roll(np.arange(L.shape(a)[-1]), 1)]),
+        "gather_repeat": (1, lambda a, b, k: a if L.ndim(a) == 0 else a[..., np.zeros(L.shape(a)[-1], dtype=np.int64)]),
+        "take_along": (1, lambda a, b, k: a if L.ndim(a) == 0 else L.take_along_axis(
+            a, np.ascontiguousarray(np.broadcast_to(np.arange(L.shape(a)[-1])[::-1], L.shape(a))), axis=L.ndim(a) - 1)),
+        "index_add": (1, lambda a, b, k: a if L.ndim(a) == 0 else L.index_add(
+            a, L.ndim(a) - 1, np.arange(L.shape(a)[-1]) // 2, a * 0.5)),
+        "reverse_flat": (1, lambda a, b, k: L.reshape(L.flip(L.reshape(a, (-1,)), 0), L.shape(a))),
+        "stack_sum": (1, lambda a, b, k: L.sum(L.stack([a, a * a]), axis=0)),
+        "stencil": (1, lambda a, b, k: a if L.ndim(a) == 0 else _stencil(L, a)),
+        "swap_square": (1, lambda a, b, k: L.swapaxes(a, -1, -2) if _square(L, a) else a),
+        "matmul_square": (2, lambda a, b, k: a @ b if _square(L, a) and L.shape(a)[-2:] == L.shape(b)[-2:]
+                          else a * b),
     }
+
+
+def _square(L, a):
+    return L.ndim(a) >= 2 and L.shape(a)[-1] == L.shape(a)[-2]
+
+
+def _stencil(L, a):
+    p = L.pad_last(a)
+    return p[..., :-2] + p[..., 2:] - 2 * a
 
 
 OP_NAMES = sorted(make_ops(None).keys())

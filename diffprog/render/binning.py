@@ -1,8 +1,8 @@
 """Candidate pixel-face pairs from screen-space bounding boxes (no pixels x faces allocation).
 
 Each face's bounding box, grown by an influence radius, is clipped to the image; the pixel
-centres inside it are enumerated with a repeat/cumsum trick, chunk by chunk, and a caller-given
-test keeps the pairs that matter. Cost and memory grow with the number of pairs, not with
+centres inside it are enumerated with a repeat/cumsum trick, chunk by chunk, for the caller to
+test. Cost and memory grow with the number of pairs, not with
 pixels x faces.
 """
 import numpy as np
@@ -28,9 +28,9 @@ def face_pixel_ranges(xy, radius, height, width):
     return c0.astype(np.int64), r0.astype(np.int64), nx.astype(np.int64), ny.astype(np.int64)
 
 
-def candidate_pairs(xy, radius, height, width, keep, face_mask=None):
-    """Yield (face, row, col) int arrays of pixel-face pairs inside the grown bounding boxes for
-    which ``keep(face, row, col)`` (a boolean array) holds, in chunks of bounded size."""
+def candidate_pairs(xy, radius, height, width, face_mask=None):
+    """Yield (face, row, col) int arrays of the pixel-face pairs inside the grown bounding boxes,
+    in chunks of at most about ``CHUNK`` pairs (the caller filters them)."""
     c0, r0, nx, ny = face_pixel_ranges(xy, radius, height, width)
     count = nx * ny
     if face_mask is not None:
@@ -53,6 +53,5 @@ def candidate_pairs(xy, radius, height, width, keep, face_mask=None):
         width_f = nx[face]
         row = r0[face] + local // width_f
         col = c0[face] + local % width_f
-        ok = keep(face, row, col)
-        yield face[ok], row[ok], col[ok]
+        yield face, row, col
         start = stop

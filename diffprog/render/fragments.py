@@ -18,124 +18,123 @@ import diffprog.autodiff as dp
 AREA_EPS = 1e-10      # |twice the screen area| in pixels^2 below which a face is degenerate (skipped)
 
 
-def edge_functions(p, v):
-    """p: (P, 2) points; v: (P, 3, 2) triangles -> E: (P, 3) with E_i twice the signed area of
-    the sub-triangle opposite vertex i (E.sum(1) is twice the triangle's signed area)."""
-    r = v - p[:, None, :]
-    rx, ry = r[..., 0], r[..., 1]
-    e0 = rx[:, 1] * ry[:, 2] - ry[:, 1] * rx[:, 2]
-    e1 = rx[:, 2] * ry[:, 0] - ry[:, 2] * rx[:, 0]
-    e2 = rx[:, 0] * ry[:, 1] - ry[:, 0] * rx[:, 1]
-    return np.stack([e0, e1, e2], axis=1), r
+_NEXT = [1, 2, 0]
+_PREV = [2, 0, 1]
 
 
-def edge_distance(p, v):
-    """Squared distance from p (P, 2) to the boundary of triangles v (P, 3, 2).
-
-    Returns (d2 (P,), edge k (P,) of the closest edge v_k -> v_{k+1}, its parameter t (P,),
-    and the offset p - closest point (P, 2))."""
-    best = None
-    for k in range(3):
-        a, b = v[:, k], v[:, (k + 1) % 3]
-        e = b - a
-        w = p - a
-        ee = np.einsum("ij,ij->i", e, e)
-        t = np.einsum("ij,ij->i", w, e) / np.where(ee > 0, ee, 1.0)
-        t = np.clip(t, 0.0, 1.0)
-        d = w - t[:, None] * e
-        d2 = np.einsum("ij,ij->i", d, d)
-        if best is None:
-            best = [d2, np.zeros(len(d2), np.int64), t, d]
-        else:
-            closer = d2 < best[0]
-            best[0] = np.where(closer, d2, best[0])
-            best[1] = np.where(closer, k, best[1])
-            best[2] = np.where(closer, t, best[2])
-            best[3] = np.where(closer[:, None], d, best[3])
-    return tuple(best)
+def corners(tri, face):
+    """(X, Y, Z): (3, P) arrays of the screen x, y and depth of each pair's triangle corners."""
+    t = tri[face]                                        # (P, 3, 3)
+    return (np.ascontiguousarray(t[:, :, 0].T), np.ascontiguousarray(t[:, :, 1].T),
+            np.ascontiguousarray(t[:, :, 2].T))
 
 
-def inside_mask(E):
-    """All edge functions share the sign of their sum (points on an edge count as inside)."""
-    area = E.sum(axis=1, keepdims=True)
-    return np.all(E * area >= 0, axis=1)
+def pair_terms(X, Y, px, py):
+    """Edge functions and edge distances of points (px, py) (P,) against triangles X, Y (3, P).
+
+    Returns a dict: ``rX, rY`` (3, P) corners relative to the point; ``E`` (3, P) with E_i twice
+    the signed area of the sub-triangle opposite corner i; ``area`` (P,) = E.sum(0);
+    ``inside`` (P,) (points on an edge count as inside); ``d2`` (P,) squared distance to the
+    closest edge ``edge`` (P,) (from corner k to corner k + 1), its parameter ``t`` and the
+    offset ``dx, dy`` from the closest point to the point."""
+    rX, rY = X - px, Y - py
+    E = rX[_NEXT] * rY[_PREV] - rY[_NEXT] * rX[_PREV]
+    area = E.sum(axis=0)
+    inside = np.all(E * area >= 0, axis=0)
+    eX, eY = X[_NEXT] - X, Y[_NEXT] - Y
+    ee = eX * eX + eY * eY
+    t = -(rX * eX + rY * eY) / np.where(ee > 0, ee, 1.0)
+    np.clip(t, 0.0, 1.0, out=t)
+    dX, dY = -rX - t * eX, -rY - t * eY
+    d2all = dX * dX + dY * dY
+    edge = np.argmin(d2all, axis=0)
+    cols = np.arange(len(px))
+    return dict(rX=rX, rY=rY, E=E, area=area, inside=inside, d2=d2all[edge, cols], edge=edge,
+                t=t[edge, cols], dx=dX[edge, cols], dy=dY[edge, cols])
 
 
-def _forward(tri, px, py, face, scale, perspective):
-    v = tri[face]                                        # (P, 3, 3)
-    p = np.stack([px, py], axis=1)
-    xy, z = v[..., :2], v[..., 2]
-    E, r = edge_functions(p, xy)
-    area = E.sum(axis=1)
-    w = E / area[:, None]
-    inside = np.all(w >= 0, axis=1)
-    d2, edge, t, offset = edge_distance(p, xy)
-    sign = np.where(inside, 1.0, -1.0).astype(tri.dtype)
-    dist = sign * d2 * scale ** 2
+def subset(terms, keep):
+    """The terms of the pairs selected by ``keep`` (bool or index array)."""
+    return {k: (v[:, keep] if v.ndim == 2 else v[keep]) for k, v in terms.items()}
+
+
+def concat(parts):
+    """Concatenate the terms of several chunks of pairs."""
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
+
+
+def _forward(tri, px, py, face, scale, perspective, terms):
+    X, Y, Z = corners(tri, face)
+    if terms is None:
+        terms = pair_terms(X, Y, px, py)
+    E, area = terms["E"], terms["area"]
+    w = E / area
+    sign = np.where(terms["inside"], 1.0, -1.0).astype(tri.dtype)
+    dist = sign * terms["d2"] * scale ** 2
     wc = np.maximum(w, 0.0)
-    S = wc.sum(axis=1)
-    wn = wc / S[:, None]
+    S = wc.sum(axis=0)
+    wn = wc / S
     if perspective:
-        u = wn / z
-        U = u.sum(axis=1)
-        bary = u / U[:, None]
+        u = wn / Z
+        U = u.sum(axis=0)
+        bary = u / U
         depth = 1.0 / U
     else:
         u = U = None
         bary = wn
-        depth = np.einsum("ij,ij->i", wn, z)
-    res = dict(face=face, r=r, z=z, area=area, w=w, sign=sign, edge=edge, t=t, offset=offset, S=S, wn=wn,
-               u=u, U=U, n=len(tri), scale=scale, perspective=perspective, dtype=tri.dtype)
-    return (dist, bary, depth), res
+        depth = (wn * Z).sum(axis=0)
+    res = dict(terms, face=face, Z=Z, w=w, sign=sign, S=S, wn=wn, u=u, U=U, n=len(tri), scale=scale,
+               perspective=perspective, dtype=tri.dtype)
+    return (dist, np.ascontiguousarray(bary.T), depth), res
 
 
 def _backward(res, g):
     g_dist, g_bary, g_depth = g
-    z, wn, w, area, r = res["z"], res["wn"], res["w"], res["area"], res["r"]
-    P = len(w)
-    if res["perspective"]:
-        u, U = res["u"], res["U"]
-        gU = -(g_depth + np.einsum("ij,ij->i", g_bary, u)) / U ** 2
-        g_u = g_bary / U[:, None] + gU[:, None]
-        g_wn = g_u / z
-        g_z = -g_u * u / z
-    else:
-        g_wn = g_bary + g_depth[:, None] * z
-        g_z = g_depth[:, None] * wn
-    g_wc = (g_wn - np.einsum("ij,ij->i", g_wn, wn)[:, None]) / res["S"][:, None]
-    g_w = g_wc * (w > 0)
-    g_E = g_w / area[:, None]
-    g_E += (-np.einsum("ij,ij->i", g_w, w) / area)[:, None]
-    rx, ry = r[..., 0], r[..., 1]
-    gxy = np.empty((P, 3, 2), dtype=res["dtype"])
-    gxy[:, 0, 0] = -g_E[:, 1] * ry[:, 2] + g_E[:, 2] * ry[:, 1]
-    gxy[:, 0, 1] = g_E[:, 1] * rx[:, 2] - g_E[:, 2] * rx[:, 1]
-    gxy[:, 1, 0] = g_E[:, 0] * ry[:, 2] - g_E[:, 2] * ry[:, 0]
-    gxy[:, 1, 1] = -g_E[:, 0] * rx[:, 2] + g_E[:, 2] * rx[:, 0]
-    gxy[:, 2, 0] = -g_E[:, 0] * ry[:, 1] + g_E[:, 1] * ry[:, 0]
-    gxy[:, 2, 1] = g_E[:, 0] * rx[:, 1] - g_E[:, 1] * rx[:, 0]
-    # squared distance to the closest edge k: d2 = |p - a - t (b - a)|^2, a = v_k, b = v_{k+1}
+    P = len(g_dist)
+    grad = np.zeros((3, 3, P), dtype=res["dtype"])      # (corner, x/y/depth, pair)
+    if np.any(g_bary) or np.any(g_depth):
+        g_bary = g_bary.T
+        Z, wn, w, area = res["Z"], res["wn"], res["w"], res["area"]
+        if res["perspective"]:
+            u, U = res["u"], res["U"]
+            gU = -(g_depth + (g_bary * u).sum(axis=0)) / (U * U)
+            g_u = g_bary / U + gU
+            g_wn = g_u / Z
+            grad[:, 2] = -g_u * u / Z
+        else:
+            g_wn = g_bary + g_depth * Z
+            grad[:, 2] = g_depth * wn
+        g_wc = (g_wn - (g_wn * wn).sum(axis=0)) / res["S"]
+        g_w = g_wc * (w > 0)
+        g_E = (g_w - (g_w * w).sum(axis=0)) / area
+        # E_i = r_{i+1} x r_{i+2}: dE_i/dv_{i+1} = (r_{i+2}.y, -r_{i+2}.x), dE_i/dv_{i+2} = (-r_{i+1}.y, r_{i+1}.x)
+        rX, rY = res["rX"], res["rY"]
+        grad[:, 0] = g_E[_PREV] * rY[_NEXT] - g_E[_NEXT] * rY[_PREV]
+        grad[:, 1] = g_E[_NEXT] * rX[_PREV] - g_E[_PREV] * rX[_NEXT]
+    # squared distance to the closest edge k: |p - a - t (b - a)|^2 with a = v_k, b = v_{k+1}
     g_d2 = g_dist * res["sign"] * res["scale"] ** 2
     t, k = res["t"], res["edge"]
-    common = -2.0 * g_d2[:, None] * res["offset"]
-    rows = np.arange(P)
-    gxy[rows, k] += common * (1.0 - t)[:, None]
-    gxy[rows, (k + 1) % 3] += common * t[:, None]
-    grad = np.concatenate([gxy, g_z[..., None]], axis=2)         # (P, 3, 3)
-    index = (res["face"] * 9)[:, None] + np.arange(9)
-    out = np.bincount(index.ravel(), weights=grad.reshape(-1), minlength=res["n"] * 9)
+    corner = np.arange(3)[:, None]
+    share = np.where(k == corner, 1.0 - t, 0.0) + np.where((k + 1) % 3 == corner, t, 0.0)     # (3, P)
+    grad[:, 0] += share * (-2.0 * g_d2 * res["dx"])
+    grad[:, 1] += share * (-2.0 * g_d2 * res["dy"])
+    index = (res["face"] * 9) + np.arange(0, 9)[:, None]             # (9, P): corner * 3 + component
+    out = np.bincount(index.ravel(), weights=grad.reshape(9, P).ravel(), minlength=res["n"] * 9)
     return out.reshape(res["n"], 3, 3).astype(res["dtype"], copy=False)
 
 
-def pair_geometry(tri, px, py, face, scale, perspective=True):
+def pair_geometry(tri, px, py, face, scale, perspective=True, terms=None):
     """The fused op: tri (M, 3, 3) Tensor of screen triangles (x pixel, y pixel, depth); px, py:
-    (P,) pixel centres; face: (P,) triangle indices; scale: NDC units per pixel.
+    (P,) pixel centres; face: (P,) triangle indices; scale: NDC units per pixel; terms:
+    ``pair_terms`` already computed for these pairs (optional).
     Returns (dist (P,), bary (P, 3), depth (P,)) Tensors, differentiable with respect to tri."""
 
     class _PairGeometry(dp.Function):
         @staticmethod
         def forward(ctx, tri_array):
-            out, ctx.res = _forward(tri_array, px, py, face, scale, perspective)
+            out, ctx.res = _forward(tri_array, px, py, face, scale, perspective, terms)
             return out
 
         @staticmethod

@@ -8,22 +8,17 @@ limit of the soft rasterizer.
 import numpy as np
 
 import diffprog.autodiff as dp
-from .fragments import edge_functions
+from .fragments import subset
 from .rasterize_soft import find_pairs, fragments_from_pairs
 
 
-def _pair_depth(tri, pixel, face, image_size, perspective):
-    """Depth at the pixel centre of each (pixel, face) pair (plain NumPy, no gradient)."""
-    h, w = image_size
-    local = pixel % (h * w)
-    p = np.stack([local % w + 0.5, local // w + 0.5], axis=1).astype(tri.dtype)
-    v = tri[face]
-    E, _ = edge_functions(p, v[..., :2])
-    b = E / E.sum(axis=1, keepdims=True)
-    z = v[..., 2]
+def _pair_depth(tri, face, terms, perspective):
+    """Depth at the pixel centre of each (pixel, face) pair inside its face (no gradient)."""
+    b = terms["E"] / terms["area"]
+    z = tri[face][:, :, 2].T
     if perspective:
-        return 1.0 / np.sum(b / z, axis=1)
-    return np.sum(b * z, axis=1)
+        return 1.0 / np.sum(b / z, axis=0)
+    return np.sum(b * z, axis=0)
 
 
 class HardRasterizer:
@@ -34,15 +29,16 @@ class HardRasterizer:
 
     def rasterize(self, screen, cams):
         tri = screen.tri.data
-        pixel, face = find_pairs(tri, screen.image, cams.image_size, 0.0, self.cull_backfaces, inside_only=True)
+        pixel, face, terms = find_pairs(tri, screen.image, cams.image_size, 0.0, self.cull_backfaces,
+                                        inside_only=True)
         if len(pixel):
-            depth = _pair_depth(tri, pixel, face, cams.image_size, not cams.orthographic)
+            depth = _pair_depth(tri, face, terms, not cams.orthographic)
             order = np.lexsort((face, depth, pixel))          # nearest first; ties: lowest face index
             ps = pixel[order]
             first = np.r_[True, ps[1:] != ps[:-1]]
             pick = order[first]
-            pixel, face = pixel[pick], face[pick]
-        return fragments_from_pairs(screen, pixel, face, cams)
+            pixel, face, terms = pixel[pick], face[pick], subset(terms, pick)
+        return fragments_from_pairs(screen, pixel, face, cams, terms)
 
     def blend(self, fragments, colors, background, znear=None, zfar=None):
         """(N, H, W, C + 1): the nearest face's colour where covered, else ``background``; the last

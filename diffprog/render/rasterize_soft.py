@@ -20,7 +20,7 @@ import numpy as np
 
 import diffprog.autodiff as dp
 from .binning import candidate_pairs
-from .fragments import AREA_EPS, Fragments, edge_distance, edge_functions, inside_mask, pair_geometry
+from .fragments import AREA_EPS, Fragments, concat, pair_geometry, pair_terms, subset
 
 BACKGROUND_EPS = 1e-10       # normalized inverse depth of the background
 
@@ -46,33 +46,28 @@ def usable_faces(tri, cull_backfaces):
 
 
 def find_pairs(tri, image, image_size, radius, cull_backfaces, inside_only=False):
-    """All (pixel, face) pairs within ``radius`` pixels of the screen triangles (M, 3, 3) array.
-    Returns flat pixel indices and face indices (int64 arrays)."""
+    """All (pixel, face) pairs whose pixel centre is inside a screen triangle of ``tri`` (M, 3, 3)
+    or within ``radius`` pixels of it. Returns flat pixel indices, face indices (int64) and the
+    ``pair_terms`` of the kept pairs."""
     h, w = image_size
     xy = np.ascontiguousarray(tri[..., :2])
+    Xf, Yf = np.ascontiguousarray(xy[..., 0].T), np.ascontiguousarray(xy[..., 1].T)      # (3, M)
     r2 = radius * radius
-
-    def keep(face, row, col):
-        p = np.stack([col + 0.5, row + 0.5], axis=1).astype(xy.dtype)
-        v = xy[face]
-        E, _ = edge_functions(p, v)
-        inside = inside_mask(E)
-        if inside_only:
-            return inside
-        near = edge_distance(p, v)[0] <= r2
-        return inside | near
-
-    pixels, faces = [], []
-    for face, row, col in candidate_pairs(xy, 0.0 if inside_only else radius, h, w, keep,
+    pixels, faces, kept = [], [], []
+    for face, row, col in candidate_pairs(xy, 0.0 if inside_only else radius, h, w,
                                           usable_faces(tri, cull_backfaces)):
-        pixels.append(image[face] * (h * w) + row * w + col)
-        faces.append(face)
+        px, py = (col + 0.5).astype(tri.dtype), (row + 0.5).astype(tri.dtype)
+        terms = pair_terms(Xf[:, face], Yf[:, face], px, py)
+        ok = terms["inside"] if inside_only else terms["inside"] | (terms["d2"] <= r2)
+        pixels.append((image[face] * (h * w) + row * w + col)[ok])
+        faces.append(face[ok])
+        kept.append(subset(terms, ok))
     if not pixels:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(pixels), np.concatenate(faces)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), None
+    return np.concatenate(pixels), np.concatenate(faces), concat(kept)
 
 
-def fragments_from_pairs(screen, pixel, face, cams):
+def fragments_from_pairs(screen, pixel, face, cams, terms=None):
     """Fragments for given pairs of ``screen`` triangles (a ``clipping.ScreenTriangles``)."""
     h, w = cams.image_size
     local = pixel % (h * w)
@@ -80,7 +75,7 @@ def fragments_from_pairs(screen, pixel, face, cams):
     px = (local % w + 0.5).astype(dtype)
     py = (local // w + 0.5).astype(dtype)
     dist, bary, depth = pair_geometry(screen.tri, px, py, face, cams.ndc_per_pixel,
-                                      perspective=not cams.orthographic)
+                                      perspective=not cams.orthographic, terms=terms)
     if screen.corners is not None:
         bary = dp.einsum("pi,pij->pj", bary, screen.corners[face])
     return Fragments(pixel, face, screen.parent[face], dist, bary, depth, (len(cams), h, w))
@@ -127,8 +122,9 @@ class SoftRasterizer:
     def rasterize(self, screen, cams):
         """Fragments of ``screen`` triangles (from ``clipping.screen_triangles``) seen by ``cams``."""
         radius_px = self.radius / cams.ndc_per_pixel
-        pixel, face = find_pairs(screen.tri.data, screen.image, cams.image_size, radius_px, self.cull_backfaces)
-        frags = fragments_from_pairs(screen, pixel, face, cams)
+        pixel, face, terms = find_pairs(screen.tri.data, screen.image, cams.image_size, radius_px,
+                                        self.cull_backfaces)
+        frags = fragments_from_pairs(screen, pixel, face, cams, terms)
         if self.faces_per_pixel is not None and len(frags):
             keep = nearest_per_pixel(frags.pixel, frags.depth.data, self.faces_per_pixel)
             if len(keep) < len(frags):

@@ -24,12 +24,39 @@ from .texture import sample_texture
 SHADERS = ("silhouette", "flat", "gouraud", "phong")
 
 
+def _scatter_rows(index, rows, size):
+    """sum of ``rows`` (K, C) into ``size`` rows by ``index`` (K,): one bincount per channel."""
+    out = np.empty((size, rows.shape[1]), dtype=rows.dtype)
+    for c in range(rows.shape[1]):
+        out[:, c] = np.bincount(index, weights=rows[:, c], minlength=size)
+    return out
+
+
 def interpolate(values, faces, fragments, image=None):
     """Interpolate per-vertex ``values`` (V, C) — or per camera (N, V, C) with ``image`` the pairs'
-    camera indices — over the fragments' faces with their barycentrics -> (P, C)."""
+    camera indices — over the fragments' faces with their barycentrics -> (P, C).
+    One fused op: differentiable with respect to ``values`` and the barycentrics."""
+    shape = values.shape
     idx = faces[fragments.parent]                                   # (P, 3)
-    corner = values[idx] if image is None else values[image[:, None], idx]
-    return dp.einsum("pi,pic->pc", fragments.bary, corner)
+    if image is not None:
+        idx = idx + (image * shape[1])[:, None]
+        values = dp.reshape(values, (-1, shape[-1]))
+    size = values.shape[0]
+
+    class _Interpolate(dp.Function):
+        @staticmethod
+        def forward(ctx, vals, bary):
+            ctx.vals, ctx.bary = vals, bary
+            return np.einsum("pi,pic->pc", bary, vals[idx])
+
+        @staticmethod
+        def backward(ctx, g):
+            vals, bary = ctx.vals, ctx.bary
+            g_vals = _scatter_rows(idx.T.ravel(), (bary.T[:, :, None] * g[None]).reshape(-1, g.shape[1]), size)
+            g_bary = np.stack([np.einsum("pc,pc->p", g, vals[idx[:, i]]) for i in range(3)], axis=1)
+            return g_vals, g_bary
+
+    return _Interpolate.apply(values, fragments.bary)
 
 
 def albedo(mesh, fragments):

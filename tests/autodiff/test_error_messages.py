@@ -152,3 +152,34 @@ def test_index_add_errors():
 def test_index_out_of_range_names_the_operation():
     with pytest.raises(IndexError, match=r"dp\.getitem.*\(3,\)"):
         leaf([1.0, 2.0, 3.0])[5]
+
+
+def test_gradcheck_reports_the_mode_input_element_and_both_values():
+    from diffprog.autodiff.graph import Primitive, apply
+    wrong = Primitive("wrong_sin", np.sin, vjps=[lambda g, ans, x: g * np.cos(x) * (x > 0.5)],
+                      jvps=[lambda t, ans, x: t * np.cos(x)])
+    x = np.array([0.9, 0.1, 0.7])
+    with pytest.raises(AssertionError, match=r"gradcheck \(rev\) failed for input 1 at element \(1,\): "
+                                             r"automatic .* vs finite difference .*"):
+        dp.gradcheck(lambda a, b: a * 2 + apply(wrong, b), x, x)
+    assert dp.gradcheck(lambda a: apply(wrong, a), x, modes=("fwd",))     # its JVP is right
+    wrong_jvp = Primitive("wrong_jvp", np.sin, vjps=[lambda g, ans, x: g * np.cos(x)],
+                          jvps=[lambda t, ans, x: t * np.sin(x)])
+    with pytest.raises(AssertionError, match=r"gradcheck \(fwd\) failed for input 0 at element \(0,\)"):
+        dp.gradcheck(lambda a: apply(wrong_jvp, a), x, modes=("rev", "fwd"))
+
+
+def test_gradcheck_finds_a_wrong_second_derivative():
+    from diffprog.autodiff.graph import Primitive, apply
+    # first derivative right on arrays, but written with np.cos, so it is a constant to a second pass
+    opaque = Primitive("opaque_sin", np.sin, vjps=[lambda g, ans, x: g * np.cos(np.asarray(x))])
+    x = np.array([0.3, -0.4])
+    assert dp.gradcheck(lambda a: apply(opaque, a), x)
+    with pytest.raises(AssertionError, match="gradcheck"):
+        dp.gradcheck(lambda a: apply(opaque, a), x, order=2)
+
+
+def test_gradcheck_accepts_float32_and_tensor_inputs():
+    x = np.array([0.5, 1.5], np.float32)
+    assert dp.gradcheck(lambda a: dp.exp(a) * a, x)
+    assert dp.gradcheck(lambda a: dp.exp(a) * a, dp.tensor(x))

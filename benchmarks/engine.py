@@ -1,6 +1,7 @@
 """Benchmark of the reverse-mode engine against PyTorch eager, HIPS autograd and hand-written NumPy.
 
     python benchmarks/engine.py [--repeats N] [--no-append]
+    python benchmarks/engine.py --profile chain      # where diffprog's time goes (cProfile)
 
 Each engine runs in its own subprocess with one BLAS thread, so no engine warms caches or pays
 imports for another. Times are process CPU time (``time.process_time``), the median of repeats,
@@ -485,8 +486,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats per workload (chains: twice)")
     parser.add_argument("--no-append", action="store_true", help="print only, do not append to RESULTS.md")
+    parser.add_argument("--profile", choices=("chain", "chain_forward", "mlp", "lsq"),
+                        help="instead of the benchmark, cProfile diffprog on one workload and print the top entries")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        import cProfile
+        import pstats
+        fn = engine_diffprog(make_inputs())[args.profile]
+        fn()
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [fn() for _ in range(args.repeats)])
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        return
     if args.worker:
         worker(args.worker, args.repeats)
         return

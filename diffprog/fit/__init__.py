@@ -1,0 +1,12 @@
+"""Fit a mesh to photographs by backpropagating image losses through the renderer.
+
+    >>> from diffprog.fit import run_scene
+    >>> metrics = run_scene("scenes/spot_quick.toml")          # writes out/spot_quick/...
+
+``run_scene`` is the whole job (what ``diffprog fit`` runs); ``Fitter`` is its state and step;
+the metrics and the camera helpers are usable on their own.
+"""
+from .job import Fitter, Interrupted, run_scene
+from .metrics import chamfer_over_diagonal, masked_psnr, point_mesh_distance, silhouette_iou
+from .cameras import cameras_from_matrices, look_at_point
+from .shading import render_unlit

@@ -1,0 +1,57 @@
+"""Atomic output files: every file is written to a temporary name in its folder, then renamed
+(``os.replace``), so a reader never sees half a file and an interruption leaves the old one."""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def atomic_write(path, write, suffix=""):
+    """Call ``write(temporary_path)`` and rename the result to ``path``. ``suffix``: the temporary
+    file's extension (some writers choose the format from it)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
+                                         suffix=suffix or os.path.splitext(path)[1])
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)      # mkstemp makes 0600 files; outputs are ordinary files
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def write_json(path, data):
+    def write(temporary):
+        with open(temporary, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+    atomic_write(path, write)
+
+
+def write_png(path, image):
+    """(H, W, 3 or 4) float image in [0, 1] -> 8-bit PNG."""
+    from PIL import Image
+    array = np.round(np.clip(np.asarray(image, float), 0, 1) * 255).astype(np.uint8)
+    atomic_write(path, lambda temporary: Image.fromarray(array).save(temporary, format="PNG"))
+
+
+def write_arrays(path, arrays):
+    """A dict of NumPy arrays -> ``.npz``."""
+    def write(temporary):
+        with open(temporary, "wb") as f:
+            np.savez(f, **arrays)
+    atomic_write(path, write)
+
+
+def read_arrays(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {key: f[key] for key in f.files}

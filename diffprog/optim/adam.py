@@ -39,12 +39,21 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(x)
         t = state["step"] = state["step"] + 1
-        m = state["exp_avg"] = state["exp_avg"] + (1 - beta1) * (g - state["exp_avg"])
-        v = state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+        m, v = state["exp_avg"], state["exp_avg_sq"]          # owned by the optimizer: updated in place
+        delta = g - m
+        delta *= 1 - beta1
+        m += delta
+        v *= beta2
+        v += (1 - beta2) * (g * g)
         if group["amsgrad"]:
-            v = state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v)
-        denom = np.sqrt(v) / np.sqrt(1 - beta2 ** t) + eps
-        return x - (lr / (1 - beta1 ** t)) * (m / denom)
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        denom = np.sqrt(v)
+        denom /= np.sqrt(1 - beta2 ** t)
+        denom += eps
+        np.divide(m, denom, out=denom)
+        denom *= lr / (1 - beta1 ** t)
+        return x - denom
 
 
 class AdamW(Adam):

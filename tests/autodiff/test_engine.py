@@ -492,6 +492,24 @@ def test_methods_mirror_the_functions():
     np.testing.assert_allclose(x.grad, 2 * data)
 
 
+@pytest.mark.parametrize("call", [
+    lambda a: a.sum(), lambda a: a.sum(axis=1, keepdims=True), lambda a: a.mean(axis=0), lambda a: a.prod(axis=1),
+    lambda a: a.max(axis=0), lambda a: a.min(), lambda a: a.var(axis=1), lambda a: a.std(ddof=1),
+    lambda a: a.cumsum(axis=1), lambda a: a.clip(-0.5, 0.5), lambda a: a.swapaxes(0, 1), lambda a: a.repeat(2, axis=0),
+    lambda a: a.take([0, 2], axis=1), lambda a: a.dot(np.ones(3)), lambda a: a.conj(), lambda a: a.ravel(),
+    lambda a: a.trace(), lambda a: a.diagonal(), lambda a: a.flatten(), lambda a: a.T, lambda a: a.reshape(3, 2),
+    lambda a: a.reshape((-1, 1)), lambda a: a.transpose(), lambda a: a.transpose(1, 0), lambda a: a[None].squeeze(0),
+    lambda a: abs(a), lambda a: -a, lambda a: +a,
+])
+def test_methods_behave_like_ndarray_methods(call):
+    data = np.array([[0.3, -1.2, 0.7], [2.0, 0.1, -0.4]])
+    x = leaf(data)
+    out = call(x)
+    assert isinstance(out, Tensor) and out.requires_grad
+    np.testing.assert_allclose(out.data, call(data), rtol=1e-14)
+    dp.gradcheck(call, data)
+
+
 def test_casting_to_integer_or_bool_leaves_the_graph():
     x = leaf([1.5, 2.5])
     for dtype in (np.int64, np.int32, bool):

@@ -37,6 +37,9 @@ def _forward(y0, *leaves, f, rebuild, options):
 
 
 def _vjp_all(g, ans, args, needs, kw):
+    if type(g) is Tensor:
+        raise NotImplementedError("odeint(adjoint=True) is differentiable once (its backward pass is a solve "
+                                  "on arrays); for higher derivatives use adjoint=False")
     f, rebuild, options = kw["f"], kw["rebuild"], kw["options"]
     y0, leaves = args[0], list(args[1:])
     originals = options["leaves"]       # the caller's objects: Tensors the field closes over stay themselves

@@ -16,7 +16,7 @@ from diffprog.autodiff.graph import Primitive, apply
 from .module import Module, Parameter
 from . import init as _init
 from .layers import check_features, linear_map
-from .lstm_kernel import LSTMSequence
+from .lstm_kernel import lstm_sequence
 
 
 def _sigmoid(x):
@@ -219,7 +219,7 @@ def run_sequence(cell, inputs, state=None, truncate=None):
             cell._check_state(h, n)
     projected = cell.project_input(inputs)
     if isinstance(cell, LSTMCell) and cell.fused:
-        packed = LSTMSequence.apply(projected, cell.weight_hh, state[0], state[1], int(truncate or 0))
+        packed = lstm_sequence(projected, cell.weight_hh, state[0], state[1], int(truncate or 0))
         return packed[:T], (packed[T - 1], packed[T])
     step = cell.recurrence()
     outputs = []

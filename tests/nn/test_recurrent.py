@@ -159,3 +159,17 @@ def test_fused_sequence_kernel_equals_composed_steps(rng, truncate):
         results.append([out.data, h.data, c.data, state[0].grad, state[1].grad] + _grads(cell))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14)
+
+
+def test_fused_sequence_refuses_second_order_and_allows_retain_graph(rng):
+    lstm = nn.LSTM(2, 3, rng=0)
+    x = dp.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True)
+    loss = dp.sum(lstm(x)[0] ** 2)
+    loss.backward(retain_graph=True)
+    first = x.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad, 2 * first)
+    with pytest.raises(NotImplementedError, match="fused=False"):
+        dp.sum(lstm(x)[0] ** 2).backward(create_graph=True)
+    composed = nn.LSTM(2, 3, rng=0, fused=False)
+    dp.gradcheck(lambda v: composed(v)[0], x.data[:2], order=2)

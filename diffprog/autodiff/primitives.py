@@ -10,6 +10,8 @@ Conventions at kinks (also in the public docstrings): ``relu'(0) = 0``, ``abs'(0
 ``sqrt'(0) = 0`` (so ``norm`` at 0 has gradient 0, never NaN), ``maximum``/``minimum``/``max``/
 ``min`` split the gradient evenly between tied entries, ``clip`` passes the gradient at its bounds.
 """
+import inspect
+
 import numpy as np
 
 from .graph import Primitive, apply1
@@ -39,6 +41,19 @@ def _complex_vjp(rule, argnum=None):
             return rule(g, ans, *args, **kw)
         c = B.conj(rule(B.conj(g), ans, *args, **kw))
         return real_if_real(c, args[kw["argnum"] if argnum is None else argnum])
+
+    def vjp1(g, ans, x):                       # fixed arities: no argument packing on the hot path
+        if ans.dtype.kind != "c":
+            return rule(g, ans, x)
+        return vjp(g, ans, x)
+
+    def vjp2(g, ans, x, y):
+        if ans.dtype.kind != "c":
+            return rule(g, ans, x, y)
+        return vjp(g, ans, x, y)
+    params = list(inspect.signature(rule).parameters.values())
+    if argnum is not None and all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params):
+        return {3: vjp1, 4: vjp2}.get(len(params), vjp)
     return vjp
 
 

@@ -23,7 +23,9 @@ def odeint(f, y0, t, params=None, method="dopri5", rtol=1e-7, atol=1e-9, adjoint
         the initial time.
     params : pytree (list/tuple/dict) of arrays or Tensors passed to ``f`` as its third argument
         (e.g. an MLP's parameter list). With ``adjoint=True`` gradients reach exactly these leaves;
-        Tensors that ``f`` closes over without receiving them here get no gradient in that mode.
+        Tensors that ``f`` closes over without listing them here get no gradient in that mode. A
+        ``dp.nn`` module works either way: ``odeint(lambda t, y, p: model(y), y0, t,
+        params=list(model.parameters()), adjoint=True)`` fills each parameter's ``.grad``.
     method : ``"dopri5"`` (adaptive Dormand-Prince 5(4), error per step within ``rtol``/``atol`` in
         the RMS norm), ``"rk4"`` or ``"euler"`` (fixed steps: ceil(interval / step_size) equal steps
         per output interval, one step when ``step_size`` is None).

@@ -194,3 +194,19 @@ def test_neural_ode_spiral_example_learns():
     trained, losses = spiral.train(params, t, y, spiral.batches(r, len(t), 150))
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
     assert spiral.trajectory_error(trained, t, y) < 0.5 * before
+
+
+def test_nn_module_as_vector_field_in_both_modes():
+    model = dp.nn.Sequential(dp.nn.Linear(2, 16, rng=0), dp.nn.Tanh(), dp.nn.Linear(16, 2, rng=1))
+    params = list(model.parameters())
+    y0 = rng.standard_normal((8, 2))
+    grads = []
+    for adjoint in (False, True):
+        for p in params:
+            p.grad = None
+        ys = odeint(lambda t, y, p: model(y ** 3), y0, [0.0, 0.5, 1.0], params=params, method="rk4",
+                    step_size=0.05, adjoint=adjoint)
+        dp.sum(ys ** 2).backward()
+        grads.append([p.grad.copy() for p in params])
+    for d, a in zip(*grads):
+        np.testing.assert_allclose(a, d, rtol=1e-6, atol=1e-9)

@@ -9,6 +9,10 @@ requested (higher-order derivatives). For elementwise primitives the JVP rule is
 Conventions at kinks (also in the public docstrings): ``relu'(0) = 0``, ``abs'(0) = 0``,
 ``sqrt'(0) = 0`` (so ``norm`` at 0 has gradient 0, never NaN), ``maximum``/``minimum``/``max``/
 ``min`` split the gradient evenly between tied entries, ``clip`` passes the gradient at its bounds.
+
+Complex values: for a real loss L of z = a + ib the gradient is dL/da + i dL/db (conjugate
+Wirtinger, as PyTorch and JAX); ``_complex_vjp`` turns each holomorphic rule ``g * f'(x)`` into
+``g * conj(f'(x))`` and gives a real input of a complex result the real part of its cotangent.
 """
 import inspect
 

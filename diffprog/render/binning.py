@@ -7,7 +7,7 @@ pixels x faces.
 """
 import numpy as np
 
-CHUNK = 1 << 19        # candidate pairs generated at once (bounds transient memory)
+CHUNK = 1 << 17        # candidate pairs generated at once (bounds transient memory)
 
 
 def face_pixel_ranges(xy, radius, height, width):

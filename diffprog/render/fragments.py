@@ -53,52 +53,44 @@ def pair_terms(X, Y, px, py):
                 t=t[edge, cols], dx=dX[edge, cols], dy=dY[edge, cols])
 
 
+PAIR_CHUNK = 1 << 16     # pairs processed at once in the backward pass (bounds transient memory)
+
+
 def subset(terms, keep):
     """The terms of the pairs selected by ``keep`` (bool or index array)."""
     return {k: (v[:, keep] if v.ndim == 2 else v[keep]) for k, v in terms.items()}
 
 
-def concat(parts):
-    """Concatenate the terms of several chunks of pairs."""
-    if len(parts) == 1:
-        return parts[0]
-    return {k: np.concatenate([p[k] for p in parts], axis=-1) for k in parts[0]}
-
-
-def _forward(tri, px, py, face, scale, perspective, terms):
-    X, Y, Z = corners(tri, face)
-    if terms is None:
-        terms = pair_terms(X, Y, px, py)
-    E, area = terms["E"], terms["area"]
-    w = E / area
-    sign = np.where(terms["inside"], 1.0, -1.0).astype(tri.dtype)
-    dist = sign * terms["d2"] * scale ** 2
+def _interpolation(terms, Z, perspective):
+    """Clamped, renormalized and perspective-corrected barycentrics (3, P) and depth (P,)."""
+    w = terms["E"] / terms["area"]
     wc = np.maximum(w, 0.0)
     S = wc.sum(axis=0)
     wn = wc / S
     if perspective:
         u = wn / Z
         U = u.sum(axis=0)
-        bary = u / U
-        depth = 1.0 / U
-    else:
-        u = U = None
-        bary = wn
-        depth = (wn * Z).sum(axis=0)
-    res = dict(terms, face=face, Z=Z, w=w, sign=sign, S=S, wn=wn, u=u, U=U, n=len(tri), scale=scale,
-               perspective=perspective, dtype=tri.dtype)
-    return (dist, np.ascontiguousarray(bary.T), depth), res
+        return dict(w=w, S=S, wn=wn, u=u, U=U), u / U, 1.0 / U
+    return dict(w=w, S=S, wn=wn), wn, (wn * Z).sum(axis=0)
 
 
-def _backward(res, g):
-    g_dist, g_bary, g_depth = g
+def geometry(terms, Z, scale, perspective):
+    """Outputs (dist (P,), bary (P, 3), depth (P,)) of pairs from their ``pair_terms``."""
+    sign = np.where(terms["inside"], 1.0, -1.0)
+    dist = sign * terms["d2"] * scale ** 2
+    _, bary, depth = _interpolation(terms, Z, perspective)
+    return dist.astype(Z.dtype, copy=False), bary.T, depth
+
+
+def _chunk_backward(terms, Z, scale, perspective, g_dist, g_bary, g_depth):
+    """(3 corners, 3 components, P) gradient of one chunk of pairs."""
     P = len(g_dist)
-    grad = np.zeros((3, 3, P), dtype=res["dtype"])      # (corner, x/y/depth, pair)
-    if np.any(g_bary) or np.any(g_depth):
-        g_bary = g_bary.T
-        Z, wn, w, area = res["Z"], res["wn"], res["w"], res["area"]
-        if res["perspective"]:
-            u, U = res["u"], res["U"]
+    grad = np.zeros((3, 3, P), dtype=Z.dtype)
+    if g_bary is not None:
+        mid, _, _ = _interpolation(terms, Z, perspective)
+        w, wn = mid["w"], mid["wn"]
+        if perspective:
+            u, U = mid["u"], mid["U"]
             gU = -(g_depth + (g_bary * u).sum(axis=0)) / (U * U)
             g_u = g_bary / U + gU
             g_wn = g_u / Z
@@ -106,40 +98,66 @@ def _backward(res, g):
         else:
             g_wn = g_bary + g_depth * Z
             grad[:, 2] = g_depth * wn
-        g_wc = (g_wn - (g_wn * wn).sum(axis=0)) / res["S"]
+        g_wc = (g_wn - (g_wn * wn).sum(axis=0)) / mid["S"]
         g_w = g_wc * (w > 0)
-        g_E = (g_w - (g_w * w).sum(axis=0)) / area
+        g_E = (g_w - (g_w * w).sum(axis=0)) / terms["area"]
         # E_i = r_{i+1} x r_{i+2}: dE_i/dv_{i+1} = (r_{i+2}.y, -r_{i+2}.x), dE_i/dv_{i+2} = (-r_{i+1}.y, r_{i+1}.x)
-        rX, rY = res["rX"], res["rY"]
+        rX, rY = terms["rX"], terms["rY"]
         grad[:, 0] = g_E[_PREV] * rY[_NEXT] - g_E[_NEXT] * rY[_PREV]
         grad[:, 1] = g_E[_NEXT] * rX[_PREV] - g_E[_PREV] * rX[_NEXT]
     # squared distance to the closest edge k: |p - a - t (b - a)|^2 with a = v_k, b = v_{k+1}
-    g_d2 = g_dist * res["sign"] * res["scale"] ** 2
-    t, k = res["t"], res["edge"]
+    g_d2 = g_dist * np.where(terms["inside"], 1.0, -1.0) * scale ** 2
+    t, k = terms["t"], terms["edge"]
     corner = np.arange(3)[:, None]
     share = np.where(k == corner, 1.0 - t, 0.0) + np.where((k + 1) % 3 == corner, t, 0.0)     # (3, P)
-    grad[:, 0] += share * (-2.0 * g_d2 * res["dx"])
-    grad[:, 1] += share * (-2.0 * g_d2 * res["dy"])
-    index = (res["face"] * 9) + np.arange(0, 9)[:, None]             # (9, P): corner * 3 + component
-    out = np.bincount(index.ravel(), weights=grad.reshape(9, P).ravel(), minlength=res["n"] * 9)
-    return out.reshape(res["n"], 3, 3).astype(res["dtype"], copy=False)
+    grad[:, 0] += share * (-2.0 * g_d2 * terms["dx"])
+    grad[:, 1] += share * (-2.0 * g_d2 * terms["dy"])
+    return grad
 
 
-def pair_geometry(tri, px, py, face, scale, perspective=True, terms=None):
-    """The fused op: tri (M, 3, 3) Tensor of screen triangles (x pixel, y pixel, depth); px, py:
-    (P,) pixel centres; face: (P,) triangle indices; scale: NDC units per pixel; terms:
-    ``pair_terms`` already computed for these pairs (optional).
-    Returns (dist (P,), bary (P, 3), depth (P,)) Tensors, differentiable with respect to tri."""
+def pixel_centres(pixel, image_size, dtype):
+    """(px, py) pixel-centre coordinates of flat pixel indices."""
+    h, w = image_size
+    local = pixel % (h * w)
+    return (local % w + 0.5).astype(dtype), (local // w + 0.5).astype(dtype)
+
+
+def pair_geometry(tri, pixel, face, image_size, scale, perspective=True, outputs=None):
+    """The fused op: tri (M, 3, 3) Tensor of screen triangles (x pixel, y pixel, depth); pixel,
+    face: (P,) pairs (flat pixel index, triangle index); scale: NDC units per pixel; outputs: the
+    forward values if already computed (by ``find_pairs``).
+    Returns (dist (P,), bary (P, 3), depth (P,)) Tensors, differentiable with respect to tri.
+    The backward pass recomputes the per-pair terms chunk by chunk, so memory stays proportional
+    to the number of pairs times a few numbers."""
 
     class _PairGeometry(dp.Function):
         @staticmethod
         def forward(ctx, tri_array):
-            out, ctx.res = _forward(tri_array, px, py, face, scale, perspective, terms)
-            return out
+            ctx.tri = tri_array
+            if outputs is not None:
+                return outputs
+            px, py = pixel_centres(pixel, image_size, tri_array.dtype)
+            X, Y, Z = corners(tri_array, face)
+            dist, bary, depth = geometry(pair_terms(X, Y, px, py), Z, scale, perspective)
+            return dist, np.ascontiguousarray(bary), depth
 
         @staticmethod
         def backward(ctx, g_dist, g_bary, g_depth):
-            return _backward(ctx.res, (g_dist, g_bary, g_depth))
+            tri_array = ctx.tri
+            n = len(tri_array)
+            out = np.zeros(n * 9, dtype=tri_array.dtype)
+            use_bary = bool(np.any(g_bary) or np.any(g_depth))
+            for a in range(0, len(face), PAIR_CHUNK):
+                b = a + PAIR_CHUNK
+                f = face[a:b]
+                px, py = pixel_centres(pixel[a:b], image_size, tri_array.dtype)
+                X, Y, Z = corners(tri_array, f)
+                terms = pair_terms(X, Y, px, py)
+                grad = _chunk_backward(terms, Z, scale, perspective, g_dist[a:b],
+                                       g_bary[a:b].T if use_bary else None, g_depth[a:b])
+                index = (f * 9) + np.arange(9)[:, None]                  # (9, P): corner * 3 + component
+                out += np.bincount(index.ravel(), weights=grad.reshape(9, -1).ravel(), minlength=n * 9)
+            return out.reshape(n, 3, 3)
 
     return _PairGeometry.apply(tri)
 
@@ -158,7 +176,7 @@ class Fragments:
         self.image_shape = tuple(image_shape)
 
     def __len__(self):
-        return len(self.pixel)
+        return len(self.parent)
 
     def pixel_to_face(self):
         """(N, H, W) int array: the nearest face per pixel (mesh face index), -1 where none."""

@@ -8,17 +8,7 @@ limit of the soft rasterizer.
 import numpy as np
 
 import diffprog.autodiff as dp
-from .fragments import subset
 from .rasterize_soft import find_pairs, fragments_from_pairs
-
-
-def _pair_depth(tri, face, terms, perspective):
-    """Depth at the pixel centre of each (pixel, face) pair inside its face (no gradient)."""
-    b = terms["E"] / terms["area"]
-    z = tri[face][:, :, 2].T
-    if perspective:
-        return 1.0 / np.sum(b / z, axis=0)
-    return np.sum(b * z, axis=0)
 
 
 class HardRasterizer:
@@ -29,16 +19,17 @@ class HardRasterizer:
 
     def rasterize(self, screen, cams):
         tri = screen.tri.data
-        pixel, face, terms = find_pairs(tri, screen.image, cams.image_size, 0.0, self.cull_backfaces,
-                                        inside_only=True)
+        pixel, face, outputs = find_pairs(tri, screen.image, cams.image_size, 0.0, self.cull_backfaces,
+                                          cams.ndc_per_pixel, not cams.orthographic, inside_only=True)
         if len(pixel):
-            depth = _pair_depth(tri, face, terms, not cams.orthographic)
+            depth = outputs[2]
             order = np.lexsort((face, depth, pixel))          # nearest first; ties: lowest face index
             ps = pixel[order]
             first = np.r_[True, ps[1:] != ps[:-1]]
             pick = order[first]
-            pixel, face, terms = pixel[pick], face[pick], subset(terms, pick)
-        return fragments_from_pairs(screen, pixel, face, cams, terms)
+            pixel, face = pixel[pick], face[pick]
+            outputs = tuple(o[pick] for o in outputs)
+        return fragments_from_pairs(screen, pixel, face, cams, outputs)
 
     def blend(self, fragments, colors, background, znear=None, zfar=None):
         """(N, H, W, C + 1): the nearest face's colour where covered, else ``background``; the last

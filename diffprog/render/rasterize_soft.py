@@ -20,7 +20,7 @@ import numpy as np
 
 import diffprog.autodiff as dp
 from .binning import candidate_pairs
-from .fragments import AREA_EPS, Fragments, concat, pair_geometry, pair_terms, subset
+from .fragments import AREA_EPS, Fragments, geometry, pair_geometry, pair_terms, subset
 
 BACKGROUND_EPS = 1e-10       # normalized inverse depth of the background
 
@@ -45,37 +45,37 @@ def usable_faces(tri, cull_backfaces):
     return ok
 
 
-def find_pairs(tri, image, image_size, radius, cull_backfaces, inside_only=False):
+def find_pairs(tri, image, image_size, radius, cull_backfaces, scale, perspective, inside_only=False):
     """All (pixel, face) pairs whose pixel centre is inside a screen triangle of ``tri`` (M, 3, 3)
-    or within ``radius`` pixels of it. Returns flat pixel indices, face indices (int64) and the
-    ``pair_terms`` of the kept pairs."""
+    or within ``radius`` pixels of it, with their geometry computed on the way.
+    Returns flat pixel indices and face indices (int64) and the (dist, bary, depth) arrays."""
     h, w = image_size
     xy = np.ascontiguousarray(tri[..., :2])
-    Xf, Yf = np.ascontiguousarray(xy[..., 0].T), np.ascontiguousarray(xy[..., 1].T)      # (3, M)
+    Xf, Yf, Zf = (np.ascontiguousarray(tri[..., c].T) for c in range(3))          # (3, M)
     r2 = radius * radius
-    pixels, faces, kept = [], [], []
+    parts = []
     for face, row, col in candidate_pairs(xy, 0.0 if inside_only else radius, h, w,
                                           usable_faces(tri, cull_backfaces)):
         px, py = (col + 0.5).astype(tri.dtype), (row + 0.5).astype(tri.dtype)
         terms = pair_terms(Xf[:, face], Yf[:, face], px, py)
         ok = terms["inside"] if inside_only else terms["inside"] | (terms["d2"] <= r2)
-        pixels.append((image[face] * (h * w) + row * w + col)[ok])
-        faces.append(face[ok])
-        kept.append(subset(terms, ok))
-    if not pixels:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), None
-    return np.concatenate(pixels), np.concatenate(faces), concat(kept)
+        terms = subset(terms, ok)
+        face = face[ok]
+        dist, bary, depth = geometry(terms, Zf[:, face], scale, perspective)
+        parts.append(((image[face] * (h * w) + row[ok] * w + col[ok]), face, dist, bary, depth))
+        del terms
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, (np.zeros(0, tri.dtype), np.zeros((0, 3), tri.dtype), np.zeros(0, tri.dtype))
+    pixel, face, dist, bary, depth = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    return pixel, face, (dist, bary, depth)
 
 
-def fragments_from_pairs(screen, pixel, face, cams, terms=None):
+def fragments_from_pairs(screen, pixel, face, cams, outputs=None):
     """Fragments for given pairs of ``screen`` triangles (a ``clipping.ScreenTriangles``)."""
     h, w = cams.image_size
-    local = pixel % (h * w)
-    dtype = screen.tri.dtype
-    px = (local % w + 0.5).astype(dtype)
-    py = (local // w + 0.5).astype(dtype)
-    dist, bary, depth = pair_geometry(screen.tri, px, py, face, cams.ndc_per_pixel,
-                                      perspective=not cams.orthographic, terms=terms)
+    dist, bary, depth = pair_geometry(screen.tri, pixel, face, (h, w), cams.ndc_per_pixel,
+                                      perspective=not cams.orthographic, outputs=outputs)
     if screen.corners is not None:
         bary = dp.einsum("pi,pij->pj", bary, screen.corners[face])
     return Fragments(pixel, face, screen.parent[face], dist, bary, depth, (len(cams), h, w))
@@ -122,9 +122,9 @@ class SoftRasterizer:
     def rasterize(self, screen, cams):
         """Fragments of ``screen`` triangles (from ``clipping.screen_triangles``) seen by ``cams``."""
         radius_px = self.radius / cams.ndc_per_pixel
-        pixel, face, terms = find_pairs(screen.tri.data, screen.image, cams.image_size, radius_px,
-                                        self.cull_backfaces)
-        frags = fragments_from_pairs(screen, pixel, face, cams, terms)
+        pixel, face, outputs = find_pairs(screen.tri.data, screen.image, cams.image_size, radius_px,
+                                          self.cull_backfaces, cams.ndc_per_pixel, not cams.orthographic)
+        frags = fragments_from_pairs(screen, pixel, face, cams, outputs)
         if self.faces_per_pixel is not None and len(frags):
             keep = nearest_per_pixel(frags.pixel, frags.depth.data, self.faces_per_pixel)
             if len(keep) < len(frags):

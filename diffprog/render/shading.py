@@ -14,9 +14,12 @@ material.specular * sum color * max(r.v, 0) ** shininess`` (r: l reflected about
 n.l <= 0). Lighting is one-sided: surfaces facing away from a light get only ambient light.
 The albedo is the bilinearly sampled texture, else the interpolated vertex colours, else white.
 """
+import copy
+
 import numpy as np
 
 import diffprog.autodiff as dp
+from .fragments import Fragments
 from .lights import DirectionalLight, Material
 from .mesh import _normalize, vertex_normals, face_normals
 from .texture import sample_texture
@@ -69,13 +72,6 @@ def albedo(mesh, fragments):
     return dp.ones((len(fragments), 3), dtype=mesh.verts.dtype)
 
 
-def _view_dirs(cams, points, image):
-    """Unit vectors from surface points towards the camera of each point."""
-    if cams.orthographic:
-        return cams.R[image][:, 2, :]
-    return _normalize(cams.centers[image] - points)
-
-
 def light_terms(lights, material, points, normals, view):
     """(ambient (3,), diffuse (P, 3), specular (P, 3)) from ``lights`` at ``points`` (P, 3)."""
     ambient = 0.0
@@ -93,8 +89,15 @@ def light_terms(lights, material, points, normals, view):
     return material.ambient * ambient, material.diffuse * diffuse, material.specular * specular
 
 
+SHADE_CHUNK = 1 << 15     # pairs lit per checkpointed block (bounds the memory of the shading graph)
+
+
 def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
-    """(P, 3) colour of each pair (None for ``shader='silhouette'``)."""
+    """(P, 3) colour of each pair (None for ``shader='silhouette'``).
+
+    Per-pair lighting (flat, Phong) runs in blocks of ``SHADE_CHUNK`` pairs under
+    ``dp.checkpoint``: only the blocks' inputs are kept for the backward pass, which recomputes
+    each block, so memory does not grow with the length of the shading code times the pairs."""
     if shader not in SHADERS:
         raise ValueError(f"shader: expected one of {SHADERS}, got {shader!r}")
     if shader == "silhouette":
@@ -103,13 +106,14 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         lights = [DirectionalLight(requires_grad=False)]
     elif not isinstance(lights, (list, tuple)):
         lights = [lights]
+    lights = list(lights)
     material = Material() if material is None else material
     h, w = cams.image_size
     image = fragments.pixel // (h * w)
-    base = albedo(mesh, fragments)
-    if len(fragments) == 0:
-        return base
     if shader == "gouraud":
+        base = albedo(mesh, fragments)
+        if len(fragments) == 0:
+            return base
         vn = vertex_normals(mesh.verts, mesh.faces)                          # (V, 3)
         n_cam = len(cams)
         verts = dp.broadcast_to(mesh.verts, (n_cam,) + mesh.verts.shape)
@@ -124,11 +128,46 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         dif = interpolate(dp.reshape(dif + 0.0 * flat(verts), shape), mesh.faces, fragments, image)
         spe = interpolate(dp.reshape(spe + 0.0 * flat(verts), shape), mesh.faces, fragments, image)
         return base * (amb + dif) + spe
+    if shader == "flat":
+        normal_source = face_normals(mesh.verts, mesh.faces)                # (F, 3), indexed by parent
+    else:
+        normal_source = vertex_normals(mesh.verts, mesh.faces)              # (V, 3), interpolated
+    view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers     # (N, 3)
+    objects = [mesh] + lights + [material]
+    fields = [(i, k) for i, o in enumerate(objects) for k, v in vars(o).items() if type(v) is dp.Tensor]
+    values = [getattr(objects[i], k) for i, k in fields]
+
+    def block(start, stop):
+        parent, img = fragments.parent[start:stop], image[start:stop]
+
+        def run(bary, normal_src, view_src, *vals):
+            copies = [copy.copy(o) for o in objects]
+            for (i, k), v in zip(fields, vals):
+                setattr(copies[i], k, v)
+            frag = Fragments(None, None, parent, None, bary, None, fragments.image_shape)
+            return _lit_pairs(frag, copies[0], normal_src, view_src, img, copies[1:-1], copies[-1], shader,
+                              cams.orthographic)
+        bary = fragments.bary if (start == 0 and stop >= len(fragments)) else fragments.bary[start:stop]
+        if len(fragments) <= SHADE_CHUNK:
+            return run(bary, normal_source, view_source, *values)
+        return dp.checkpoint(run, bary, normal_source, view_source, *values)
+
+    P = len(fragments)
+    if P <= SHADE_CHUNK:
+        return block(0, P)
+    return dp.concatenate([block(a, min(a + SHADE_CHUNK, P)) for a in range(0, P, SHADE_CHUNK)], axis=0)
+
+
+def _lit_pairs(fragments, mesh, normal_source, view_source, image, lights, material, shader, orthographic):
+    """Lit colours (P, 3) of pairs: albedo * (ambient + diffuse) + specular at each pair's point."""
+    base = albedo(mesh, fragments)
+    if len(fragments) == 0:
+        return base
     points = interpolate(mesh.verts, mesh.faces, fragments)
     if shader == "flat":
-        normals = face_normals(mesh.verts, mesh.faces)[fragments.parent]
+        normals = normal_source[fragments.parent]
     else:
-        normals = _normalize(interpolate(vertex_normals(mesh.verts, mesh.faces), mesh.faces, fragments))
-    view = _view_dirs(cams, points, image)
+        normals = _normalize(interpolate(normal_source, mesh.faces, fragments))
+    view = view_source[image] if orthographic else _normalize(view_source[image] - points)
     amb, dif, spe = light_terms(lights, material, points, normals, view)
     return base * (amb + dif) + spe

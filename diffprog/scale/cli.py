@@ -6,6 +6,7 @@
 
 Importing this module does not import Dask; a batch imports it only when it runs jobs on it.
 """
+import glob
 import sys
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def is_batch(args):
     scenes = _scene_arguments(args)
     if len(scenes) != 1 or getattr(args, "workers", None) is not None or getattr(args, "scheduler", None):
         return True
-    return not Path(scenes[0]).is_file()
+    scene = str(scenes[0])
+    return Path(scene).is_dir() or (not Path(scene).exists() and glob.has_magic(scene))
 
 
 def run_batch(args):

@@ -150,8 +150,9 @@ def _list_outputs(out_dir):
             for path in sorted(out_dir.rglob("*")) if path.is_file() and path.name != RECORD_NAME}
 
 
-def _default_runner():
-    from diffprog.fit import run_scene  # imported here: the fitting job is only needed where jobs run
+def default_runner():
+    """``diffprog.fit.run_scene``, imported when a job runs (on the worker), not when this module is."""
+    from diffprog.fit import run_scene
     return run_scene
 
 
@@ -166,7 +167,7 @@ def run_job(job, batch_id, force=False, runner=None):
     other exceptions propagate so that the scheduler can retry the job.
     runner: a callable with ``diffprog.fit.run_scene``'s signature (default: that function).
     """
-    runner = _default_runner() if runner is None else runner
+    runner = default_runner() if runner is None else runner
     fingerprint = job.fingerprint()
     previous = read_record(job.out_dir) or {}
     same_job = previous.get("fingerprint") == fingerprint and previous.get("status") == "running"

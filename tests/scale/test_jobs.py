@@ -1,6 +1,7 @@
 """Jobs, grids and summaries: expansion of scene arguments, names, records, ranking, CSV (no Dask needed)."""
 import csv
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +25,11 @@ def test_scene_arguments_expand_files_folders_and_globs(make_scenes, tmp_path):
 
 
 def test_jobs_get_distinct_names_and_output_directories(make_scenes, tmp_path):
-    first = make_scenes(2, folder="a")
-    second = make_scenes(1, folder="b")
-    jobs = scale.jobs_from_scenes([first, second], tmp_path / "out", overrides={"fit.step": 0.2})
-    assert [job.name for job in jobs] == ["a-s1", "s2", "b-s1"]
+    first, second = make_scenes(2), make_scenes(1)
+    jobs = scale.jobs_from_scenes([first, second], tmp_path / "out", overrides={"render.sigma": 2e-4})
+    assert [job.name for job in jobs] == [f"{first.name}-s1", "s2", f"{second.name}-s1"]
     assert len({job.out_dir for job in jobs}) == 3
-    assert all(job.overrides == {"fit.step": 0.2} for job in jobs)
+    assert all(job.overrides == {"render.sigma": 2e-4} for job in jobs)
     with pytest.raises(ValueError, match="distinct names"):
         scale.run_jobs([jobs[0], jobs[0]], workers=0, progress=False)
     with pytest.raises(TypeError, match="jobs\\[0\\]"):
@@ -40,22 +40,24 @@ def test_fingerprint_changes_with_scene_and_overrides(make_scenes, tmp_path):
     scene = make_scenes(1) / "s1.toml"
     job = scale.Job("s1", str(scene), str(tmp_path / "o"))
     same = scale.Job("s1", str(scene), str(tmp_path / "o"), {})
-    other = scale.Job("s1", str(scene), str(tmp_path / "o"), {"fit.step": 0.2})
+    other = scale.Job("s1", str(scene), str(tmp_path / "o"), {"render.sigma": 2e-4})
     assert job.fingerprint() == same.fingerprint() != other.fingerprint()
     before = job.fingerprint()
-    scene.write_text(scene.read_text().replace("step = 0.1", "step = 0.3"))
+    scene.write_text(scene.read_text() + "# edited\n")
     assert job.fingerprint() != before
 
 
-def test_finished_job_needs_its_outputs(make_scenes, tmp_path, runner):
-    scene = make_scenes(1, pause=0.0) / "s1.toml"
-    job = scale.Job("s1", str(scene), str(tmp_path / "o"))
-    assert not scale.is_finished(job)
-    result = scale.run_job(job, batch_id="b", runner=runner)
-    assert result["status"] == "done" and result["attempts"] == 1 and not result["resumed"]
+def test_finished_job_needs_its_outputs(baseline):
+    folder, serial = baseline
+    job = scale.Job("s1", str(folder / "s1.toml"), serial[0]["out_dir"])
+    assert serial[0]["status"] == "done" and serial[0]["attempts"] == 1 and not serial[0]["resumed"]
     assert scale.is_finished(job)
-    (tmp_path / "o" / "metrics.json").unlink()        # an output went missing: not complete any more
+    turntable = Path(job.out_dir, "turntable.gif")
+    kept = turntable.read_bytes()
+    turntable.write_bytes(kept[:-1])                   # an output is truncated: not complete any more
     assert not scale.is_finished(job)
+    turntable.write_bytes(kept)
+    assert scale.is_finished(job)
 
 
 def test_grid_parsing_and_expansion():
@@ -75,11 +77,11 @@ def test_grid_parsing_and_expansion():
 
 def test_sweep_jobs_are_named_by_their_point(make_scenes, tmp_path):
     scene = make_scenes(1) / "s1.toml"
-    jobs = scale.sweep_jobs(scene, ["fit.step=[0.1, 0.05]", "fit.iterations=[10,20,30]"], tmp_path / "sweep",
-                            overrides={"fit.seed": 7})
+    jobs = scale.sweep_jobs(scene, ["render.sigma=[1e-4, 3e-5]", "loss.laplacian=[0.5,1,2]"], tmp_path / "sweep",
+                            overrides={"schedule.seed": 7})
     assert len(jobs) == 6 and len({job.out_dir for job in jobs}) == 6
-    assert jobs[0].name == "step=0.1,iterations=10"
-    assert jobs[0].overrides == {"fit.seed": 7, "fit.step": 0.1, "fit.iterations": 10}
+    assert jobs[0].name == "sigma=0.0001,laplacian=0.5" and jobs[-1].name == "sigma=3e-05,laplacian=2"
+    assert jobs[0].overrides == {"schedule.seed": 7, "render.sigma": 1e-4, "loss.laplacian": 0.5}
     clash = scale.sweep_jobs(scene, ["a.step=[1]", "b.step=[2]"], tmp_path / "sweep2")
     assert clash[0].name == "a.step=1,b.step=2"
 
@@ -108,13 +110,14 @@ def test_summary_csv_reads_back_exactly(tmp_path):
     assert "0.3" in table and "b failed: ValueError: bad, really" in table
 
 
-def test_missing_dask_gives_a_clear_error(make_scenes, tmp_path, monkeypatch, runner):
+def test_missing_dask_gives_a_clear_error(baseline, tmp_path, monkeypatch):
+    folder, serial = baseline
     monkeypatch.setitem(sys.modules, "distributed", None)         # makes `import distributed` fail
-    jobs = scale.jobs_from_scenes([make_scenes(2)], tmp_path / "out")
+    jobs = scale.jobs_from_scenes([folder], tmp_path)
     with pytest.raises(scale.DaskMissingError, match=r"diffprog\[scale\].*--workers 0"):
-        scale.run_jobs(jobs, workers=2, progress=False, runner=runner)
-    results = scale.run_jobs(jobs, workers=0, progress=False, runner=runner)   # one by one still works
-    assert [r["status"] for r in results] == ["done", "done"]
+        scale.run_jobs(jobs, workers=2, progress=False)
+    with pytest.raises(scale.DaskMissingError):
+        scale.run_jobs(jobs, progress=False)                       # several jobs: Dask by default
 
 
 def test_importing_scale_does_not_import_dask():

@@ -55,7 +55,8 @@ def run_batch(args):
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog fit: error: {error}", file=sys.stderr)
         return 2
-    return run_and_report("fit", jobs, out_root, workers=args.workers, scheduler=args.scheduler, force=args.force)
+    return run_and_report("fit", jobs, out_root, workers=args.workers, scheduler=args.scheduler, force=args.force,
+                          progress=not getattr(args, "quiet", False))
 
 
 def add_sweep_parser(subparsers):
@@ -78,6 +79,9 @@ def add_sweep_parser(subparsers):
     parser.add_argument("--seed", type=int, default=None, help="override the scene's seed in every job")
     parser.add_argument("--iterations", type=int, default=None, help="override the scene's iterations in every job")
     parser.add_argument("--image-size", type=int, default=None, help="override the scene's image size in every job")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override any scene key in every job, e.g. --set schedule.iterations=200 (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_batch_arguments(parser)
     parser.set_defaults(run=run_sweep)
     return parser
@@ -93,7 +97,7 @@ def run_sweep(args):
         print(f"diffprog sweep: error: {error}", file=sys.stderr)
         return 2
     return run_and_report("sweep", jobs, out_root, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                          rank=True, rank_by=args.rank_by, order=args.order)
+                          rank=True, rank_by=args.rank_by, order=args.order, progress=not args.quiet)
 
 
 def check_scenes(jobs):
@@ -105,9 +109,13 @@ def check_scenes(jobs):
 
 
 def fit_overrides(args):
-    """Scene overrides from the fit options every job shares (``--seed``, ``--iterations``, ``--image-size``)."""
-    return {key: getattr(args, attribute) for attribute, key in FIT_OPTION_KEYS.items()
-            if getattr(args, attribute, None) is not None}
+    """Scene overrides from the fit options every job shares: ``--set KEY=VALUE`` (repeatable), then
+    ``--seed``, ``--iterations``, ``--image-size``. Raises SceneError (a ValueError) for a bad ``--set``."""
+    from diffprog.io.scene import parse_override
+    overrides = dict(parse_override(text) for text in getattr(args, "set", None) or [])
+    overrides.update({key: getattr(args, attribute) for attribute, key in FIT_OPTION_KEYS.items()
+                      if getattr(args, attribute, None) is not None})
+    return overrides
 
 
 def run_and_report(command, jobs, out_root, workers=None, scheduler=None, force=False, rank=False, rank_by=None,

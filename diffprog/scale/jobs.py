@@ -21,6 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
+from diffprog.fit import run_scene
+from diffprog.fit.files import write_json
+
 RECORD_NAME = "batch_job.json"
 
 # Exceptions a job raises because its own input is wrong (bad scene file, bad override): retrying cannot
@@ -114,20 +117,8 @@ def read_record(out_dir):
 
 
 def write_record(out_dir, record):
-    """Write the job record atomically (temporary file in the same folder, then rename)."""
-    write_text_atomic(Path(out_dir) / RECORD_NAME, json.dumps(record, indent=2, sort_keys=True, default=repr))
-
-
-def write_text_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Write the job record atomically (the fit's own atomic writer: temporary file, then rename)."""
+    write_json(Path(out_dir) / RECORD_NAME, record)
 
 
 def is_finished(job, record=None):
@@ -150,12 +141,6 @@ def _list_outputs(out_dir):
             for path in sorted(out_dir.rglob("*")) if path.is_file() and path.name != RECORD_NAME}
 
 
-def default_runner():
-    """``diffprog.fit.run_scene``, imported when a job runs (on the worker), not when this module is."""
-    from diffprog.fit import run_scene
-    return run_scene
-
-
 def run_job(job, batch_id, force=False, runner=None):
     """Run one job where it is called (in this process or on a Dask worker) and return its result dict
     (``name, scene, out_dir, overrides, status, metrics, seconds, attempts, resumed, worker, error``).
@@ -167,7 +152,7 @@ def run_job(job, batch_id, force=False, runner=None):
     other exceptions propagate so that the scheduler can retry the job.
     runner: a callable with ``diffprog.fit.run_scene``'s signature (default: that function).
     """
-    runner = default_runner() if runner is None else runner
+    runner = run_scene if runner is None else runner
     fingerprint = job.fingerprint()
     previous = read_record(job.out_dir) or {}
     same_job = previous.get("fingerprint") == fingerprint and previous.get("status") == "running"

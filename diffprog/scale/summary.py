@@ -4,7 +4,7 @@ import csv
 import io
 import math
 
-from .jobs import write_text_atomic
+from diffprog.fit.files import atomic_write
 
 # A metric whose name contains one of these words is better when higher; any other metric (loss,
 # error, chamfer distance, time...) is better when lower. ``order=`` overrides the guess.
@@ -64,7 +64,12 @@ def write_summary(path, results, ranked=False):
     writer.writerow(header)
     for row in rows:
         writer.writerow([repr(value) if isinstance(value, float) else value for value in row])
-    write_text_atomic(path, buffer.getvalue())
+    text = buffer.getvalue()
+
+    def write(temporary):
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    atomic_write(path, write)
 
 
 def format_table(results, ranked=False):

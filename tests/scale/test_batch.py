@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from diffprog import scale
+from diffprog.fit import run_scene
 from diffprog.scale.cli import run_and_report
 
 from conftest import metrics_by_name, write_scene, TINY
@@ -44,15 +45,15 @@ def test_killed_worker_is_rescheduled_and_resumes(baseline, client, tmp_path):
 def test_crash_is_retried_and_resumes(make_scenes, client, tmp_path):
     folder = make_scenes(1)
     on_dask = scale.run_jobs(scale.jobs_from_scenes([folder], tmp_path / "dask"), client=client, retries=1,
-                             progress=False, runner=FailFirstAttempt(scale.jobs.default_runner()),
+                             progress=False, runner=FailFirstAttempt(run_scene),
                              timeout=BATCH_TIMEOUT)
     assert [(r["status"], r["attempts"], r["resumed"]) for r in on_dask] == [("done", 2, True)]
     one_by_one = scale.run_jobs(scale.jobs_from_scenes([folder], tmp_path / "serial"), workers=0, progress=False,
-                                runner=FailFirstAttempt(scale.jobs.default_runner()))
+                                runner=FailFirstAttempt(run_scene))
     assert [(r["status"], r["attempts"], r["resumed"]) for r in one_by_one] == [("done", 2, True)]
     assert metrics_by_name(one_by_one) == metrics_by_name(on_dask)
     no_retry = scale.run_jobs(scale.jobs_from_scenes([folder], tmp_path / "no-retry"), workers=0, retries=0,
-                              progress=False, runner=FailFirstAttempt(scale.jobs.default_runner()))
+                              progress=False, runner=FailFirstAttempt(run_scene))
     assert no_retry[0]["status"] == "failed" and "RuntimeError: injected crash" in no_retry[0]["error"]
 
 

@@ -10,3 +10,4 @@ from .job import Fitter, Interrupted, run_scene
 from .metrics import chamfer_over_diagonal, masked_psnr, point_mesh_distance, silhouette_iou
 from .cameras import cameras_from_matrices, look_at_point
 from .shading import render_unlit
+from .camera_recovery import recover_camera, spherical_from_eye, eye_from_spherical

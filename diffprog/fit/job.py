@@ -66,7 +66,8 @@ class Fitter:
         self.subdivide_at = sorted({int(round(f * self.geometry_iterations)) for f in schedule["subdivide_at"]}
                                    - {0, self.geometry_iterations})
         self.iteration = 0
-        self.seconds = 0.0
+        self.seconds = 0.0                      # wall-clock and process CPU time of the steps so far
+        self.cpu_seconds = 0.0
         self.history = {name: [] for name in LOSS_TERMS + ("total",)}
         self._color_fragments = None
         verts, faces = self._initial_mesh()
@@ -181,7 +182,7 @@ class Fitter:
 
     def step(self):
         """One optimization step; returns the unweighted loss terms as floats."""
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         schedule, weights = self.settings["schedule"], self.settings["loss"]
         if self.iteration == self.geometry_iterations:
             self._begin_color_stage()
@@ -207,6 +208,7 @@ class Fitter:
         self.history["total"].append(float(total.data))
         self.iteration += 1
         self.seconds += time.perf_counter() - started
+        self.cpu_seconds += time.process_time() - cpu_started
         return values
 
     def _begin_color_stage(self):
@@ -225,6 +227,7 @@ class Fitter:
     # ---- checkpoints -------------------------------------------------------------------------
     def state(self):
         arrays = {"iteration": np.array(self.iteration), "seconds": np.array(self.seconds),
+                  "cpu_seconds": np.array(self.cpu_seconds),
                   "verts": self.verts.data, "faces": self.faces, "colors": self.colors.data,
                   "rotation": self.rotation.data, "translation": self.translation.data,
                   "configuration": np.array(_configuration(self.scene))}
@@ -244,7 +247,7 @@ class Fitter:
                              arrays["translation"], color_stage=self.in_color_stage)
         self.optimizer.load_state_dict({key[len("optimizer."):]: value for key, value in arrays.items()
                                         if key.startswith("optimizer.")})
-        self.seconds = float(arrays["seconds"])
+        self.seconds, self.cpu_seconds = float(arrays["seconds"]), float(arrays["cpu_seconds"])
         self.history = {name: arrays[f"history.{name}"].tolist() for name in self.history}
 
 
@@ -351,9 +354,9 @@ def _finish(fitter, scene, out, held_out, reference):
     background = fitter.background
     views = scene.held_out_views or scene.fit_views
     photos = held_out if held_out is not None else read_views(scene, fitter.size, views)
-    cams = cameras_from_matrices(np.stack([v.camera_to_world for v in views]), [v.fov for v in views], fitter.size)
     with dp.no_grad():
-        images = report.render_hard(verts, faces, colors, cams, background)
+        images = report.render_antialiased(verts, faces, colors, np.stack([v.camera_to_world for v in views]),
+                                           np.array([v.fov for v in views]), fitter.size, background)
     photo_rgb = report.composite(photos, background)
     prefix = "held_out" if held_out is not None else "fit_view"
     for view, photo, image in zip(views, photo_rgb, images):
@@ -367,7 +370,7 @@ def _finish(fitter, scene, out, held_out, reference):
         metrics["chamfer_over_diagonal"] = chamfer_over_diagonal(verts, faces, reference.verts.data, reference.faces)
     metrics.update(iterations=fitter.iteration, vertices=int(len(verts)), faces=int(len(faces)),
                    final_loss=fitter.history["total"][-1] if fitter.history["total"] else float("nan"),
-                   seconds=round(fitter.seconds, 3))
+                   seconds=round(fitter.seconds, 3), cpu_seconds=round(fitter.cpu_seconds, 3))
     center = look_at_point(fitter.camera_to_world)
     distance = float(np.mean(np.linalg.norm(fitter.camera_to_world[:, :3, 3] - center, axis=1)))
     report.write_turntable(os.path.join(out, "turntable.gif"), verts, faces, colors, center, distance,

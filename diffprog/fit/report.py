@@ -32,6 +32,19 @@ def render_hard(verts, faces, colors, cams, background):
     return np.asarray(render_unlit(mesh, cams, R.HardRasterizer(), background).data)
 
 
+def render_antialiased(verts, faces, colors, camera_to_world, fov, size, background, supersample=4):
+    """(N, S, S, 4): z-buffer renders at ``supersample`` times the size, box-filtered down, so each
+    pixel holds the area average over the pixel (the photographs' box pixel filter; alpha is coverage)."""
+    from .cameras import cameras_from_matrices
+    big = size * supersample
+    images = []
+    for start in range(0, len(camera_to_world), 4):
+        cams = cameras_from_matrices(camera_to_world[start:start + 4], fov[start:start + 4], big)
+        images.append(render_hard(verts, faces, colors, cams, background))
+    image = np.concatenate(images)
+    return image.reshape(len(image), size, supersample, size, supersample, 4).mean(axis=(2, 4))
+
+
 def write_turntable(path, verts, faces, colors, center, distance, fov, size, frames, background,
                     elevation=20.0, seconds=4.0):
     """A looping GIF of the mesh turning once around the vertical axis through ``center``."""

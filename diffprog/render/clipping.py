@@ -74,8 +74,8 @@ def screen_triangles(verts, faces, cams):
                 ec = np.broadcast_to(eye3[2], (len(cf), 3))
                 parts.append(dp.stack([pb, b, c], axis=1))
                 parts.append(dp.stack([pb, c, pc], axis=1))
-                corner_parts.append(dp.matmul(dp.stack([wb, eb + 0.0 * wb, ec + 0.0 * wb], axis=1), perm))
-                corner_parts.append(dp.matmul(dp.stack([wb, ec + 0.0 * wb, wc], axis=1), perm))
+                corner_parts.append(dp.matmul(dp.stack([wb, eb, ec], axis=1), perm))
+                corner_parts.append(dp.matmul(dp.stack([wb, ec, wc], axis=1), perm))
                 images += [ci, ci]
                 parents += [cf, cf]
     tri_view = dp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]

@@ -13,6 +13,11 @@ Aggregation (``soft_blend``, one fused NumPy kernel with its own VJP):
   inverse depth (1 at the near plane, 0 at the far plane); the weights are formed in log space with
   a per-pixel max shift, so sigma = 1e-7 and gamma = 1e-6 neither overflow nor give NaN.
 
+As in SoftRas's and PyTorch3D's implementations, only faces within the influence radius take part
+in a pixel's colour softmax, so the colour footprint ends at that radius: beyond it a pixel shows
+the background. (Counting every face, however far, would let faces with coverage 1e-50 outweigh the
+background, whose weight exp(eps / gamma) is tiny next to exp(z / gamma).)
+
 Backface culling (``cull_backfaces=True``) drops faces whose vertices appear clockwise on screen
 as seen by the camera (with y up), i.e. faces wound counter-clockwise are front faces.
 """

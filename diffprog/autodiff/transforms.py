@@ -470,25 +470,26 @@ def jacobian(fun, argnums=0, mode="auto"):
         def restricted(*xs):
             return fun(*[xs[nums.index(i)] if i in nums else a for i, a in enumerate(args)])
         chosen = [args[i] for i in nums]
-        shapes = [np.shape(x.data if type(x) is Tensor else x) for x in chosen]
-        nested = _depth.get() > 0 or any(_is_traced(v) for x in chosen for v in flatten(x)[0])
+        trees = [flatten(x) for x in chosen]                  # pytree arguments: one Jacobian per leaf
+        shapes = [np.shape(v.data if type(v) is Tensor else v) for leaves, _ in trees for v in leaves]
+        nested = _depth.get() > 0 or any(_is_traced(v) for leaves, _ in trees for v in leaves)
         use = "rev" if nested else mode        # forward mode returns plain arrays: nest reverse mode
         jacs = None
         if use == "fwd":
             out = _shape_of(restricted, chosen)
             jacs = _jacobian_fwd(restricted, chosen, tuple(range(len(nums))), out)
         else:
-            out, vjp_fn = vjp(restricted, *chosen)
-            out_arr = np.asarray(out.data if type(out) is Tensor else out)
+            value, vjp_fn = vjp(restricted, *chosen)
+            out_arr = np.asarray(value.data if type(value) is Tensor else value)
             out = out_arr.shape
             if use == "auto":
                 use = "rev" if out_arr.size <= sum(int(np.prod(s)) for s in shapes) else "fwd"
             if use == "rev":
-                rows = [[] for _ in nums]
+                rows = [[] for _ in shapes]
                 for k in range(out_arr.size):
                     e = np.zeros(out_arr.size, dtype=out_arr.dtype)
                     e[k] = 1
-                    cts = vjp_fn(e.reshape(out))
+                    cts = [c for ct in vjp_fn(e.reshape(out)) for c in flatten(ct)[0]]
                     for j, c in enumerate(cts):
                         rows[j].append(c if nested else np.asarray(c.data if type(c) is Tensor else c))
                 stack = _stack_nested if nested else np.stack
@@ -496,18 +497,34 @@ def jacobian(fun, argnums=0, mode="auto"):
             else:
                 jacs = _jacobian_fwd(restricted, chosen, tuple(range(len(nums))), out)
         if jacs is None:                       # a node without a JVP rule: one jvp per column
-            primals = [np.asarray(x.data if type(x) is Tensor else x) for x in chosen]
-            jacs = []
-            for j, (p, s) in enumerate(zip(primals, shapes)):
-                cols = []
-                for k in range(p.size):
-                    tangents = [np.zeros_like(q) for q in primals]
-                    tangents[j].reshape(-1)[k] = 1
-                    cols.append(np.asarray(jvp(restricted, primals, tangents)[1]))
-                jac = np.stack(cols, axis=-1) if cols else np.zeros(out + (0,))
-                jacs.append(jac.reshape(out + s))
-        return jacs[0] if single else tuple(jacs)
+            jacs = _jacobian_by_jvps(restricted, trees, out)
+        grouped, i = [], 0
+        for leaves, rebuild in trees:
+            grouped.append(rebuild(jacs[i:i + len(leaves)]))
+            i += len(leaves)
+        return grouped[0] if single else tuple(grouped)
     return wrapped
+
+
+def _jacobian_by_jvps(fun, trees, out_shape):
+    """One ``jvp`` per input entry (for graphs with nodes that only the traced ``jvp`` handles)."""
+    primals = [[np.asarray(v.data if type(v) is Tensor else v) for v in leaves] for leaves, _ in trees]
+    flat = [p for ps in primals for p in ps]
+    jacs = []
+    for j, p in enumerate(flat):
+        cols = []
+        for k in range(p.size):
+            tangent_leaves = [np.zeros_like(q) for q in flat]
+            tangent_leaves[j].reshape(-1)[k] = 1
+            tangents, i = [], 0
+            for ps, (_, rebuild) in zip(primals, trees):
+                tangents.append(rebuild(tangent_leaves[i:i + len(ps)]))
+                i += len(ps)
+            cols.append(np.asarray(jvp(fun, [rebuild(ps) for ps, (_, rebuild) in zip(primals, trees)],
+                                       tangents)[1]))
+        jac = np.stack(cols, axis=-1) if cols else np.zeros(out_shape + (0,))
+        jacs.append(jac.reshape(out_shape + p.shape))
+    return jacs
 
 
 def _shape_of(fun, args):

@@ -265,3 +265,19 @@ def test_batched_forward_jacobian_treats_constant_arguments_as_zero_tangent():
 def test_batched_rules_agree_with_reverse_mode_on_axis_variants(fn):
     x = np.random.default_rng(5).standard_normal((2, 3, 4))
     np.testing.assert_allclose(dp.jacobian(fn, mode="fwd")(x), dp.jacobian(fn, mode="rev")(x), atol=1e-13)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev", "auto"])
+def test_jacobian_of_pytree_arguments_has_their_structure(mode, rng):
+    params = {"a": rng.standard_normal(2), "b": (rng.standard_normal((2, 2)), rng.standard_normal(2))}
+    x = rng.standard_normal(2)
+
+    def f(x, p):
+        return dp.tanh(p["b"][0] @ (x * p["a"]) + p["b"][1])
+    Jx, Jp = dp.jacobian(f, argnums=(0, 1), mode=mode)(x, params)
+    assert Jx.shape == (2, 2) and set(Jp) == {"a", "b"} and isinstance(Jp["b"], tuple)
+    assert Jp["a"].shape == (2, 2) and Jp["b"][0].shape == (2, 2, 2) and Jp["b"][1].shape == (2, 2)
+    s = 1 - np.tanh(params["b"][0] @ (x * params["a"]) + params["b"][1]) ** 2
+    np.testing.assert_allclose(Jx, s[:, None] * params["b"][0] * params["a"], atol=1e-12)
+    np.testing.assert_allclose(Jp["b"][1], np.diag(s), atol=1e-12)
+    np.testing.assert_allclose(Jp["b"][0], np.einsum("i,ik,l->ikl", s, np.eye(2), x * params["a"]), atol=1e-12)

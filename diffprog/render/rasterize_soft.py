@@ -31,11 +31,14 @@ BACKGROUND_EPS = 1e-10       # normalized inverse depth of the background
 
 
 def _softplus(x):
-    return np.logaddexp(0.0, x)
+    """log(1 + exp(x)) without overflow."""
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
 
 def _sigmoid(x):
-    return np.exp(-np.logaddexp(0.0, -x))
+    """1 / (1 + exp(-x)) without overflow."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def usable_faces(tri, cull_backfaces):

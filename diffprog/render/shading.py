@@ -95,9 +95,9 @@ SHADE_CHUNK = 1 << 15     # pairs lit per checkpointed block (bounds the memory 
 def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
     """(P, 3) colour of each pair (None for ``shader='silhouette'``).
 
-    Per-pair lighting (flat, Phong) runs in blocks of ``SHADE_CHUNK`` pairs under
-    ``dp.checkpoint``: only the blocks' inputs are kept for the backward pass, which recomputes
-    each block, so memory does not grow with the length of the shading code times the pairs."""
+    Per-pair lighting (flat, Phong) runs in blocks of ``SHADE_CHUNK`` pairs, checkpointed: only
+    the blocks' inputs are kept for the backward pass, which recomputes each block, so memory does
+    not grow with the length of the shading code times the number of pairs."""
     if shader not in SHADERS:
         raise ValueError(f"shader: expected one of {SHADERS}, got {shader!r}")
     if shader == "silhouette":
@@ -133,41 +133,72 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
     else:
         normal_source = vertex_normals(mesh.verts, mesh.faces)              # (V, 3), interpolated
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers     # (N, 3)
-    objects = [mesh] + lights + [material]
+    base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
+    objects = lights + [material]
     fields = [(i, k) for i, o in enumerate(objects) for k, v in vars(o).items() if type(v) is dp.Tensor]
     values = [getattr(objects[i], k) for i, k in fields]
 
-    def block(start, stop):
-        parent, img = fragments.parent[start:stop], image[start:stop]
-
-        def run(bary, normal_src, view_src, *vals):
-            copies = [copy.copy(o) for o in objects]
-            for (i, k), v in zip(fields, vals):
-                setattr(copies[i], k, v)
-            frag = Fragments(None, None, parent, None, bary, None, fragments.image_shape)
-            return _lit_pairs(frag, copies[0], normal_src, view_src, img, copies[1:-1], copies[-1], shader,
-                              cams.orthographic)
-        bary = fragments.bary if (start == 0 and stop >= len(fragments)) else fragments.bary[start:stop]
-        if len(fragments) <= SHADE_CHUNK:
-            return run(bary, normal_source, view_source, *values)
-        return dp.checkpoint(run, bary, normal_source, view_source, *values)
-
     P = len(fragments)
+    parent = fragments.parent
+
+    def run(start, stop, bary, base_, verts, normal_src, view_src, *vals):
+        copies = [copy.copy(o) for o in objects]
+        for (i, k), v in zip(fields, vals):
+            setattr(copies[i], k, v)
+        frag = Fragments(None, None, parent[start:stop], None, bary, None, fragments.image_shape)
+        return _lit_pairs(frag, base_, verts, mesh.faces, normal_src, view_src, image[start:stop], copies[:-1],
+                          copies[-1], shader, cams.orthographic)
+    args = [fragments.bary, base, mesh.verts, normal_source, view_source] + values
     if P <= SHADE_CHUNK:
-        return block(0, P)
-    return dp.concatenate([block(a, min(a + SHADE_CHUNK, P)) for a in range(0, P, SHADE_CHUNK)], axis=0)
+        return run(0, P, *args)
+    return _chunked(run, P, args)
 
 
-def _lit_pairs(fragments, mesh, normal_source, view_source, image, lights, material, shader, orthographic):
-    """Lit colours (P, 3) of pairs: albedo * (ambient + diffuse) + specular at each pair's point."""
-    base = albedo(mesh, fragments)
+def _chunked(run, P, args):
+    """``run`` over blocks of pairs as one recorded op: the forward keeps only the inputs; the
+    backward recomputes each block with its own small graph and writes the blocks' cotangents
+    into place (the first two arguments are per pair and are sliced; the others are shared)."""
+    bounds = [(a, min(a + SHADE_CHUNK, P)) for a in range(0, P, SHADE_CHUNK)]
+
+    class _Blocks(dp.Function):
+        @staticmethod
+        def forward(ctx, *arrays):
+            ctx.arrays = arrays
+            with dp.no_grad():
+                outs = [run(a, b, arrays[0][a:b], arrays[1][a:b], *arrays[2:]).data for a, b in bounds]
+            return np.concatenate(outs, axis=0)
+
+        @staticmethod
+        def backward(ctx, g):
+            arrays, needs = ctx.arrays, ctx.needs_input_grad
+            grads = [np.zeros_like(x) if n else None for x, n in zip(arrays, needs)]
+            for a, b in bounds:
+                leaves = [dp.tensor(x[a:b] if i < 2 else x, requires_grad=n) for i, (x, n) in enumerate(zip(arrays, needs))]
+                with dp.enable_grad():
+                    out = run(a, b, *leaves)
+                    if out.requires_grad:
+                        out.backward(g[a:b])
+                for i, leaf in enumerate(leaves):
+                    if grads[i] is not None and leaf.grad is not None:
+                        if i < 2:
+                            grads[i][a:b] += leaf.grad
+                        else:
+                            grads[i] += leaf.grad
+            return tuple(grads)
+
+    return _Blocks.apply(*args)
+
+
+def _lit_pairs(fragments, base, verts, faces, normal_source, view_source, image, lights, material, shader,
+               orthographic):
+    """Lit colours (P, 3) of pairs: base * (ambient + diffuse) + specular at each pair's point."""
     if len(fragments) == 0:
         return base
-    points = interpolate(mesh.verts, mesh.faces, fragments)
+    points = interpolate(verts, faces, fragments)
     if shader == "flat":
         normals = normal_source[fragments.parent]
     else:
-        normals = _normalize(interpolate(normal_source, mesh.faces, fragments))
+        normals = _normalize(interpolate(normal_source, faces, fragments))
     view = view_source[image] if orthographic else _normalize(view_source[image] - points)
     amb, dif, spe = light_terms(lights, material, points, normals, view)
     return base * (amb + dif) + spe

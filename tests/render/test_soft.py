@@ -138,7 +138,8 @@ def _finite(img, *grads):
 @pytest.mark.parametrize("case", ["zero_area", "same_screen_position", "edge_on", "straddling_near", "behind",
                                   "empty_image", "tiny_sigma_gamma"])
 @pytest.mark.parametrize("shader", ["silhouette", "phong"])
-def test_degenerate_cases_give_no_nan(case, shader):
+@pytest.mark.parametrize("hard", [False, True])
+def test_degenerate_cases_give_no_nan(case, shader, hard):
     verts = np.array([[-0.5, -0.5, 0.0], [0.5, -0.4, 0.1], [0.0, 0.5, -0.1], [0.6, 0.6, 0.2],
                       [0.2, 0.1, 0.0], [0.2, 0.1, 0.0], [0.1, 0.2, 0.0]])
     faces = [[0, 1, 2], [1, 3, 2]]
@@ -164,10 +165,15 @@ def test_degenerate_cases_give_no_nan(case, shader):
         verts = verts + np.array([50.0, 0.0, 0.0])
     elif case == "tiny_sigma_gamma":
         ras = R.SoftRasterizer(sigma=1e-7, gamma=1e-6)
+    if hard:
+        ras = R.HardRasterizer()
     colors = np.random.default_rng(0).random((len(verts), 3))
     mesh = R.Mesh(verts, np.array(faces), colors=colors)
     cams = R.look_at(eye=eye, at=(0.0, 0.0, -5.0), fov=60, image_size=(32, 32))
     img = R.render(mesh, cams, R.DirectionalLight(), rasterizer=ras, shader=shader)
+    if hard and shader == "silhouette":                               # a step function: no graph at all
+        assert not img.requires_grad and np.all(np.isfinite(img.data))
+        return
     dp.sum(img * np.random.default_rng(1).random(img.shape)).backward()
     _finite(img, mesh.verts.grad, cams.eye.grad)
     if shader == "phong":
@@ -176,6 +182,8 @@ def test_degenerate_cases_give_no_nan(case, shader):
         assert np.all(img.data[..., 3] == 0)
     else:
         assert img.data[..., 3].max() > 0.4
+    if hard and shader == "phong" and case != "empty_image":
+        assert np.abs(mesh.verts.grad).max() > 0
 
 
 def test_tiny_sigma_gamma_values_are_sane(tiny_scene):

@@ -182,7 +182,11 @@ class custom_jvp:
         finally:
             _mode._tangents.reset(token)
         value, tout = self.rule(raw, tans)
-        table[id(out)] = np.asarray(_raw(tout))
+        tout = np.asarray(_raw(tout))
+        if tout.shape != np.shape(_raw(out)):
+            raise ValueError(f"custom JVP rule of {self.fun.__name__!r} returned a tangent of shape {tout.shape}, "
+                             f"expected {np.shape(_raw(out))} (the shape of the function's output)")
+        table[id(out)] = tout
         table.setdefault("_keep", []).append(out)
         return out
 

@@ -236,3 +236,12 @@ def test_custom_vjp_needs_its_rule_and_has_no_forward_mode(rng):
         dp.jvp(lambda x: fused(x, np.ones(3)), (np.ones(3),), (np.ones(3),))
     with pytest.raises(NotImplementedError, match="'Softsign'"):
         dp.jacobian(Softsign.apply, mode="fwd")(np.ones(3))
+
+
+def test_wrong_tangent_shape_of_a_custom_jvp_names_the_function():
+    @dp.custom_jvp
+    def total(x):
+        return dp.sum(x)
+    total.defjvp(lambda primals, tangents: (np.sum(primals[0]), tangents[0]))      # forgot to sum
+    with pytest.raises(ValueError, match=r"'total' returned a tangent of shape \(3,\), expected \(\)"):
+        dp.jvp(total, (np.ones(3),), (np.ones(3),))

@@ -182,6 +182,17 @@ class Cameras:
         y = c[..., 1] - f[..., 1] * xy[..., 1]
         return dp.stack([x, y, depth], axis=-1)
 
+    def screen_to_ndc(self, screen):
+        """(..., 3) screen points (x pixel, y pixel, depth) -> NDC (x right, y up, depth kept):
+        the image centre is 0 and the shorter image side spans [-1, 1]."""
+        h, w = self.image_size
+        s = self.ndc_per_pixel
+        return dp.stack([(screen[..., 0] - w / 2.0) * s, (h / 2.0 - screen[..., 1]) * s, screen[..., 2]], axis=-1)
+
+    def transform_points_ndc(self, points):
+        """(V, 3) world points -> (N, V, 3) NDC points (see ``screen_to_ndc``)."""
+        return self.screen_to_ndc(self.transform_points_screen(points))
+
     def transform_points_screen(self, points):
         """(V, 3) world points -> (N, V, 3) of (x pixel, y pixel, depth)."""
         return self.view_to_screen(self.world_to_view(points))

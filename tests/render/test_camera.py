@@ -20,6 +20,8 @@ def test_look_at_conventions():
     np.testing.assert_allclose(s[1], [20.0 + 10.0 / 3.0, 10.0, 3.0])
     np.testing.assert_allclose(s[2], [20.0, 10.0 - 10.0 / 3.0, 3.0])
     np.testing.assert_allclose(s[3, 2], 1.0)
+    ndc = cams.transform_points_ndc(pts).data[0]
+    np.testing.assert_allclose(ndc[:3, :2], [[0.0, 0.0], [1.0 / 3.0, 0.0], [0.0, 1.0 / 3.0]], atol=1e-12)
     np.testing.assert_allclose(cams.eye.data, [0.0, 0.0, 3.0])
     np.testing.assert_allclose(cams.camera_to_world().data[0][:3, 3], [0.0, 0.0, 3.0], atol=1e-12)
 

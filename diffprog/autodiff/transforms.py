@@ -49,6 +49,8 @@ def _as_input(x, argnum):
 
 
 def _argnums(argnums, nargs, name):
+    if type(argnums) is int and -nargs <= argnums < nargs:                # the common case, quickly
+        return True, (argnums % nargs,)
     single = isinstance(argnums, (int, np.integer))
     nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
     for a in nums:
@@ -79,7 +81,8 @@ def _prepare(args, nums):
     """Replace the differentiated arguments by Tensors; return (args, per-arg (leaves, rebuild), nested)."""
     args = list(args)
     trees = []
-    nested = _depth.get() > 0 or any(_is_traced(v) for a in args for v in flatten(a)[0])
+    nested = _depth.get() > 0 or any(type(a) is not np.ndarray and any(_is_traced(v) for v in flatten(a)[0])
+                                     for a in args)
     for n in nums:
         leaves, rebuild = flatten(args[n])
         new = [_as_input(v, n) for v in leaves]
@@ -121,7 +124,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
                             f"use dp.vjp or dp.jacobian for non-scalar outputs")
         inputs = [t for new, _ in trees for t in new]
         if type(value) is Tensor and value.requires_grad:
-            seed = np.ones_like(value.data)
+            seed = np.ones(np.shape(value.data), dtype=value.data.dtype)
             grads = run_backward([value], [Tensor(seed) if nested else seed], inputs,
                                  retain_graph=nested, create_graph=nested)
         else:

@@ -237,11 +237,13 @@ def _fmt(r):
 
 def _report(rows, scaling):
     lines = ["", "## render: soft rasterizer forward + backward (benchmarks/render.py)", "",
-             f"`python benchmarks/render.py` on {datetime.date.today()}, {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} cores (shared), one thread; Python {platform.python_version()}, NumPy {np.__version__}, "
+             f"`python benchmarks/render.py` on {datetime.date.today()}, "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), one thread; "
+             f"Python {platform.python_version()}, NumPy {np.__version__}, "
              f"PyTorch {torch.__version__}. sigma = gamma = 1e-4, no faces-per-pixel cap, float64, one image, "
              f"loss = weighted sum of RGBA. Time: median process CPU seconds; memory: tracemalloc peak.", "",
-             "| size | mesh | shader | ours fwd+bwd | peak memory | pixel-face pairs | pairs/s | dense PyTorch | speed-up |",
+             "| size | mesh | shader | ours fwd+bwd | peak memory | pixel-face pairs | pairs/s | dense PyTorch "
+             "| speed-up |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         dense = (f"{r['dense']:.2f} s | {r['dense'] / r['time']:.1f}x") if r["dense"] else "not run | -"
@@ -249,7 +251,8 @@ def _report(rows, scaling):
                      f"{r['pairs']:,} | {r['pairs'] / r['time'] / 1e6:.2f} M | {dense} |")
     lines += ["", "PyTorch3D's published CPU figure for the record: about 9 s per forward + backward, 2.5k-face "
               "teapot at 256x256 (pytorch3d issue 469).", "",
-              "Doubling the faces at fixed screen coverage (ico-sphere 5,120 -> each face bisected, 10,240), 128x128:", ""]
+              "Doubling the faces at fixed screen coverage (ico-sphere 5,120 -> each face bisected, 10,240), "
+              "128x128:", ""]
     for shader, k, sigma, ta, tb, count in scaling:
         lines.append(f"- {shader}, faces_per_pixel={k}, sigma={sigma:g}: {ta:.3f} s -> {tb:.3f} s ({tb / ta:.2f}x; "
                      f"pixel-face pairs {count[0]:,} -> {count[1]:,})")

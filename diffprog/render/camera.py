@@ -271,7 +271,7 @@ def look_at(eye, at=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0), fov=60.0, image_size=(2
         if np.any((fov_t.data <= 0) | (fov_t.data >= 180)):
             raise ValueError(f"fov: expected a vertical field of view in degrees in (0, 180), "
                              f"got {np.asarray(fov_t.data).tolist()}")
-    look_at_rotation(np.atleast_2d(eye.data), at.data, up.data)        # validate (up parallel to the view direction ...)
+    look_at_rotation(np.atleast_2d(eye.data), at.data, up.data)        # validates: up parallel to the view ...
 
     def derive():
         eye2 = eye if eye.ndim == 2 else eye[None, :]

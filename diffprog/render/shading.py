@@ -1,6 +1,7 @@
 """Shaders: per pixel-face pair colours from fragments, mesh attributes, lights and material.
 
-Everything here is plain engine code over the (P, ...) pair arrays, so it is differentiable with
+Interpolation and texture sampling are small fused ops (gathers with bincount backward passes);
+lighting is plain engine code over the (P, ...) pair arrays. All of it is differentiable with
 respect to vertices, colours, UVs, texture, camera, lights and material. Shaders:
 
 - ``silhouette``: no colour (the blend gives the coverage only);
@@ -20,7 +21,7 @@ import numpy as np
 
 import diffprog.autodiff as dp
 from .fragments import Fragments
-from .lights import DirectionalLight, Material
+from .lights import DirectionalLight, Material, PointLight
 from .mesh import _normalize, vertex_normals, face_normals
 from .texture import sample_texture
 
@@ -107,6 +108,9 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
     elif not isinstance(lights, (list, tuple)):
         lights = [lights]
     lights = list(lights)
+    if not lights or not all(isinstance(li, (DirectionalLight, PointLight)) for li in lights):
+        raise TypeError(f"lights: expected a DirectionalLight, a PointLight or a non-empty list of them, "
+                        f"got {lights!r}")
     material = Material() if material is None else material
     h, w = cams.image_size
     image = fragments.pixel // (h * w)
@@ -125,8 +129,8 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         flat = lambda t: dp.reshape(t, (-1, 3))                              # noqa: E731
         amb, dif, spe = light_terms(lights, material, flat(verts), flat(normals), flat(view))
         shape = (n_cam, mesh.num_verts, 3)
-        dif = interpolate(dp.reshape(dif + 0.0 * flat(verts), shape), mesh.faces, fragments, image)
-        spe = interpolate(dp.reshape(spe + 0.0 * flat(verts), shape), mesh.faces, fragments, image)
+        dif = interpolate(dp.reshape(dif, shape), mesh.faces, fragments, image)
+        spe = interpolate(dp.reshape(spe, shape), mesh.faces, fragments, image)
         return base * (amb + dif) + spe
     if shader == "flat":
         normal_source = face_normals(mesh.verts, mesh.faces)                # (F, 3), indexed by parent
@@ -173,7 +177,8 @@ def _chunked(run, P, args):
             arrays, needs = ctx.arrays, ctx.needs_input_grad
             grads = [np.zeros_like(x) if n else None for x, n in zip(arrays, needs)]
             for a, b in bounds:
-                leaves = [dp.tensor(x[a:b] if i < 2 else x, requires_grad=n) for i, (x, n) in enumerate(zip(arrays, needs))]
+                leaves = [dp.tensor(x[a:b] if i < 2 else x, requires_grad=n)
+                          for i, (x, n) in enumerate(zip(arrays, needs))]
                 with dp.enable_grad():
                     out = run(a, b, *leaves)
                     if out.requires_grad:

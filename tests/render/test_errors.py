@@ -20,6 +20,10 @@ def test_bad_render_arguments(scene):
         R.render(np.zeros((3, 3)), cams)
     with pytest.raises(TypeError, match="cams: expected Cameras"):
         R.render(mesh, "camera")
+    with pytest.raises(TypeError, match="lights: expected a DirectionalLight"):
+        R.render(mesh, cams, lights=[])
+    with pytest.raises(TypeError, match="lights: expected a DirectionalLight"):
+        R.render(mesh, cams, lights=(0.0, 1.0, 0.0))
     with pytest.raises(ValueError, match="mesh: a list of meshes needs one per camera"):
         R.render([mesh, mesh], cams)
 

@@ -5,7 +5,7 @@ import pytest
 
 import diffprog as dp
 from diffprog import render as R
-from render_scenes import SMOOTH, tiny_cams
+from render_scenes import tiny_cams
 
 
 def dense_fragments(screen, cams):

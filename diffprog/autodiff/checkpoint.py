@@ -1,6 +1,4 @@
 """Gradient checkpointing: keep a block's inputs, recompute its inside during backward."""
-import numpy as np
-
 from . import mode as _mode
 from .graph import Primitive, _node, run_backward
 from .tensor import Tensor

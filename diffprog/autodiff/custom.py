@@ -13,8 +13,6 @@ import numpy as np
 from . import mode as _mode
 from .graph import Primitive, _node, _wrap
 from .tensor import Tensor
-from . import primitives as P
-from .graph import apply
 
 
 # True while ``linearize``/``jacobian(mode='fwd')`` record a graph to push tangents through later;

@@ -152,8 +152,9 @@ def _push_tangent(t, prim, args, kw):
     token = _mode._tangents.set(None)          # the rules themselves are not differentiated
     try:
         if prim.linear:
-            targs = [v if v is not None else (np.zeros_like(d) if type(a) is Tensor else d)
-                     for v, a, d in zip(ins, args, datas)]
+            # every positional argument of a linear primitive is an operand: constants have a
+            # zero tangent (index arrays and other settings travel as keywords)
+            targs = [v if v is not None else np.zeros_like(d) for v, d in zip(ins, datas)]
             out = prim.forward(*targs, **kw)
         elif prim.jvps is None:
             raise NotImplementedError(f"forward mode is not defined for dp.{prim.name}")

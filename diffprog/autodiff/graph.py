@@ -232,6 +232,20 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     found = {}
     flags = _get_flags()
     anomaly = flags & ANOMALY
+
+    def accumulate(p, c, prim, i):
+        if c.shape != p.data.shape:
+            c = _backend.sum_to(c, p.data.shape)
+        if anomaly:
+            _check_finite(c, prim, i)
+        k = id(p)
+        prev = grads.get(k)
+        if prev is None:
+            grads[k] = c
+            heappush(heap, (-p._seq, k, p))
+        else:
+            grads[k] = prev + c
+
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
         while heap:
@@ -249,58 +263,46 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 raise RuntimeError(_FREED_MSG.format(name=node._kw))
             parents = node._parents
             kw = node._kw
-            if len(parents) == 1 and kw is None and not create_graph and prim.vjp_all is None \
-                    and parents[0].requires_grad:
-                p = parents[0]                       # the common case, kept lean
-                c = prim.vjps[0](g, node.data, p.data)
-                if c.shape != p.data.shape:
-                    c = _backend.sum_to(c, p.data.shape)
-                if anomaly:
-                    _check_finite(c, prim, 0)
-                k = id(p)
-                prev = grads.get(k)
-                if prev is None:
-                    grads[k] = c
-                    heappush(heap, (-p._seq, k, p))
+            if kw is None and not create_graph and prim.vjp_all is None and not prim.variadic \
+                    and len(parents) <= 2:            # unary and binary rows: the lean common path
+                vjps = prim.vjps
+                if len(parents) == 1:
+                    p = parents[0]
+                    if p.requires_grad:
+                        accumulate(p, vjps[0](g, node.data, p.data), prim, 0)
                 else:
-                    grads[k] = prev + c
-                if not retain_graph:
-                    node._parents, node._prim, node._kw = None, FREED, prim.name
-                continue
-            if create_graph:
-                args, ans = parents, node
+                    x, y = parents
+                    tx, ty = type(x) is Tensor, type(y) is Tensor
+                    xd, yd = x.data if tx else x, y.data if ty else y
+                    if tx and x.requires_grad:
+                        accumulate(x, vjps[0](g, node.data, xd, yd), prim, 0)
+                    if ty and y.requires_grad:
+                        accumulate(y, vjps[1](g, node.data, xd, yd), prim, 1)
             else:
-                args = [p.data if type(p) is Tensor else p for p in parents]
-                ans = node.data
-            if prim.vjp_all is not None:
-                needs = [type(p) is Tensor and p.requires_grad for p in parents]
-                cots = prim.vjp_all(g, ans, args, needs, kw or {})
-            else:
-                cots = None
-            for i, p in enumerate(parents):
-                if type(p) is not Tensor or not p.requires_grad:
-                    continue
-                if cots is not None:
-                    c = cots[i]
-                    if c is None:
+                if create_graph:
+                    args, ans = parents, node
+                else:
+                    args = [p.data if type(p) is Tensor else p for p in parents]
+                    ans = node.data
+                if prim.vjp_all is not None:
+                    needs = [type(p) is Tensor and p.requires_grad for p in parents]
+                    cots = prim.vjp_all(g, ans, args, needs, kw or {})
+                else:
+                    cots = None
+                for i, p in enumerate(parents):
+                    if type(p) is not Tensor or not p.requires_grad:
                         continue
-                elif prim.variadic:
-                    c = prim.vjps[0](g, ans, *args, argnum=i, **kw)
-                elif kw is None:
-                    c = prim.vjps[i](g, ans, *args)
-                else:
-                    c = prim.vjps[i](g, ans, *args, **kw)
-                if c.shape != p.data.shape:
-                    c = _backend.sum_to(c, p.data.shape)
-                if anomaly:
-                    _check_finite(c, prim, i)
-                k = id(p)
-                prev = grads.get(k)
-                if prev is None:
-                    grads[k] = c
-                    heappush(heap, (-p._seq, k, p))
-                else:
-                    grads[k] = prev + c
+                    if cots is not None:
+                        c = cots[i]
+                        if c is None:
+                            continue
+                    elif prim.variadic:
+                        c = prim.vjps[0](g, ans, *args, argnum=i, **(kw or {}))
+                    elif kw is None:
+                        c = prim.vjps[i](g, ans, *args)
+                    else:
+                        c = prim.vjps[i](g, ans, *args, **kw)
+                    accumulate(p, c, prim, i)
             if not retain_graph:
                 node._parents, node._prim, node._kw = None, FREED, prim.name
     finally:

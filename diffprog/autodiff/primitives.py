@@ -219,6 +219,8 @@ WHERE = _elementwise("where", np.where, None,
 # ---- matrix product ---------------------------------------------------------------------------
 
 def _matmul_da(g, ans, a, b):
+    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and np.ndim(a) >= 2:
+        return np.matmul(g, b.swapaxes(-1, -2))              # the common case, no dispatch
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
             return g * b
@@ -229,6 +231,8 @@ def _matmul_da(g, ans, a, b):
 
 
 def _matmul_db(g, ans, a, b):
+    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and np.ndim(b) >= 2:
+        return np.matmul(a.swapaxes(-1, -2), g)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:
             return g * a
@@ -351,14 +355,14 @@ CUMSUM = _linear("cumsum", lambda x, axis=None: np.cumsum(x, axis=axis), _cumsum
 # ---- shape and indexing (all linear) ------------------------------------------------------------
 
 def sum_to_forward(x, shape):
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    x = np.asarray(x)
     shape = tuple(shape)
-    lead = np.ndim(x) - len(shape)
-    if lead > 0:
-        x = np.sum(x, axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(x)[i] != 1)
-    if axes:
-        x = np.sum(x, axis=axes, keepdims=True)
-    return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if not axes:
+        return x
+    return x.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 RESHAPE = _linear("reshape", lambda x, shape: np.reshape(x, shape),

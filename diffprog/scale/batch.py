@@ -21,7 +21,7 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
              allowed_failures=3, timeout=None, runner=None, client=None):
     """Run ``jobs`` (a list of Job) and return one result dict per job, in the same order
     (``name, scene, out_dir, overrides, status ("done" | "skipped" | "failed"), metrics, seconds,
-    attempts, resumed, worker, error``).
+    cpu_seconds, attempts, resumed, worker, error, traceback``).
 
     workers: 0 runs the jobs one by one in this process (Dask is not imported); N >= 1 starts an embedded
         LocalCluster of N processes with one thread each; None (default) means one by one for a single job
@@ -156,18 +156,17 @@ def _check_jobs(jobs):
 
 
 def _skipped(job, record):
+    keys = ("metrics", "seconds", "cpu_seconds", "attempts", "resumed", "worker")
     return {"name": job.name, "scene": job.scene, "out_dir": job.out_dir, "overrides": dict(job.overrides),
-            "status": "skipped", "metrics": record.get("metrics"), "seconds": record.get("seconds"),
-            "attempts": record.get("attempts"), "resumed": record.get("resumed"), "worker": record.get("worker"),
-            "error": None, "traceback": None}
+            "status": "skipped", **{key: record.get(key) for key in keys}, "error": None, "traceback": None}
 
 
 def _failed(job, error, traceback_text):
     message = " ".join(str(error).split())
+    keys = ("metrics", "seconds", "cpu_seconds", "attempts", "resumed", "worker")
     return {"name": job.name, "scene": job.scene, "out_dir": job.out_dir, "overrides": dict(job.overrides),
-            "status": "failed", "metrics": None, "seconds": None, "attempts": None, "resumed": None,
-            "worker": None, "error": f"{type(error).__name__}: {message}" if message else type(error).__name__,
-            "traceback": traceback_text}
+            "status": "failed", **dict.fromkeys(keys), "traceback": traceback_text,
+            "error": f"{type(error).__name__}: {message}" if message else type(error).__name__}
 
 
 def _traceback_text(error, frames=None):

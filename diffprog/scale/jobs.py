@@ -143,7 +143,8 @@ def _list_outputs(out_dir):
 
 def run_job(job, batch_id, force=False, runner=None):
     """Run one job where it is called (in this process or on a Dask worker) and return its result dict
-    (``name, scene, out_dir, overrides, status, metrics, seconds, attempts, resumed, worker, error``).
+    (``name, scene, out_dir, overrides, status, metrics, seconds, cpu_seconds, attempts, resumed, worker,
+    error``; seconds and cpu_seconds: wall-clock and this process's CPU time of the last attempt).
 
     The fit resumes from its checkpoint (``resume=True``) when an earlier attempt of the same job left
     it unfinished: a rescheduled attempt of this batch (same ``batch_id``, e.g. after its worker process
@@ -163,23 +164,25 @@ def run_job(job, batch_id, force=False, runner=None):
               "status": "running", "batch_id": batch_id, "attempts": attempts, "resumed": resume,
               "worker": f"{socket.gethostname()}:{os.getpid()}", "started": time.time()}
     write_record(job.out_dir, record)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         metrics = runner(job.scene, out_dir=job.out_dir, overrides=dict(job.overrides) or None,
                          resume=resume, progress=False)
     except INPUT_ERRORS as error:
-        record.update(status="failed", seconds=time.perf_counter() - start, error=_one_line(error),
+        record.update(status="failed", seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
+                      error=_one_line(error),
                       traceback=traceback.format_exc())
         write_record(job.out_dir, record)
         return _result(job, record)
-    record.update(status="done", seconds=time.perf_counter() - start, metrics=_plain(metrics),
+    record.update(status="done", seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
+                  metrics=_plain(metrics),
                   outputs=_list_outputs(job.out_dir))
     write_record(job.out_dir, record)
     return _result(job, record)
 
 
 def _result(job, record):
-    keys = ("status", "metrics", "seconds", "attempts", "resumed", "worker", "error", "traceback")
+    keys = ("status", "metrics", "seconds", "cpu_seconds", "attempts", "resumed", "worker", "error", "traceback")
     return {"name": job.name, "scene": job.scene, "out_dir": job.out_dir, "overrides": dict(job.overrides),
             **{key: record.get(key) for key in keys}}
 

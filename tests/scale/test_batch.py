@@ -84,3 +84,10 @@ def test_rerun_skips_finished_jobs_unless_forced(baseline, client, tmp_path):
     forced = scale.run_jobs(changed[:1], workers=0, force=True, progress=False)
     assert forced[0]["status"] == "done" and not forced[0]["resumed"]
     assert metrics_by_name(forced) == metrics_by_name(serial[:1])
+
+
+def test_embedded_workers_keep_the_default_allocator_and_one_blas_thread(client):
+    def environment():
+        return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+    expected = (os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS", "1"))
+    assert set(client.run(environment).values()) == {expected}

@@ -137,7 +137,8 @@ def main(argv=None):
     import distributed
     where = args.scheduler or f"LocalCluster, {workers} worker processes x 1 thread"
     lines = [
-        f"### Scale: {args.jobs} small fits, one by one vs Dask ({where})",
+        f"## Scale: {args.jobs} small fits, one by one vs Dask ({where}) (benchmarks/scale.py, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
         f"Command: `python benchmarks/scale.py {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip(),
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}, "
@@ -166,8 +167,18 @@ def main(argv=None):
         f"projected for {workers} free cores from the CPU times and the per-job overhead: "
         f"{workers} x {serial_cpu_job:.2f} / ({worker_cpu_job:.2f} + {overhead_noop:.3f}) = {projected:.2f}x. "
         f"Target >= 1.7x: measured {'met' if serial_wall / dask_wall >= 1.7 else 'NOT met'}"
-        + (f" (the session could use only {capacity:.2f} cores' worth of the machine)" if capacity < 1.8 else "")
+        + (f" (on this shared machine two processes got only {capacity:.2f}x the CPU time of one)"
+           if capacity < 1.8 else "")
         + f", projected {'met' if projected >= 1.7 else 'NOT met'}.",
+        "",
+        "The same command on a multi-machine cluster: start `dask scheduler` on one machine (it listens on "
+        "tcp://HOST:8786) and `dask worker tcp://HOST:8786 --nworkers N --nthreads 1` on each machine, all with "
+        "the same diffprog installed and the scenes and output folders on a shared file system at the same "
+        "paths; then `python benchmarks/scale.py --scheduler tcp://HOST:8786` (or `diffprog fit scenes/*.toml "
+        "--scheduler tcp://HOST:8786 --out /shared/out/batch`). The embedded cluster's tuning for CPU-bound "
+        "fits (glibc's default memory trimming, no statistical profiler) goes in the workers' Dask config, "
+        "e.g. `~/.config/dask/diffprog.yaml`: `distributed: {nanny: {pre-spawn-environ: "
+        "{MALLOC_TRIM_THRESHOLD_: null}}, worker: {profile: {enabled: false}}}`.",
     ]
     print("\n".join(lines))
     if args.append:

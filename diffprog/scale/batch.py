@@ -53,18 +53,16 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
             log.write(f"{job.name}: skipped, finished earlier in {job.out_dir} (--force runs it again)")
     to_run = [job for job in jobs if job.name not in results]
     log.write(f"batch {batch_id[:8]}: {len(jobs)} jobs, {len(to_run)} to run, {len(results)} skipped")
+    in_process = client is None and scheduler is None and (workers == 0 or (workers is None and len(to_run) <= 1))
+    if in_process or not to_run:  # nothing to run needs no cluster
+        outcomes = _run_serially(to_run, batch_id, force, runner, log, retries)
+    else:
+        if client is None and scheduler is None and workers is None:
+            workers = min(len(to_run), os.cpu_count() or 1)
+        outcomes = _run_on_dask(to_run, batch_id, force, runner, log, client, workers, scheduler, retries,
+                                allowed_failures, timeout)
     bar = _progress_bar(len(jobs), len(results), progress)
-    outcomes = iter(())
     try:
-        if not to_run:
-            pass
-        elif client is None and scheduler is None and (workers == 0 or (workers is None and len(to_run) <= 1)):
-            outcomes = _run_serially(to_run, batch_id, force, runner, log, retries)
-        else:
-            if scheduler is None and workers is None:
-                workers = min(len(to_run), os.cpu_count() or 1)
-            outcomes = _run_on_dask(to_run, batch_id, force, runner, log, client, workers, scheduler, retries,
-                                    allowed_failures, timeout)
         for result in outcomes:
             results[result["name"]] = result
             _log_result(log, result)
@@ -73,8 +71,7 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
             if failures:
                 bar.set_postfix(failed=failures)
     finally:
-        if hasattr(outcomes, "close"):
-            outcomes.close()  # a generator: closing it shuts the cluster down even when the loop was interrupted
+        outcomes.close()  # a generator: closing it shuts the cluster down even when the loop was interrupted
         bar.close()
         log.close()
     return [results[job.name] for job in jobs]

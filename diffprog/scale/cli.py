@@ -131,6 +131,10 @@ def run_and_report(command, jobs, out_root, workers=None, scheduler=None, force=
     except DaskMissingError as error:
         print(f"diffprog {command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ndiffprog {command}: interrupted; finished jobs are kept and unfinished ones resume from their "
+              f"checkpoints when the same command runs again (log: {log_path})", file=sys.stderr)
+        return 130
     ranked, status = rank, 0
     heading = f"{len(results)} jobs"
     if ranked:

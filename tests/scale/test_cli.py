@@ -1,0 +1,43 @@
+"""The batch options of ``diffprog fit`` and when a command is a batch."""
+import argparse
+
+import pytest
+
+from diffprog.scale.cli import add_batch_arguments, fit_overrides, is_batch
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="diffprog fit")
+    parser.add_argument("scene", nargs="+")
+    parser.add_argument("--set", action="append")
+    parser.add_argument("--seed", type=int)
+    add_batch_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_batch_options_parse_and_check(capsys):
+    args = parse(["a.toml", "b.toml", "--workers", "3", "--force"])
+    assert (args.workers, args.scheduler, args.force) == (3, None, True)
+    assert parse(["a.toml", "--scheduler", "tcp://host:8786"]).scheduler == "tcp://host:8786"
+    with pytest.raises(SystemExit):
+        parse(["a.toml", "--workers", "-1"])
+    assert "expected a whole number of workers >= 0, got '-1'" in capsys.readouterr().err
+
+
+def test_which_commands_are_batches(make_scenes):
+    folder = make_scenes(2)
+    one = str(folder / "s1.toml")
+    assert not is_batch(parse([one]))                                        # a plain fit
+    assert not is_batch(parse(["missing.toml"]))                             # the plain fit reports it
+    assert is_batch(parse([one, str(folder / "s2.toml")]))
+    assert is_batch(parse([str(folder)]))
+    assert is_batch(parse([str(folder / "*.toml")]))
+    assert is_batch(parse([one, "--workers", "0"]))
+    assert is_batch(parse([one, "--scheduler", "tcp://host:8786"]))
+
+
+def test_shared_fit_options_become_overrides():
+    args = parse(["a.toml", "--set", "render.sigma=2e-4", "--set", "schedule.seed=1", "--seed", "5"])
+    assert fit_overrides(args) == {"render.sigma": 2e-4, "schedule.seed": 5}   # --seed wins over --set
+    with pytest.raises(ValueError, match="render.sigma"):
+        fit_overrides(parse(["a.toml", "--set", "render.sigma"]))

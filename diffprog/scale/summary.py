@@ -41,7 +41,7 @@ def summary_rows(results, ranked=False):
     override_keys = _union(result.get("overrides") or {} for result in results)
     metric_keys = _union(result.get("metrics") or {} for result in results)
     header = (["rank"] if ranked else []) + ["job", "status"] + override_keys + metric_keys + [
-        "seconds", "attempts", "scene", "out_dir", "error"]
+        "job_seconds", "attempts", "scene", "out_dir", "error"]
     rows = []
     for index, result in enumerate(results):
         overrides = result.get("overrides") or {}
@@ -90,7 +90,7 @@ def format_table(results, ranked=False):
 
 
 def _format(value, column):
-    if isinstance(value, float) and column == "seconds":
+    if isinstance(value, float) and column == "job_seconds":
         return f"{value:.1f}"
     if isinstance(value, float):
         return f"{value:.6g}"

@@ -22,7 +22,7 @@ FIT_OPTION_KEYS = {"seed": "schedule.seed", "iterations": "schedule.iterations",
 
 
 def add_batch_arguments(parser):
-    """Add the batch options (``--workers``, ``--scheduler``, ``--force``) to the ``fit`` parser."""
+    """Add the batch options (``--workers``, ``--scheduler``, ``--force``, ``--timeout``) to the ``fit`` parser."""
     group = parser.add_argument_group("several scenes (Dask)")
     group.add_argument("--workers", type=_non_negative_int, default=None, metavar="N",
                        help="run the jobs on an embedded Dask LocalCluster of N processes (one thread each); "
@@ -33,6 +33,8 @@ def add_batch_arguments(parser):
                             "need diffprog installed and the same paths, e.g. a shared file system)")
     group.add_argument("--force", action="store_true",
                        help="run jobs again even if their output directory holds a finished run")
+    group.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="give up on the jobs still unfinished after SECONDS (on Dask; default: no limit)")
     return parser
 
 
@@ -56,7 +58,7 @@ def run_batch(args):
         print(f"diffprog fit: error: {error}", file=sys.stderr)
         return 2
     return run_and_report("fit", jobs, out_root, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                          progress=not getattr(args, "quiet", False))
+                          progress=not getattr(args, "quiet", False), timeout=args.timeout)
 
 
 def add_sweep_parser(subparsers):
@@ -97,7 +99,8 @@ def run_sweep(args):
         print(f"diffprog sweep: error: {error}", file=sys.stderr)
         return 2
     return run_and_report("sweep", jobs, out_root, workers=args.workers, scheduler=args.scheduler, force=args.force,
-                          rank=True, rank_by=args.rank_by, order=args.order, progress=not args.quiet)
+                          rank=True, rank_by=args.rank_by, order=args.order, progress=not args.quiet,
+                          timeout=args.timeout)
 
 
 def check_scenes(jobs):
@@ -119,7 +122,7 @@ def fit_overrides(args):
 
 
 def run_and_report(command, jobs, out_root, workers=None, scheduler=None, force=False, rank=False, rank_by=None,
-                   order=None, progress=True, runner=None):
+                   order=None, progress=True, timeout=None, runner=None):
     """Run ``jobs`` (see ``run_jobs``), write ``summary.csv`` and ``batch.log`` under ``out_root``, print
     the summary table (ranked by ``rank_by``, default the first metric reported, if ``rank``) and return
     the exit status: 0 if every job finished, 1 if some failed (named on stderr), 2 if Dask is missing."""
@@ -127,10 +130,13 @@ def run_and_report(command, jobs, out_root, workers=None, scheduler=None, force=
     log_path = out_root / "batch.log"
     try:
         results = run_jobs(jobs, workers=workers, scheduler=scheduler, force=force, progress=progress,
-                           log_path=log_path, runner=runner)
+                           log_path=log_path, timeout=timeout, runner=runner)
     except DaskMissingError as error:
         print(f"diffprog {command}: error: {error}", file=sys.stderr)
         return 2
+    except TimeoutError as error:
+        print(f"diffprog {command}: {error}; re-run the same command to resume them", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ndiffprog {command}: interrupted; finished jobs are kept and unfinished ones resume from their "
               f"checkpoints when the same command runs again (log: {log_path})", file=sys.stderr)

@@ -19,7 +19,8 @@ def sweep(argv):
 def test_two_by_three_sweep_is_six_ranked_jobs(make_scenes, tmp_path, capsys):
     scene = make_scenes(1) / "s1.toml"
     status = sweep([str(scene), "--grid", "schedule.learning_rate=[0.01, 0.001]", "--grid", "loss.laplacian=[0.5,1,2]",
-                    "--rank-by", "held_out_silhouette_iou", "--workers", "2", "--out", str(tmp_path), "--quiet"])
+                    "--rank-by", "held_out_silhouette_iou", "--workers", "2", "--out", str(tmp_path), "--quiet",
+                    "--timeout", "180"])
     out = capsys.readouterr().out
     assert status == 0
     assert "6 jobs, ranked by held_out_silhouette_iou (higher is better)" in out

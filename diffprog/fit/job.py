@@ -22,7 +22,7 @@ from diffprog import render as R
 from diffprog.io import load_scene, read_views
 from . import report
 from .cameras import cameras_from_matrices, look_at_point, silhouette_radius
-from .files import atomic_write, read_arrays, write_arrays, write_json, write_png
+from .files import atomic_write, read_arrays, write_arrays, write_json
 from .metrics import chamfer_over_diagonal, masked_psnr, silhouette_iou
 from .shading import render_unlit
 
@@ -342,7 +342,7 @@ def _preview(fitter, path):
     cams = fitter.cameras(np.array([0]))
     with dp.no_grad():
         image = report.render_hard(fitter.verts.data, fitter.faces, fitter.colors.data, cams, fitter.background)
-    write_png(path, report.side_by_side(fitter.target_rgb[0], image[0, ..., :3]))
+    report.write_side_by_side(path, fitter.target_rgb[0], image[0, ..., :3])
 
 
 def _finish(fitter, scene, out, held_out, reference):

@@ -105,5 +105,9 @@ def _pillow_plot(path, curves, width=700, height=400, margin=50):
     atomic_write(path, lambda temporary: image.save(temporary, format="PNG"))
 
 
-def write_side_by_side(path, photo_rgb, fit_rgb):
-    write_png(path, side_by_side(photo_rgb, fit_rgb))
+def write_side_by_side(path, photo_rgb, fit_rgb, min_height=256):
+    """Write :func:`side_by_side`, enlarged by an integer factor (nearest neighbour, pixels stay
+    visible) to at least ``min_height`` pixels tall."""
+    image = side_by_side(photo_rgb, fit_rgb)
+    factor = max(1, -(-min_height // image.shape[0]))
+    write_png(path, np.repeat(np.repeat(image, factor, axis=0), factor, axis=1))

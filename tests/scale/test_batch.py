@@ -9,8 +9,7 @@ from diffprog import scale
 from diffprog.fit import run_scene
 from diffprog.scale.cli import run_and_report
 
-from conftest import metrics_by_name, write_scene, TINY
-from fault_injection import FailFirstAttempt, kill_worker_running
+from scale_helpers import TINY, FailFirstAttempt, kill_worker_running, metrics_by_name, write_scene
 
 pytest.importorskip("distributed", reason="the Dask tests need the 'scale' extra (dask[distributed])")
 

@@ -86,6 +86,10 @@ def screen_triangles(verts, faces, cams):
         corners = dp.concatenate([c if hasattr(c, "data") else dp.tensor(np.ascontiguousarray(c))
                                   for c in corner_parts], axis=0)
     tri = _project(tri_view, image, cams)
+    dtype = np.asarray(verts.data if hasattr(verts, "data") else verts).dtype
+    if dtype == np.float32:                              # float32 meshes rasterize in float32
+        tri = dp.astype(tri, np.float32)
+        corners = None if corners is None else dp.astype(corners, np.float32)
     return ScreenTriangles(tri, image, parent, corners)
 
 

@@ -153,7 +153,7 @@ class SoftRasterizer:
 def _blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
     x = dist / sigma
     log_alpha_c = np.bincount(pixel, weights=-_softplus(x), minlength=npix)      # log(1 - alpha)
-    alpha = 0.0 - np.expm1(log_alpha_c)
+    alpha = (0.0 - np.expm1(log_alpha_c)).astype(dist.dtype, copy=False)     # bincount sums in float64
     res = dict(x=x, alpha=alpha)
     if colors is None:
         return alpha[:, None], res
@@ -171,7 +171,7 @@ def _blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, z
     rgb = np.empty((npix, C), dtype=colors.dtype)
     for c in range(C):
         rgb[:, c] = np.bincount(pixel, weights=wgt * colors[:, c], minlength=npix)
-    rgb += wb[:, None] * background
+    rgb += (wb[:, None] * background).astype(rgb.dtype, copy=False)
     res.update(wgt=wgt, wb=wb, rgb=rgb)
     return np.concatenate([rgb, alpha[:, None]], axis=1), res
 

@@ -297,3 +297,33 @@ def test_chunked_checkpointed_shading_equals_direct(monkeypatch, shader):
     chunked = run()
     for a, b in zip(direct, chunked):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_float32_mesh_renders_in_float32():
+    m64 = R.ico_sphere(3)
+    m32 = R.ico_sphere(3, dtype=np.float32)
+    cams = R.look_at(eye=(0.4, 0.5, 3.0), fov=45, image_size=(32, 32))
+    a = R.render(m64, cams, shader="phong")
+    b = R.render(m32, cams, shader="phong")
+    assert b.dtype == np.float32
+    np.testing.assert_allclose(b.data, a.data, atol=2e-4)
+    dp.sum(b).backward()
+    assert np.all(np.isfinite(m32.verts.grad))
+
+
+def test_silhouette_fitting_decreases_the_loss():
+    """An image loss drives the vertices: a few gradient steps move a sphere towards an ellipsoid."""
+    sphere = R.ico_sphere(2)
+    cams = R.look_at(eye=R.orbit(4, elev=20, dist=3.5), fov=45, image_size=(32, 32), requires_grad=False)
+    ras = R.SoftRasterizer(sigma=3e-4, gamma=1e-3)
+    target = R.render(R.Mesh(sphere.verts.data * [1.3, 0.8, 1.0], sphere.faces), cams, rasterizer=ras,
+                      shader="silhouette").data[..., 3]
+    v = sphere.verts.data.copy()
+    losses = []
+    for _ in range(15):
+        mesh = R.Mesh(v, sphere.faces)
+        loss = R.mse_loss(R.render(mesh, cams, rasterizer=ras, shader="silhouette")[..., 3], target)
+        loss.backward()
+        losses.append(loss.item())
+        v = v - 0.01 * mesh.verts.grad / np.abs(mesh.verts.grad).max()
+    assert losses[-1] < 0.6 * losses[0]

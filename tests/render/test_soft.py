@@ -320,10 +320,10 @@ def test_silhouette_fitting_decreases_the_loss():
                       shader="silhouette").data[..., 3]
     v = sphere.verts.data.copy()
     losses = []
-    for _ in range(15):
+    for _ in range(25):
         mesh = R.Mesh(v, sphere.faces)
         loss = R.mse_loss(R.render(mesh, cams, rasterizer=ras, shader="silhouette")[..., 3], target)
         loss.backward()
         losses.append(loss.item())
-        v = v - 0.01 * mesh.verts.grad / np.abs(mesh.verts.grad).max()
+        v = v - 0.015 * mesh.verts.grad / np.abs(mesh.verts.grad).max()
     assert losses[-1] < 0.6 * losses[0]

@@ -138,7 +138,8 @@ def main(argv=None):
                   f" on {platform.node() or 'this machine'} ({os.cpu_count()} cores, shared), "
                   f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; Python "
                   f"{platform.python_version()}, NumPy {numpy.__version__}; one BLAS thread. "
-                  f"Photographs: Mitsuba 3 path traced (assets/make_photos.py); images 128x128.\n\n")
+                  f"Photographs: Mitsuba 3 path traced (assets/make_photos.py)"
+                  f"{'; fits at 128x128' if args.only != 'camera' else ''}.\n\n")
         with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "a") as f:
             f.write(header + text + "\n")
     return 0

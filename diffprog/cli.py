@@ -59,7 +59,16 @@ def _fail(command, error):
 def fit(args):
     """Fit a mesh to the photographs of a scene file and write the results."""
     from diffprog.fit import Interrupted, run_scene
-    from diffprog.io.scene import parse_override
+    from diffprog.io.scene import REQUIRED, SCHEMA, VIEW_SCHEMA, parse_override
+    if args.keys:
+        for header, fields in [(f"[{s}]", f) for s, f in SCHEMA.items()] + [("[[photos.views]]", VIEW_SCHEMA)]:
+            print(header)
+            for key, field in fields.items():
+                default = "required" if field.default is REQUIRED else f"default {field.default!r}"
+                print(f"  {key:<22} {field.kind:<10} {default:<28} {field.doc}")
+        return 0
+    if args.scene is None:
+        return _fail("fit", "expected a scene file, e.g. diffprog fit scenes/spot_quick.toml")
     overrides = {}
     try:
         for text in args.set or []:
@@ -210,7 +219,8 @@ def build_parser():
     p.set_defaults(run=demo)
 
     p = sub.add_parser("fit", help="fit a mesh to the photographs of a scene file (scenes/*.toml)")
-    p.add_argument("scene", help="scene file, e.g. scenes/spot.toml")
+    p.add_argument("scene", nargs="?", help="scene file, e.g. scenes/spot.toml")
+    p.add_argument("--keys", action="store_true", help="list every scene-file key with its type and default")
     p.add_argument("--seed", type=int, help="random seed (overrides schedule.seed)")
     p.add_argument("--iterations", type=int, help="optimization steps (overrides schedule.iterations)")
     p.add_argument("--image-size", type=int, help="square image size (overrides render.image_size)")

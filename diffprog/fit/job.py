@@ -3,7 +3,8 @@
 One step renders a few randomly chosen fitting views with the soft rasterizer, compares them
 with the photographs (mean squared silhouette and colour errors), adds the mesh regularizers
 (edge length, normal consistency, Laplacian smoothing), backpropagates to the vertices, vertex
-colours and (optionally) camera refinements, and takes an optimizer step. The views of step ``i``
+colours and (optionally) camera refinements, and takes an optimizer step; an optional last stage
+fits the colours alone through the z-buffer rasterizer. The views of step ``i``
 come from ``numpy.random.default_rng([seed, i])``, so a resumed run repeats an uninterrupted one
 exactly. The optimization state is checkpointed every ``schedule.checkpoint_every`` steps and
 on Ctrl-C (the step in flight finishes first; a second Ctrl-C stops at once).

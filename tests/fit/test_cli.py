@@ -47,3 +47,11 @@ def test_photos_without_mitsuba_says_how_to_install(monkeypatch, capsys):
     assert main(["photos"]) == 1
     err = capsys.readouterr().err
     assert "Mitsuba 3 is not installed" in err and "pip install" in err
+
+
+def test_fit_keys_lists_the_schema(capsys):
+    assert main(["fit", "--keys"]) == 0
+    out = capsys.readouterr().out
+    assert "[schedule]" in out and "views_per_iteration" in out and "[[photos.views]]" in out
+    assert main(["fit"]) == 2
+    assert "expected a scene file" in capsys.readouterr().err

@@ -52,7 +52,8 @@ def read_mesh(path, texture=None, dtype=np.float64):
             arr = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
             out["texture"] = arr.astype(dtype)
         elif texture is not None:
-            out["texture"] = read_image(texture, dtype)
+            tex = read_image(texture, dtype)
+            out["texture"] = np.repeat(tex, 3, axis=2) if tex.shape[2] == 1 else tex[:, :, :3]     # RGB
     elif texture is not None:
         raise ValueError(f"texture: given {texture!r} but {path!r} has no texture coordinates")
     colors = None

@@ -64,7 +64,11 @@ def interpolate(values, faces, fragments, image=None):
 
 
 def albedo(mesh, fragments):
-    """(P, C) base colour of each pair."""
+    """(P, 3) base colour of each pair."""
+    for name in ("texture", "colors"):
+        value = getattr(mesh, name)
+        if value is not None and value.shape[-1] != 3:
+            raise ValueError(f"mesh.{name}: shading needs RGB (3 channels), got shape {value.shape}")
     if mesh.texture is not None:
         uv = interpolate(mesh.uvs, mesh.face_uvs, fragments)
         return sample_texture(mesh.texture, uv)

@@ -43,3 +43,20 @@ def test_bad_rasterizer_and_lights():
         R.Material(shininess=0.0)
     with pytest.raises(ValueError, match="level: expected|level must be"):
         R.ico_sphere(-1)
+
+
+def test_colors_must_be_rgb(scene):
+    mesh, cams = scene
+    four = R.Mesh(mesh.verts.data, mesh.faces, colors=np.ones((mesh.num_verts, 4)))
+    with pytest.raises(ValueError, match=r"mesh.colors: shading needs RGB \(3 channels\), got shape \(42, 4\)"):
+        R.render(four, cams, shader="phong")
+    assert R.render(four, cams, shader="silhouette").shape == (1, 8, 8, 4)
+
+
+def test_rgba_texture_file_loads_as_rgb(tmp_path):
+    from diffprog.io import write_image
+    write_image(tmp_path / "tex.png", np.random.default_rng(0).random((4, 4, 4)))
+    plane = R.plane()
+    R.save_mesh(R.Mesh(plane.verts.data, plane.faces, uvs=plane.uvs.data), tmp_path / "p.obj")
+    mesh = R.load_mesh(tmp_path / "p.obj", texture=tmp_path / "tex.png")
+    assert mesh.texture.shape == (4, 4, 3)

@@ -108,3 +108,23 @@ def test_main_command_tiny(tmp_path, capsys):
     metrics = json.load(open(out / "metrics.json"))
     assert metrics["iterations"] == 6 and 0 < metrics["held_out_silhouette_iou"] <= 1
     assert np.isfinite(metrics["chamfer_over_diagonal"])
+
+
+def test_camera_refinement_and_mesh_file_start(tmp_path, monkeypatch):
+    """optimize = cameras adds per-view rotation/translation refinements; a mesh file can be the start."""
+    overrides = {"schedule.iterations": 6, "mesh.optimize": ["vertices", "colors", "cameras"],
+                 "mesh.initial": os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj"),
+                 "output.turntable_frames": 2, "schedule.camera_learning_rate": 1e-3}
+    fitter_state = {}
+    step = Fitter.step
+
+    def recording_step(self):
+        values = step(self)
+        fitter_state["rotation"] = self.rotation.data.copy()
+        return values
+
+    monkeypatch.setattr(Fitter, "step", recording_step)
+    metrics = run_scene(TINY, out_dir=tmp_path, overrides=overrides, progress=False)
+    assert metrics["vertices"] == 2306 and metrics["held_out_silhouette_iou"] > 0.85   # started from the truth
+    rotation = fitter_state["rotation"]
+    assert rotation.shape == (20, 3) and 0 < np.abs(rotation).max() < 0.05

@@ -19,10 +19,10 @@ def _rays(cams, n):
     return np.broadcast_to(c2w[:3, 3], d_world.shape).copy(), d_world, c2w
 
 
-def test_spot_matches_trimesh_ray_casting():
+def _check_against_ray_casting(azimuths):
     mesh = R.load_mesh(SPOT, requires_grad=False)
-    cams = R.look_at(eye=R.orbit(2, elev=25, dist=2.2, azim_start=30), fov=45, image_size=(64, 64),
-                     requires_grad=False)
+    eyes = np.concatenate([R.orbit(1, elev=25, dist=2.2, azim_start=a) for a in azimuths])
+    cams = R.look_at(eye=eyes, fov=45, image_size=(64, 64), requires_grad=False)
     frags = R.rasterize(mesh, cams, R.HardRasterizer())
     ids, depth = frags.pixel_to_face(), frags.depth_map()
     ref_mesh = trimesh.Trimesh(mesh.verts.data, mesh.faces, process=False)
@@ -31,11 +31,22 @@ def test_spot_matches_trimesh_ray_casting():
         ref_ids = ref_mesh.ray.intersects_first(origin, direction)
         assert (ref_ids >= 0).mean() > 0.15                                   # Spot fills part of the view
         assert np.mean(ref_ids == ids[n].ravel()) >= 0.995
+        # depth of the hit along the view axis: the ray meets the plane of trimesh's triangle
         hit = np.flatnonzero((ref_ids >= 0) & (ref_ids == ids[n].ravel()))
-        locations, ray_index, _ = ref_mesh.ray.intersects_location(origin[hit], direction[hit], multiple_hits=False)
-        ref_depth = -(locations - c2w[:3, 3]) @ c2w[:3, 2]                    # distance along the view axis
-        ours = depth[n].ravel()[hit[ray_index]]
-        np.testing.assert_allclose(ours, ref_depth, rtol=1e-5)
+        tri = mesh.verts.data[mesh.faces[ref_ids[hit]]]
+        normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        t = np.einsum("ij,ij->i", tri[:, 0] - origin[hit], normal) / np.einsum("ij,ij->i", direction[hit], normal)
+        ref_depth = t * -(direction[hit] @ c2w[:3, 2])
+        np.testing.assert_allclose(depth[n].ravel()[hit], ref_depth, rtol=1e-5)
+
+
+def test_spot_matches_trimesh_ray_casting():
+    _check_against_ray_casting([30.0])
+
+
+@pytest.mark.slow
+def test_spot_matches_trimesh_ray_casting_more_views():
+    _check_against_ray_casting([120.0, 210.0, 300.0])
 
 
 def test_perspective_correct_barycentrics_reproduce_the_surface_point():

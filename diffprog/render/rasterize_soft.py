@@ -132,13 +132,11 @@ class SoftRasterizer:
         radius_px = self.radius / cams.ndc_per_pixel
         pixel, face, outputs = find_pairs(screen.tri.data, screen.image, cams.image_size, radius_px,
                                           self.cull_backfaces, cams.ndc_per_pixel, not cams.orthographic)
-        frags = fragments_from_pairs(screen, pixel, face, cams, outputs)
-        if self.faces_per_pixel is not None and len(frags):
-            keep = nearest_per_pixel(frags.pixel, frags.depth.data, self.faces_per_pixel)
-            if len(keep) < len(frags):
-                frags = Fragments(frags.pixel[keep], frags.face[keep], frags.parent[keep], frags.dist[keep],
-                                  frags.bary[keep], frags.depth[keep], frags.image_shape)
-        return frags
+        if self.faces_per_pixel is not None and len(pixel):
+            keep = nearest_per_pixel(pixel, outputs[2], self.faces_per_pixel)
+            if len(keep) < len(pixel):
+                pixel, face, outputs = pixel[keep], face[keep], tuple(o[keep] for o in outputs)
+        return fragments_from_pairs(screen, pixel, face, cams, outputs)
 
     def blend(self, fragments, colors, background, znear, zfar):
         """(N, H, W, C + 1) image: blended colours and the silhouette as last channel, or

@@ -2,8 +2,9 @@
 
 Each face's bounding box, grown by an influence radius, is clipped to the image; the pixel
 centres inside it are enumerated with a repeat/cumsum trick, chunk by chunk, for the caller to
-test. Cost and memory grow with the number of pairs, not with
-pixels x faces.
+test. Cost and memory grow with the number of pairs, not with pixels x faces. (A scanline
+variant that narrows each row to the face's band cut candidates by only ~13% on typical meshes
+with small faces, no measurable time, so the simpler bounding box stays.)
 """
 import numpy as np
 

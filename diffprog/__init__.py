@@ -9,5 +9,6 @@ from .autodiff import Tensor, tensor, no_grad, enable_grad, is_grad_enabled, det
 from . import nn, optim  # noqa: F401
 from . import render, io  # noqa: F401
 from . import linalg, fft, ode, optics  # noqa: F401
+from . import prox, sparse  # noqa: F401
 
 __version__ = "0.1.0"

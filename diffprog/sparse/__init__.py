@@ -1,0 +1,17 @@
+"""Sparse regression and sparse coding with scikit-learn's conventions.
+
+Estimators: :class:`Lasso`, :class:`ElasticNet`, :class:`GroupLasso`,
+:class:`SparseLogisticRegression`, :class:`LassoCV`; path functions :func:`lasso_path`,
+:func:`enet_path`; learned unrolled solvers :class:`LISTA`, :class:`LISTACP`, :class:`ALISTA`.
+Design matrices may be dense NumPy arrays or ``scipy.sparse`` matrices.
+"""
+from .base import ConvergenceWarning
+from .linear import Lasso, ElasticNet, lasso_path, enet_path
+from .group import GroupLasso
+from .logistic import SparseLogisticRegression
+from .cv import LassoCV
+from .lista import LISTA, LISTACP, ALISTA, nmse_db, sparse_coding_problem, sparse_codes, analytic_weights
+
+__all__ = ["ConvergenceWarning", "Lasso", "ElasticNet", "lasso_path", "enet_path", "GroupLasso",
+           "SparseLogisticRegression", "LassoCV", "LISTA", "LISTACP", "ALISTA", "nmse_db",
+           "sparse_coding_problem", "sparse_codes", "analytic_weights"]

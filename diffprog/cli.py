@@ -67,8 +67,12 @@ def fit(args):
                 default = "required" if field.default is REQUIRED else f"default {field.default!r}"
                 print(f"  {key:<22} {field.kind:<10} {default:<28} {field.doc}")
         return 0
-    if args.scene is None:
+    if not args.scenes:
         return _fail("fit", "expected a scene file, e.g. diffprog fit scenes/spot_quick.toml")
+    from diffprog.scale.cli import is_batch, run_batch
+    if is_batch(args):                          # several scenes, a folder, a glob or Dask options
+        return run_batch(args)
+    args.scene = args.scenes[0]
     overrides = {}
     try:
         for text in args.set or []:
@@ -211,6 +215,7 @@ def photos(args):
 
 
 def build_parser():
+    from diffprog.scale.cli import add_batch_arguments, add_sweep_parser
     parser = argparse.ArgumentParser(prog="diffprog", description="Differentiable programming and rendering")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train a small network on two moons and report its accuracy")
@@ -219,7 +224,8 @@ def build_parser():
     p.set_defaults(run=demo)
 
     p = sub.add_parser("fit", help="fit a mesh to the photographs of a scene file (scenes/*.toml)")
-    p.add_argument("scene", nargs="?", help="scene file, e.g. scenes/spot.toml")
+    p.add_argument("scenes", nargs="*", metavar="scene",
+                   help="scene file, e.g. scenes/spot.toml (several files, folders or globs: a batch on Dask)")
     p.add_argument("--keys", action="store_true", help="list every scene-file key with its type and default")
     p.add_argument("--seed", type=int, help="random seed (overrides schedule.seed)")
     p.add_argument("--iterations", type=int, help="optimization steps (overrides schedule.iterations)")
@@ -229,7 +235,9 @@ def build_parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override any scene key, e.g. --set render.sigma=1e-5 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_batch_arguments(p)
     p.set_defaults(run=fit)
+    add_sweep_parser(sub)
 
     p = sub.add_parser("render", help="render a mesh file to a PNG image")
     p.add_argument("mesh", help="mesh file (.obj, .ply, ...)")

@@ -98,7 +98,7 @@ def plot(curves, path, depth):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=600, help="training steps per network")
+    parser.add_argument("--steps", type=int, default=2500, help="training steps per network")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--layers", type=int, default=16)
     parser.add_argument("--baseline-iterations", type=int, default=800)
@@ -119,8 +119,8 @@ def main():
 
     networks = {
         "ALISTA": (ALISTA(A, args.layers, alpha=0.05), 2e-3),
-        "LISTA-CP": (LISTACP(A, args.layers, alpha=0.05), 5e-4),
-        "LISTA (tied)": (LISTA(A, args.layers, tied=True, alpha=0.05), 3e-4),
+        "LISTA-CP": (LISTACP(A, args.layers, alpha=0.05), 1e-3),
+        "LISTA (tied)": (LISTA(A, args.layers, tied=True, alpha=0.05), 5e-4),
     }
     rng = np.random.default_rng(7)
     results = {}

@@ -198,21 +198,29 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
                 d[idx] = np.where(wrong, 0.0, target) - w[idx]
                 candidates.append(d)
         best = None
-        for d in candidates:
+        for number, d in enumerate(candidates):
             if not np.all(np.isfinite(d)) or not np.any(d):
                 continue
-            gd = gram @ d
-            t, change, hit = _line_minimum(w, d, float(grad @ d), float(d @ gd), gamma)
+            nz = np.flatnonzero(d)
+            slope = float(grad[nz] @ d[nz])
+            curvature = float(d[nz] @ (gram[np.ix_(nz, nz)] @ d[nz]))
+            if number == 1:                            # the projected Newton point itself (t = 1)
+                t, hit = 1.0, np.zeros(k, dtype=bool)
+                change = (slope + 0.5 * curvature
+                          + gamma * (float(np.abs(w + d).sum()) - float(np.abs(w).sum())))
+            else:
+                t, change, hit = _line_minimum(w, d, slope, curvature, gamma)
             if not np.isfinite(t):
                 continue
             if best is None or change < best[1]:
-                best = (t, change, hit, d, gd)
+                best = (t, change, hit, d)
         moved = False
         if best is not None and best[1] < -1e-15 * scale * max(1.0, float(np.abs(w).sum())):
-            t, _, hit, d, gd = best
+            t, _, hit, d = best
             new_w = w + t * d
             new_w[hit] = 0.0
-            grad = grad + gram @ (new_w - w) if hit.any() else grad + t * gd
+            changed = np.flatnonzero(new_w != w)
+            grad = grad + gram[:, changed] @ (new_w[changed] - w[changed])
             w = new_w
             moved = True
         if not moved:                                # safeguard: one exact coordinate step

@@ -1,13 +1,15 @@
 """Batches of real (tiny) fits on a 2-worker Dask LocalCluster: same metrics as one by one, a killed worker
 loses nothing, a crash is retried, a bad scene fails alone, finished jobs are skipped."""
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from diffprog import scale
 from diffprog.fit import run_scene
-from diffprog.scale.cli import run_and_report
+from diffprog.cli import main
 
 from scale_helpers import TINY, FailFirstAttempt, kill_worker_running, metrics_by_name, write_scene
 
@@ -59,14 +61,23 @@ def test_crash_is_retried_and_resumes(make_scenes, client, tmp_path):
 def test_bad_scene_fails_alone_and_is_named(make_scenes, tmp_path, capsys):
     folder = make_scenes(2)
     write_scene(folder / "s3.toml", {**TINY, "schedule.iterations": "many"})
-    jobs = scale.jobs_from_scenes([folder], tmp_path)
-    status = run_and_report("fit", jobs, tmp_path, workers=2, progress=False)   # its own LocalCluster
+    status = main(["fit", str(folder), "--workers", "2", "--out", str(tmp_path), "--quiet", "--timeout", "180"])
     captured = capsys.readouterr()
     assert status == 1
     assert "1 of 3 jobs failed: s3 (" in captured.err and "schedule.iterations" in captured.err
     summary = (tmp_path / "summary.csv").read_text().splitlines()
     assert [line.split(",")[:2] for line in summary[1:]] == [["s1", "done"], ["s2", "done"], ["s3", "failed"]]
     assert "s3: FAILED: SceneTypeError" in (tmp_path / "batch.log").read_text()
+    assert all((tmp_path / name / "metrics.json").is_file() for name in ("s1", "s2"))
+
+
+def test_single_fit_never_imports_dask(make_scenes, tmp_path):
+    code = ("import sys; from diffprog.cli import main; "
+            f"status = main(['fit', {str(make_scenes(1) / 's1.toml')!r}, '--out', {str(tmp_path)!r}, '--quiet']); "
+            "print(status, sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert output.stdout.splitlines()[-1] == "0 []", output.stderr
+    assert (tmp_path / "metrics.json").is_file()
 
 
 def test_rerun_skips_finished_jobs_unless_forced(baseline, client, tmp_path):

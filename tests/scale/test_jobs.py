@@ -110,7 +110,7 @@ def test_summary_csv_reads_back_exactly(tmp_path):
     assert "0.3" in table and "b failed: ValueError: bad, really" in table
 
 
-def test_missing_dask_gives_a_clear_error(baseline, tmp_path, monkeypatch):
+def test_missing_dask_gives_a_clear_error(baseline, tmp_path, monkeypatch, capsys):
     folder, serial = baseline
     monkeypatch.setitem(sys.modules, "distributed", None)         # makes `import distributed` fail
     jobs = scale.jobs_from_scenes([folder], tmp_path)
@@ -118,6 +118,9 @@ def test_missing_dask_gives_a_clear_error(baseline, tmp_path, monkeypatch):
         scale.run_jobs(jobs, workers=2, progress=False)
     with pytest.raises(scale.DaskMissingError):
         scale.run_jobs(jobs, progress=False)                       # several jobs: Dask by default
+    from diffprog.cli import main
+    assert main(["fit", str(folder), "--out", str(tmp_path), "--quiet"]) == 2
+    assert "pip install 'diffprog[scale]'" in capsys.readouterr().err
 
 
 def test_importing_scale_does_not_import_dask():

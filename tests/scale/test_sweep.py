@@ -1,19 +1,15 @@
 """``diffprog sweep``: a 2x3 grid makes six jobs on a 2-worker LocalCluster and a summary ranked by a metric."""
-import argparse
 import csv
 
 import pytest
 
-from diffprog.scale.cli import add_sweep_parser
+from diffprog.cli import main
 
 pytest.importorskip("distributed", reason="the Dask tests need the 'scale' extra (dask[distributed])")
 
 
 def sweep(argv):
-    parser = argparse.ArgumentParser(prog="diffprog")
-    add_sweep_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["sweep", *argv])
-    return args.run(args)
+    return main(["sweep", *argv])
 
 
 def test_two_by_three_sweep_is_six_ranked_jobs(make_scenes, tmp_path, capsys):

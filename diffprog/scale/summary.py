@@ -73,9 +73,12 @@ def write_summary(path, results, ranked=False):
 
 
 def format_table(results, ranked=False):
-    """The summary as an aligned text table (numbers to 6 significant digits), without paths."""
+    """The summary as an aligned text table (numbers to 6 significant digits), without paths, and without
+    the overrides every job shares (they are in ``summary.csv``)."""
     header, rows = summary_rows(results, ranked)
-    keep = [index for index, name in enumerate(header) if name not in ("scene", "out_dir", "error")]
+    shared = {key for key in _union(result.get("overrides") or {} for result in results)
+              if len(rows) > 1 and len({repr(row[header.index(key)]) for row in rows}) == 1}
+    keep = [index for index, name in enumerate(header) if name not in {"scene", "out_dir", "error", *shared}]
     cells = [[header[index] for index in keep]]
     for row in rows:
         cells.append([_format(row[index], header[index]) for index in keep])

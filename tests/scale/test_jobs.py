@@ -108,6 +108,11 @@ def test_summary_csv_reads_back_exactly(tmp_path):
     assert rows[1]["error"] == "ValueError: bad, really" and rows[1]["x.y"] == "3e-05"
     table = scale.format_table(results, ranked=True)
     assert "0.3" in table and "b failed: ValueError: bad, really" in table
+    for result in results:
+        result["overrides"]["shared.key"] = 7                 # the same in every job: in the CSV, not the table
+    assert "shared.key" not in scale.format_table(results) and "x.y" in scale.format_table(results)
+    scale.write_summary(tmp_path / "summary.csv", results)
+    assert [row["shared.key"] for row in csv.DictReader(open(tmp_path / "summary.csv"))] == ["7", "7"]
 
 
 def test_missing_dask_gives_a_clear_error(baseline, tmp_path, monkeypatch, capsys):

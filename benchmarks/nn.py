@@ -193,15 +193,21 @@ def torch_train(name, encoding, mlp, data, steps, shuffle_seed=None):
         return (sb.psnr(tmlp(feats).numpy(), train_y), sb.psnr(tmlp(test_feats).numpy(), test_y), seconds)
 
 
-def spectral_control(size, steps, encodings):
-    """PyTorch alone with the training pixels shuffled: the run-to-run spread due to rounding."""
+def spectral_control(size, steps, encodings, framework="torch"):
+    """One framework alone with the training pixels shuffled: the run-to-run spread that float
+    rounding alone causes (the problem is mathematically the same)."""
     data = sb.split(sb.load_image(size))
     rows = []
     for name in encodings:
-        encoding, mlp = sb.build_model(name, seed=0)
-        train_psnr, test_psnr, seconds = torch_train(name, encoding, mlp, data, steps, shuffle_seed=1)
+        if framework == "torch":
+            encoding, mlp = sb.build_model(name, seed=0)
+            train_psnr, test_psnr, seconds = torch_train(name, encoding, mlp, data, steps, shuffle_seed=1)
+        else:
+            order = np.random.default_rng(1).permutation(len(data[0]))
+            result = sb.train(name, (data[0][order], data[1][order], data[2], data[3]), steps, seed=0)
+            train_psnr, test_psnr, seconds = result["train_psnr"], result["test_psnr"], result["seconds"]
         rows.append((name, train_psnr, test_psnr, seconds))
-        print(f"  {name}: torch, pixels shuffled: train/test {train_psnr:.2f}/{test_psnr:.2f} dB", flush=True)
+        print(f"  {name}: {framework}, pixels shuffled: train/test {train_psnr:.2f}/{test_psnr:.2f} dB", flush=True)
     return rows
 
 
@@ -231,16 +237,16 @@ def main():
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--encodings", nargs="+", default=sb.ENCODINGS)
-    parser.add_argument("--control", action="store_true",
-                        help="with --spectral: PyTorch only, training pixels shuffled (rounding control)")
+    parser.add_argument("--control", nargs="?", const="torch", choices=["torch", "diffprog"],
+                        help="with --spectral: one framework only, training pixels shuffled (rounding control)")
     parser.add_argument("--append", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     lines = [header(), ""]
     if args.spectral and args.control:
-        command = (f"python benchmarks/nn.py --spectral --control --size {args.size} --steps {args.steps} "
-                   f"--encodings {' '.join(args.encodings)}")
-        rows = spectral_control(args.size, args.steps, args.encodings)
-        lines += [f"Control: PyTorch alone, same protocol and initial weights, training pixels in shuffled order:",
+        command = (f"python benchmarks/nn.py --spectral --control {args.control} --size {args.size} "
+                   f"--steps {args.steps} --encodings {' '.join(args.encodings)}")
+        rows = spectral_control(args.size, args.steps, args.encodings, args.control)
+        lines += [f"Control: {args.control} alone, same protocol and initial weights, training pixels in shuffled order:",
                   "", "| encoding | train PSNR | held-out PSNR | CPU s |", "|---|---|---|---|"]
         lines += [f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:.0f} |" for r in rows]
     elif args.spectral:

@@ -107,8 +107,9 @@ def _run_on_dask(jobs, batch_id, force, runner, log, client, workers, scheduler,
     with connect(workers=None if scheduler else workers, scheduler=scheduler,
                  allowed_failures=allowed_failures) as client:
         where = scheduler or f"embedded LocalCluster of {workers} worker processes"
-        log.write(f"connected to {where} in {time.perf_counter() - start:.1f} s, "
-                  f"dashboard {client.dashboard_link}")
+        dashboard = client.scheduler_info().get("services", {}).get("dashboard")
+        log.write(f"connected to {where} in {time.perf_counter() - start:.1f} s"
+                  + (f", dashboard {client.dashboard_link}" if dashboard else ""))
         yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout)
 
 

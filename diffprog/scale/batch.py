@@ -41,6 +41,8 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     jobs = _check_jobs(jobs)
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
         raise ValueError(f"workers must be an int >= 0 or None, got {workers!r}")
+    if scheduler is not None and workers is not None:
+        raise ValueError(f"give either workers ({workers!r}) or scheduler ({scheduler!r}), not both")
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise ValueError(f"retries must be an int >= 0, got {retries!r}")
     log = _BatchLog(log_path)
@@ -104,8 +106,7 @@ def _run_on_dask(jobs, batch_id, force, runner, log, client, workers, scheduler,
         return
     from .cluster import connect
     start = time.perf_counter()
-    with connect(workers=None if scheduler else workers, scheduler=scheduler,
-                 allowed_failures=allowed_failures) as client:
+    with connect(workers=workers, scheduler=scheduler, allowed_failures=allowed_failures) as client:
         where = scheduler or f"embedded LocalCluster of {workers} worker processes"
         dashboard = client.scheduler_info().get("services", {}).get("dashboard")
         log.write(f"connected to {where} in {time.perf_counter() - start:.1f} s"

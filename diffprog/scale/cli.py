@@ -131,7 +131,7 @@ def run_and_report(command, jobs, out_root, workers=None, scheduler=None, force=
     try:
         results = run_jobs(jobs, workers=workers, scheduler=scheduler, force=force, progress=progress,
                            log_path=log_path, timeout=timeout, runner=runner)
-    except DaskMissingError as error:
+    except (DaskMissingError, ValueError) as error:
         print(f"diffprog {command}: error: {error}", file=sys.stderr)
         return 2
     except TimeoutError as error:

@@ -69,11 +69,14 @@ def connect(workers=None, scheduler=None, allowed_failures=3):
 
 @contextlib.contextmanager
 def joblib_on_dask(workers=None, scheduler=None):
-    """Within the block, ``joblib.Parallel`` work -- every diffprog estimator's ``n_jobs`` (``LassoCV``'s
-    folds, ``lasso_path``...) -- runs on Dask: an existing scheduler, or an embedded LocalCluster of
+    """Within the block, ``joblib.Parallel`` work -- what an estimator with ``n_jobs`` runs in parallel,
+    e.g. cross-validation folds -- runs on Dask: an existing scheduler, or an embedded LocalCluster of
     ``workers`` processes (default: one per CPU core). Yields the ``distributed.Client``. Equivalent to
     ``with Client(...): with joblib.parallel_backend("dask"): ...`` (scikit-learn's convention)."""
-    import joblib
+    try:
+        import joblib
+    except ImportError as error:
+        raise ImportError("joblib_on_dask needs joblib (pip install joblib)") from error
     if scheduler is None and workers is None:
         import os
         workers = os.cpu_count() or 1

@@ -41,3 +41,11 @@ def test_shared_fit_options_become_overrides():
     assert fit_overrides(args) == {"render.sigma": 2e-4, "schedule.seed": 5}   # --seed wins over --set
     with pytest.raises(ValueError, match="render.sigma"):
         fit_overrides(parse(["a.toml", "--set", "render.sigma"]))
+
+
+def test_workers_and_scheduler_together_are_refused(make_scenes, tmp_path, capsys):
+    from diffprog.cli import main
+    status = main(["fit", str(make_scenes(2)), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1",
+                   "--out", str(tmp_path), "--quiet"])
+    assert status == 2
+    assert "give either workers (2) or scheduler ('tcp://127.0.0.1:1'), not both" in capsys.readouterr().err

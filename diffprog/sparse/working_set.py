@@ -42,16 +42,30 @@ class GramCache:
         self.design = design
         self.position = np.full(design.p, -1, dtype=np.int64)
         self.features = np.zeros(0, dtype=np.int64)
-        self.rows = np.zeros((0, design.n))           # X_c^T, one row per cached feature
+        self.rows = np.zeros((0, design.n))           # dense X: X_c^T, one row per cached feature
         self.gram = np.zeros((0, 0))
+
+    def _products(self, new):
+        """(X_cached^T X_new, X_new^T X_new) of the centered design; sparse products for sparse X."""
+        design = self.design
+        if not design.sparse:
+            block = np.ascontiguousarray(design.columns(new))
+            self.rows = np.vstack([self.rows, block.T])
+            return self.rows[:self.features.size] @ block, block.T @ block
+        block = design.X[:, new]
+        cached = design.X[:, self.features]
+        cross = np.asarray((cached.T @ block).todense()) if self.features.size else np.zeros((0, new.size))
+        corner = np.asarray((block.T @ block).todense())
+        if design.centered:                          # (X - 1 mean)^T (X - 1 mean) = X^T X - n mean mean^T
+            cross -= design.n * np.outer(design.mean[self.features], design.mean[new])
+            corner -= design.n * np.outer(design.mean[new], design.mean[new])
+        return cross, corner
 
     def ensure(self, features):
         new = features[self.position[features] < 0]
         if new.size == 0:
             return
-        block = np.ascontiguousarray(self.design.columns(new))
-        cross = self.rows @ block
-        corner = block.T @ block
+        cross, corner = self._products(new)
         m = self.features.size
         gram = np.empty((m + new.size, m + new.size))
         gram[:m, :m] = self.gram
@@ -59,15 +73,14 @@ class GramCache:
         gram[m:, :m] = cross.T
         gram[m:, m:] = corner
         self.gram = gram
-        self.rows = np.vstack([self.rows, block.T])
         self.position[new] = np.arange(m, m + new.size)
         self.features = np.concatenate([self.features, new])
 
     def dot(self, w):
-        """``X w`` using the cached columns when w's support is cached (cheaper than all of X)."""
+        """``X w``; for dense X from the cached columns when w's support is cached (cheaper)."""
         support = np.flatnonzero(w)
         pos = self.position[support]
-        if np.all(pos >= 0):
+        if not self.design.sparse and np.all(pos >= 0):
             return w[support] @ self.rows[pos] if support.size else np.zeros(self.design.n)
         return self.design.dot(w)
 

@@ -3,6 +3,7 @@ camera recovery from one silhouette. Appends its table to benchmarks/RESULTS.md.
 
     python benchmarks/fit.py                    # full: both recipes (~30 CPU minutes) + 10 camera trials
     python benchmarks/fit.py --only camera      # camera recovery only
+    python benchmarks/fit.py --only default     # the default recipe only
     python benchmarks/fit.py --iterations-scale 0.05 --no-append   # smoke run
 
 Times are process CPU seconds of one process with one BLAS thread (the machine may be shared),
@@ -54,10 +55,11 @@ def fit_one(task):
     return row
 
 
-def fit_rows(scale, out_root, jobs):
+def fit_rows(scale, out_root, jobs, only=None):
     """Both recipes, each in its own process (``jobs`` at a time), each timed by its own CPU clock."""
     import multiprocessing
-    tasks = [(name, scene, scale, out_root) for name, scene in RECIPES]
+    tasks = [(name, scene, scale, out_root) for name, scene in RECIPES
+             if only in (None, "fit") or name.startswith(only)]
     if jobs <= 1:
         return [fit_one(task) for task in tasks]
     with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks))) as pool:
@@ -92,7 +94,8 @@ def camera_trials(trials, iterations, size, seed=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["fit", "camera"], help="run one part only")
+    parser.add_argument("--only", choices=["fit", "default", "camera"],
+                        help="run one part only: fit (both recipes), default (the default recipe alone), camera")
     parser.add_argument("--iterations-scale", type=float, default=1.0, help="scale the recipes' iterations")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--camera-size", type=int, default=64, help="image size of the camera trials")
@@ -102,9 +105,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     lines = []
-    if args.only in (None, "fit"):
+    if args.only in (None, "fit", "default"):
         with tempfile.TemporaryDirectory() as out_root:
-            rows = fit_rows(args.iterations_scale, args.out or out_root, args.jobs)
+            rows = fit_rows(args.iterations_scale, args.out or out_root, args.jobs, args.only)
         lines += ["| recipe | held-out IoU | held-out masked PSNR (dB) | chamfer / bbox diagonal | "
                   "iterations | vertices | CPU s | wall s |", "|---|---|---|---|---|---|---|---|"]
         for name, m, cpu, wall in rows:

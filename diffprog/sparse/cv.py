@@ -12,7 +12,8 @@ class LassoCV(BaseEstimator):
     """k-fold cross-validated Lasso (scikit-learn's ``LassoCV`` conventions).
 
     The alpha grid (``n_alphas`` values from ``alpha_max`` down to ``eps * alpha_max``, or the
-    given ``alphas``; an int ``alphas`` is a count, as in scikit-learn >= 1.9) is computed on the whole data; each fold (contiguous, unshuffled splits, as
+    given ``alphas``; an int ``alphas`` is a count, as in scikit-learn >= 1.9) is computed on
+    the whole data; each fold (contiguous, unshuffled splits, as
     ``KFold``) fits the path on its training part (centered with its own means when
     ``fit_intercept``) and scores the mean squared error on its held-out part. ``alpha_`` minimizes
     the mean over folds; the final model is refitted on all data at ``alpha_``.

@@ -64,7 +64,8 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, tol=1e
     Returns ``(alphas (n_alphas,), coefs (n_features, n_alphas), dual_gaps (n_alphas,))`` (and
     ``n_iters`` with ``return_n_iter``), as ``sklearn.linear_model.enet_path``. The default grid
     is ``n_alphas`` log-spaced values from ``alpha_max = max|X^T y| / (n l1_ratio)`` (all-zero
-    solution) down to ``eps * alpha_max`` (an int ``alphas`` is a count, as in scikit-learn >= 1.9). ``fit_intercept`` centers X and y first (scikit-learn's
+    solution) down to ``eps * alpha_max`` (an int ``alphas`` is a count, as in scikit-learn >= 1.9).
+    ``fit_intercept`` centers X and y first (scikit-learn's
     path functions do not center; the estimators do).
     """
     X, y = check_X_y(X, y)

@@ -64,6 +64,8 @@ def test_sparse_logistic_matches_sklearn_liblinear_objective(rng):
     assert list(model.classes_) == ["no", "yes"]
     assert model.dual_gap_ <= 1e-9
     assert np.array_equal(model.coef_[0] != 0, np.abs(ref.coef_[0]) > 1e-6)
+    sparse_fit = SparseLogisticRegression(alpha, tol=1e-10, max_iter=20000).fit(scipy.sparse.csr_matrix(X), labels)
+    np.testing.assert_allclose(sparse_fit.coef_, model.coef_, atol=1e-8)
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(1), 1.0)
     assert model.score(X, labels) == np.mean(model.predict(X) == labels) > 0.8

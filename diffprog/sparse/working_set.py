@@ -178,6 +178,7 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
         new = np.flatnonzero(~active & (np.abs(grad) > gamma + tol)) if active_ok else np.zeros(0, int)
         room = int(max_active) - int(active.sum())
         idx_old = np.flatnonzero(active)
+        sub_index = None
         if new.size and room <= 0 and idx_old.size:
             j = int(new[np.argmax(np.abs(grad[new]))])  # enter j along a null direction of G
             sub = gram[np.ix_(idx_old, idx_old)]
@@ -205,6 +206,7 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
             d = np.zeros(k)
             d[idx] = target - w[idx]
             candidates.append(d)
+            sub_index = idx
             wrong = (theta[idx] != 0) & (np.sign(target) != theta[idx])
             if wrong.any():                            # the orthant-projected Newton point
                 d = np.zeros(k)
@@ -214,9 +216,14 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
         for number, d in enumerate(candidates):
             if not np.all(np.isfinite(d)) or not np.any(d):
                 continue
-            nz = np.flatnonzero(d)
-            slope = float(grad[nz] @ d[nz])
-            curvature = float(d[nz] @ (gram[np.ix_(nz, nz)] @ d[nz]))
+            if number < 2 and len(candidates) and sub_index is not None:
+                d_sub = d[sub_index]                   # Newton candidates live on the active set
+                slope = float(grad[sub_index] @ d_sub)
+                curvature = float(d_sub @ (sub @ d_sub))
+            else:
+                nz = np.flatnonzero(d)
+                slope = float(grad[nz] @ d[nz])
+                curvature = float(d[nz] @ (gram[np.ix_(nz, nz)] @ d[nz]))
             if number == 1:                            # the projected Newton point itself (t = 1)
                 t, hit = 1.0, np.zeros(k, dtype=bool)
                 change = (slope + 0.5 * curvature

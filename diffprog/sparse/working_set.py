@@ -25,9 +25,15 @@ def duality_gap(residual, y, correlation, w, l1, l2):
     """scikit-learn's gap for ``0.5||r||^2 + l1||w||_1 + 0.5 l2||w||^2`` (unnormalized).
 
     ``correlation = X^T residual``. The dual point is the residual rescaled into the dual feasible
-    set ``||X^T theta - l2 w||_inf <= l1``."""
+    set ``||X^T theta - l2 w||_inf <= l1``; without an l1 term, the ridge dual at ``theta = r``
+    (scikit-learn's formulation B), and for plain least squares ``max |X^T r|``."""
     r2 = float(residual @ residual)
     w2 = float(w @ w) if l2 > 0 else 0.0
+    if l1 == 0:                                        # no l1 term: ridge dual, or the OLS gradient
+        if l2 == 0:
+            return float(np.max(np.abs(correlation), initial=0.0))
+        dual = float(residual @ y) - 0.5 * r2 - float(correlation @ correlation) / (2.0 * l2)
+        return 0.5 * (r2 + l2 * w2) - dual
     dual_norm = float(np.max(np.abs(correlation - l2 * w))) if correlation.size else 0.0
     scale = l1 / dual_norm if dual_norm > l1 else 1.0
     primal = 0.5 * (r2 + l2 * w2) + l1 * float(np.abs(w).sum())

@@ -155,3 +155,14 @@ def test_more_features_than_samples_tiny_alpha(rng, fit_intercept):
     gap = objective(X, y, ours.coef_, ours.intercept_, 0.001) - objective(X, y, ref.coef_, ref.intercept_, 0.001)
     assert gap <= 1e-12
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+
+
+def test_no_l1_term_ridge_and_least_squares(rng):
+    X, y = problem(rng, n=40, p=10, k=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ridge = ElasticNet(0.1, l1_ratio=0.0, tol=1e-10).fit(X, y)
+        ols = Lasso(0.0, tol=1e-10).fit(X, y)
+    Xc, yc = X - X.mean(0), y - y.mean()
+    np.testing.assert_allclose(ridge.coef_, np.linalg.solve(Xc.T @ Xc + 40 * 0.1 * np.eye(10), Xc.T @ yc), atol=1e-9)
+    np.testing.assert_allclose(ols.coef_, np.linalg.lstsq(Xc, yc, rcond=None)[0], atol=1e-9)

@@ -7,7 +7,7 @@ from . import transforms as T
 
 def _as64(x):
     x = x.data if type(x) is Tensor else x
-    return np.array(x, dtype=np.float64)
+    return np.array(x, dtype=np.float64, order="C")   # C order: reshape(-1) below must be a view
 
 
 def _projected(f, u):

@@ -183,3 +183,19 @@ def test_gradcheck_accepts_float32_and_tensor_inputs():
     x = np.array([0.5, 1.5], np.float32)
     assert dp.gradcheck(lambda a: dp.exp(a) * a, x)
     assert dp.gradcheck(lambda a: dp.exp(a) * a, dp.tensor(x))
+
+
+
+@dp.custom_vjp
+def _square_sum_with_wrong_gradient(a):
+    return (a * a).sum()
+
+
+_square_sum_with_wrong_gradient.defvjp(lambda a: ((a * a).sum(), a), lambda a, g: (g * 3 * a,))
+
+
+def test_gradcheck_perturbs_non_contiguous_inputs():
+    x = np.arange(1.0, 7.0).reshape(2, 3).T          # a transposed (Fortran-ordered) view
+    assert dp.gradcheck(lambda v: dp.sum(v * v), x)
+    with pytest.raises(AssertionError, match="input 0"):
+        dp.gradcheck(_square_sum_with_wrong_gradient, x)

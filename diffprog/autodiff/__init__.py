@@ -6,10 +6,15 @@ from .tensor import Tensor, tensor
 from .mode import no_grad, enable_grad, is_grad_enabled, detect_anomaly
 from .graph import Primitive, apply
 from .functions import *  # noqa: F401,F403
-from . import functions as _functions
+from .functions import __all__ as _function_names
 from .transforms import grad, value_and_grad, vjp, jvp, linearize, jacobian, jacrev, jacfwd, hessian, hvp
 from .custom import custom_vjp, custom_jvp, Function
 from .checkpoint import checkpoint
 from .gradcheck import gradcheck
 from .inspect import tape_stats, graph  # (dp.graph: the function; the module stays importable)
 from .pytree import tree_map
+
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "Primitive",
+           "apply", "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacobian", "jacrev", "jacfwd",
+           "hessian", "hvp", "custom_vjp", "custom_jvp", "Function", "checkpoint", "gradcheck", "tape_stats",
+           "graph", "tree_map"] + list(_function_names)

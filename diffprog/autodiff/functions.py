@@ -582,3 +582,8 @@ def _install():
 
 
 _install()
+
+# the public names: every function defined above (imports and helpers stay private)
+__all__ = sorted(name for name, value in list(globals().items())
+                 if not name.startswith("_") and callable(value) and name not in
+                 {"apply", "apply1", "apply2", "Tensor", "tensor"} and getattr(value, "__module__", "") == __name__)

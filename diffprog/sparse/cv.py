@@ -17,11 +17,15 @@ class LassoCV(BaseEstimator):
     ``KFold``) fits the path on its training part (centered with its own means when
     ``fit_intercept``) and scores the mean squared error on its held-out part. ``alpha_`` minimizes
     the mean over folds; the final model is refitted on all data at ``alpha_``.
+    The folds run through ``joblib.Parallel(n_jobs=n_jobs)`` when joblib is installed (the
+    scikit-learn convention: ``with joblib.parallel_backend("dask"):`` scales them out on a Dask
+    cluster); without joblib they run one after another.
     Attributes: ``alpha_``, ``alphas_``, ``mse_path_`` (n_alphas, n_folds), ``coef_``,
     ``intercept_``, ``dual_gap_``, ``n_iter_``.
     """
 
-    def __init__(self, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=True, max_iter=1000, tol=1e-4, cv=5):
+    def __init__(self, *, eps=1e-3, n_alphas=100, alphas=None, fit_intercept=True, max_iter=1000, tol=1e-4, cv=5,
+                 n_jobs=None):
         self.eps = eps
         self.n_alphas = n_alphas
         self.alphas = alphas
@@ -29,6 +33,7 @@ class LassoCV(BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.cv = cv
+        self.n_jobs = n_jobs
 
     def fit(self, X, y):
         X, y = check_X_y(X, y)
@@ -50,17 +55,17 @@ class LassoCV(BaseEstimator):
             if alphas.size == 0 or np.any(alphas < 0) or not np.all(np.isfinite(alphas)):
                 raise ValueError(f"alphas must be non-negative numbers, got {self.alphas!r}")
         bounds = np.linspace(0, n, folds + 1).astype(int)
-        mse = np.empty((alphas.size, folds))
-        for k in range(folds):
-            test = np.arange(bounds[k], bounds[k + 1])
-            train = np.setdiff1d(np.arange(n), test)
-            X_train, y_train = X[train], y[train]
-            design = Design(X_train, center=bool(self.fit_intercept))
-            y_mean = y_train.mean() if self.fit_intercept else 0.0
-            coefs, _, _ = _path(design, y_train - y_mean, alphas, 1.0, tol, max_iter, None, "LassoCV")
-            intercepts = y_mean - design.mean @ coefs
-            prediction = np.asarray(X[test] @ coefs) + intercepts
-            mse[:, k] = np.mean((y[test][:, None] - prediction) ** 2, axis=0)
+        tests = [np.arange(bounds[k], bounds[k + 1]) for k in range(folds)]
+        args = (X, y, alphas, bool(self.fit_intercept), tol, max_iter)
+        try:
+            import joblib
+        except ImportError:
+            if self.n_jobs not in (None, 1):
+                raise ImportError(f"LassoCV(n_jobs={self.n_jobs!r}) needs joblib: pip install joblib") from None
+            columns = [_fold_mse(test, *args) for test in tests]
+        else:
+            columns = joblib.Parallel(n_jobs=self.n_jobs)(joblib.delayed(_fold_mse)(test, *args) for test in tests)
+        mse = np.stack(columns, axis=1)
         best = int(np.argmin(mse.mean(axis=1)))
         self.alphas_ = alphas
         self.mse_path_ = mse
@@ -79,3 +84,15 @@ class LassoCV(BaseEstimator):
     def score(self, X, y):
         X, y = check_X_y(X, y)
         return r2_score(y, self.predict(X))
+
+
+def _fold_mse(test, X, y, alphas, fit_intercept, tol, max_iter):
+    """Held-out mean squared error along the path, for one fold (the rows ``test`` held out)."""
+    train = np.setdiff1d(np.arange(X.shape[0]), test)
+    X_train, y_train = X[train], y[train]
+    design = Design(X_train, center=fit_intercept)
+    y_mean = y_train.mean() if fit_intercept else 0.0
+    coefs, _, _ = _path(design, y_train - y_mean, alphas, 1.0, tol, max_iter, None, "LassoCV")
+    intercepts = y_mean - design.mean @ coefs
+    prediction = np.asarray(X[test] @ coefs) + intercepts
+    return np.mean((y[test][:, None] - prediction) ** 2, axis=0)

@@ -136,3 +136,18 @@ def r2_score(y, prediction):
     if total == 0:
         return 1.0 if residual == 0 else 0.0
     return 1.0 - residual / total
+
+
+class LinearRegressorMixin:
+    """``predict`` and ``score`` of a fitted linear model with ``coef_`` and ``intercept_``."""
+
+    def predict(self, X):
+        """``X @ coef_ + intercept_``; X (n_samples, n_features) dense or sparse -> (n_samples,)."""
+        self._check_fitted()
+        X = check_X(X, n_features=self.coef_.shape[0])
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_
+
+    def score(self, X, y):
+        """R^2 of ``predict(X)`` against y."""
+        X, y = check_X_y(X, y)
+        return r2_score(y, self.predict(X))

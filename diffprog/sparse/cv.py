@@ -1,14 +1,14 @@
 """``LassoCV``: Lasso with alpha chosen by k-fold cross-validation along a warm-started path."""
 import numpy as np
 
-from .base import BaseEstimator, check_X, check_X_y, check_positive_int, check_tol, r2_score
+from .base import BaseEstimator, LinearRegressorMixin, check_X_y, check_positive_int, check_tol
 from .design import Design
 from .linear import Lasso, _alpha_grid, _path
 
 __all__ = ["LassoCV"]
 
 
-class LassoCV(BaseEstimator):
+class LassoCV(LinearRegressorMixin, BaseEstimator):
     """k-fold cross-validated Lasso (scikit-learn's ``LassoCV`` conventions).
 
     The alpha grid (``n_alphas`` values from ``alpha_max`` down to ``eps * alpha_max``, or the
@@ -75,15 +75,6 @@ class LassoCV(BaseEstimator):
         self.dual_gap_, self.n_iter_ = model.dual_gap_, model.n_iter_
         self.n_features_in_ = model.n_features_in_
         return self
-
-    def predict(self, X):
-        self._check_fitted()
-        X = check_X(X, n_features=self.coef_.shape[0])
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-    def score(self, X, y):
-        X, y = check_X_y(X, y)
-        return r2_score(y, self.predict(X))
 
 
 def _fold_mse(test, X, y, alphas, fit_intercept, tol, max_iter):

@@ -8,8 +8,8 @@ import numpy as np
 
 from diffprog.optim import fista, lipschitz_constant
 from diffprog.optim.prox import group_l1
-from .base import (BaseEstimator, check_X, check_X_y, check_alpha, check_positive_int, check_tol,
-                   warn_not_converged, r2_score)
+from .base import (BaseEstimator, LinearRegressorMixin, check_X_y, check_alpha, check_positive_int,
+                   check_tol, warn_not_converged)
 from .design import Design
 from .losses import least_squares
 
@@ -35,7 +35,7 @@ def _check_groups(groups, p):
     return groups
 
 
-class GroupLasso(BaseEstimator):
+class GroupLasso(LinearRegressorMixin, BaseEstimator):
     """Group lasso regression (scikit-learn conventions).
 
     Parameters: ``alpha`` (>= 0), ``groups`` (list of disjoint index sequences covering all
@@ -95,12 +95,3 @@ class GroupLasso(BaseEstimator):
         self.history_ = result.history
         self.n_features_in_ = design.p
         return self
-
-    def predict(self, X):
-        self._check_fitted()
-        X = check_X(X, n_features=self.coef_.shape[0])
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-    def score(self, X, y):
-        X, y = check_X_y(X, y)
-        return r2_score(y, self.predict(X))

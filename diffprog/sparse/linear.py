@@ -12,8 +12,8 @@ by ``n``.
 """
 import numpy as np
 
-from .base import (BaseEstimator, check_X, check_X_y, check_alpha, check_positive_int, check_tol,
-                   warn_not_converged, r2_score)
+from .base import (BaseEstimator, LinearRegressorMixin, check_X_y, check_alpha, check_positive_int,
+                   check_tol, warn_not_converged)
 from .design import Design
 from .working_set import GramCache, enet_working_set
 
@@ -97,7 +97,7 @@ def lasso_path(X, y, *, eps=1e-3, n_alphas=100, alphas=None, tol=1e-4, max_iter=
                      return_n_iter=return_n_iter)
 
 
-class ElasticNet(BaseEstimator):
+class ElasticNet(LinearRegressorMixin, BaseEstimator):
     """Linear regression with combined l1 and l2 penalties (scikit-learn's objective and API).
 
     Parameters: ``alpha`` (>= 0), ``l1_ratio`` in [0, 1], ``fit_intercept``, ``max_iter`` (outer
@@ -151,17 +151,6 @@ class ElasticNet(BaseEstimator):
         import scipy.sparse
         self._check_fitted()
         return scipy.sparse.csr_matrix(self.coef_[None, :])
-
-    def predict(self, X):
-        """``X @ coef_ + intercept_``; X (n_samples, n_features) dense or sparse -> (n_samples,)."""
-        self._check_fitted()
-        X = check_X(X, n_features=self.coef_.shape[0])
-        return np.asarray(X @ self.coef_).ravel() + self.intercept_
-
-    def score(self, X, y):
-        """R^2 of ``predict(X)`` against y."""
-        X, y = check_X_y(X, y)
-        return r2_score(y, self.predict(X))
 
 
 class Lasso(ElasticNet):

@@ -165,7 +165,8 @@ class ActiveInverse:
         mc = M @ cross
         schur_inv = np.linalg.inv(corner - cross.T @ mc)
         top = mc @ schur_inv
-        M += top @ mc.T
+        factor = mc @ np.linalg.cholesky(schur_inv)    # symmetric update F F^T: NumPy's syrk, half a GEMM
+        M += factor @ factor.T
         self.buffer[:m, m:total] = -top
         self.buffer[m:total, :m] = -top.T
         self.buffer[m:total, m:total] = schur_inv

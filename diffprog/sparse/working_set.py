@@ -165,8 +165,7 @@ class ActiveInverse:
         mc = M @ cross
         schur_inv = np.linalg.inv(corner - cross.T @ mc)
         top = mc @ schur_inv
-        factor = mc @ np.linalg.cholesky(schur_inv)    # symmetric update F F^T: NumPy's syrk, half a GEMM
-        M += factor @ factor.T
+        M += top @ mc.T
         self.buffer[:m, m:total] = -top
         self.buffer[m:total, :m] = -top.T
         self.buffer[m:total, m:total] = schur_inv

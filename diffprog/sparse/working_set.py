@@ -53,25 +53,16 @@ class GramCache:
         self.design = design
         self.position = np.full(design.p, -1, dtype=np.int64)
         self.features = np.zeros(0, dtype=np.int64)
-        self._rows = np.zeros((0, design.n))          # dense X: X_c^T, one row per cached feature
+        self.rows = np.zeros((0, design.n))           # dense X: X_c^T, one row per cached feature
         self.gram = np.zeros((0, 0))
-
-    @property
-    def rows(self):
-        return self._rows[:self.features.size]
 
     def _products(self, new):
         """(X_cached^T X_new, X_new^T X_new) of the centered design; sparse products for sparse X."""
         design = self.design
         if not design.sparse:
             block = np.ascontiguousarray(design.columns(new))
-            m, total = self.features.size, self.features.size + new.size
-            if total > self._rows.shape[0]:            # grow with spare room, not a copy per call
-                rows = np.empty((total + total // 2 + 16, design.n))
-                rows[:m] = self._rows[:m]
-                self._rows = rows
-            self._rows[m:total] = block.T
-            return self._rows[:m] @ block, block.T @ block
+            self.rows = np.vstack([self.rows, block.T])
+            return self.rows[:self.features.size] @ block, block.T @ block
         block = design.X[:, new]
         cached = design.X[:, self.features]
         cross = np.asarray((cached.T @ block).todense()) if self.features.size else np.zeros((0, new.size))
@@ -133,12 +124,9 @@ class ActiveInverse:
         m = self.features.size
         return self.buffer[:m, :m]
 
-    def _store(self, features, inverse, room=0):
-        """Keep ``inverse`` (of ``features``) in the buffer, reallocated only when ``room`` more
-        features would not fit."""
+    def _store(self, features, inverse):
         m = features.size
-        if m + room > self.buffer.shape[0]:
-            self.buffer = np.empty((m + room + (m + room) // 2 + 16,) * 2)
+        self.buffer = np.empty((m + m // 2 + 16,) * 2)
         self.buffer[:m, :m] = inverse
         self.features = np.array(features, dtype=np.int64)
 
@@ -160,7 +148,11 @@ class ActiveInverse:
         corner = _block(cache.gram, new_pos, new_pos)
         m, total = self.features.size, self.features.size + new.size
         if total > self.buffer.shape[0]:
-            self._store(self.features, self.inverse, room=new.size)
+            self._store(self.features, self.inverse)
+            if total > self.buffer.shape[0]:
+                buffer = np.empty((total + total // 2 + 16,) * 2)
+                buffer[:m, :m] = self.inverse
+                self.buffer = buffer
         M = self.inverse
         mc = M @ cross
         schur_inv = np.linalg.inv(corner - cross.T @ mc)

@@ -50,7 +50,7 @@ def _path(design, y, alphas, l1_ratio, tol, max_iter, coef_init, name):
     for i, alpha in enumerate(alphas):
         l1, l2 = n * alpha * l1_ratio, n * alpha * (1.0 - l1_ratio)
         w, gap, n_iter, converged = enet_working_set(design, y, l1, l2, w, tol_abs, max_iter, cache, Xty,
-                                                     state=state, candidate_ratio=1.0 if i else 0.5)
+                                                     state=state)
         if not converged:
             warn_not_converged(name, max_iter, gap / n, tol_abs / n)
         coefs[:, i], gaps[i], n_iters[i] = w, gap / n, n_iter

@@ -104,64 +104,51 @@ class ActiveInverse:
     """Inverse of the Gram matrix of an active set, kept across steps and a path's alphas.
 
     Consecutive Newton steps (and consecutive alphas of a path) solve with active sets that differ
-    by a few features, so instead of a fresh O(k^3) solve each time the inverse ``M`` is kept
-    and updated by block elimination: removing a block ``D`` leaves ``M_KK - M_KD M_DD^-1 M_DK``,
-    adding a block ``B`` costs the Schur complement ``G_BB - G_BS M G_SB`` (O(k^2 m) for m changed
-    features, in place in a buffer with spare room); a solve is then one O(k^2) product. Features
-    are global column ids; Gram entries come from a :class:`GramCache`. A result whose residual
-    is not small is redone from a fresh inverse."""
+    by a few features, so instead of a fresh O(k^3) solve each time the inverse is updated by
+    block elimination: a removed block ``R`` costs ``M_KK - M_KR M_RR^-1 M_RK`` and an added block
+    ``B`` the Schur complement ``G_BB - G_BA M G_AB``, O(k^2 m) for m changed features; a solve is
+    then one O(k^2) product. Features are global column ids; Gram entries come from a
+    :class:`GramCache`. A result whose residual is not small is redone from a fresh inverse."""
 
     def __init__(self, cache):
         self.cache = cache
-        self._clear()
-
-    def _clear(self):
         self.features = np.zeros(0, dtype=np.int64)
-        self.buffer = np.zeros((0, 0))
-
-    @property
-    def inverse(self):
-        m = self.features.size
-        return self.buffer[:m, :m]
-
-    def _store(self, features, inverse):
-        m = features.size
-        self.buffer = np.empty((m + m // 2 + 16,) * 2)
-        self.buffer[:m, :m] = inverse
-        self.features = np.array(features, dtype=np.int64)
+        self.inverse = np.zeros((0, 0))
 
     def _reset(self, features):
         pos = self.cache.position[features]
-        self._store(features, np.linalg.inv(_block(self.cache.gram, pos, pos)))
+        self.inverse = np.linalg.inv(_block(self.cache.gram, pos, pos))
+        self.features = np.array(features, dtype=np.int64)
 
-    def _compact(self, keep):
-        M = self.buffer                              # indices below m: no copy of a strided view
-        keep_at, drop_at = np.flatnonzero(keep), np.flatnonzero(~keep)
-        kr = _block(M, keep_at, drop_at)
-        self._store(self.features[keep_at],
-                    _block(M, keep_at, keep_at) - kr @ np.linalg.solve(_block(M, drop_at, drop_at), kr.T))
-
-    def _add(self, new):
-        cache = self.cache
-        old_pos, new_pos = cache.position[self.features], cache.position[new]
-        cross = _block(cache.gram, old_pos, new_pos)
-        corner = _block(cache.gram, new_pos, new_pos)
-        m, total = self.features.size, self.features.size + new.size
-        if total > self.buffer.shape[0]:
-            self._store(self.features, self.inverse)
-            if total > self.buffer.shape[0]:
-                buffer = np.empty((total + total // 2 + 16,) * 2)
-                buffer[:m, :m] = self.inverse
-                self.buffer = buffer
-        M = self.inverse
-        mc = M @ cross
-        schur_inv = np.linalg.inv(corner - cross.T @ mc)
-        top = mc @ schur_inv
-        M += top @ mc.T
-        self.buffer[:m, m:total] = -top
-        self.buffer[m:total, :m] = -top.T
-        self.buffer[m:total, m:total] = schur_inv
-        self.features = np.concatenate([self.features, new])
+    def _update(self, features):
+        wanted = np.zeros(self.cache.position.size, dtype=bool)
+        wanted[features] = True
+        keep = wanted[self.features]
+        if not keep.all():
+            M = self.inverse
+            keep_at, drop_at = np.flatnonzero(keep), np.flatnonzero(~keep)
+            kr = _block(M, keep_at, drop_at)
+            self.inverse = _block(M, keep_at, keep_at) - kr @ np.linalg.solve(_block(M, drop_at, drop_at), kr.T)
+            self.features = self.features[keep_at]
+        wanted[self.features] = False
+        new = features[wanted[features]]
+        if new.size:
+            cache = self.cache
+            old_pos, new_pos = cache.position[self.features], cache.position[new]
+            cross = _block(cache.gram, old_pos, new_pos)
+            corner = _block(cache.gram, new_pos, new_pos)
+            M = self.inverse
+            mc = M @ cross
+            schur_inv = np.linalg.inv(corner - cross.T @ mc)
+            top = mc @ schur_inv
+            m = self.features.size
+            inverse = np.empty((m + new.size, m + new.size))
+            inverse[:m, :m] = M + top @ mc.T
+            inverse[:m, m:] = -top
+            inverse[m:, :m] = -top.T
+            inverse[m:, m:] = schur_inv
+            self.inverse = inverse
+            self.features = np.concatenate([self.features, new])
 
     def solve(self, features, rhs, apply, scale):
         """``G^-1 rhs`` for ``G`` the Gram matrix of ``features`` (global ids, any order), or None
@@ -173,28 +160,20 @@ class ActiveInverse:
             if self.features.size == 0 or features.size < 8:
                 self._reset(features)
             else:
-                wanted = np.zeros(self.cache.position.size, dtype=bool)
-                wanted[features] = True
-                keep = wanted[self.features]
-                if not keep.all():
-                    self._compact(keep)
-                wanted[self.features] = False
-                new = features[wanted[features]]
-                if new.size:
-                    self._add(new)
+                self._update(features)
             order = np.argsort(self.features)
             pos = order[np.searchsorted(self.features, features, sorter=order)]
             full = np.zeros(self.features.size)
             full[pos] = rhs
-            y = self.inverse @ full
-            x = y[pos]
+            x = (self.inverse @ full)[pos]
             if accurate(x):
                 return x
             self._reset(features)
             x = self.inverse @ rhs
             return x if accurate(x) else None
         except np.linalg.LinAlgError:
-            self._clear()
+            self.features = np.zeros(0, dtype=np.int64)
+            self.inverse = np.zeros((0, 0))
             return None
 
 def _kkt_violation(grad, w, gamma):
@@ -374,18 +353,13 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
     return w, int(max_iter), bool(_kkt_violation(grad, w, gamma).max(initial=0.0) <= tol)
 
 
-def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, min_new=10, state=None,
-                     candidate_ratio=0.5):
+def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, min_new=10, state=None):
     """Solve the elastic-net problem above from warm start ``w`` (p,).
 
     ``tol`` is absolute on the unnormalized duality gap (scikit-learn passes ``tol * ||y||^2``).
     ``cache``: a :class:`GramCache` to reuse along a path. ``state``: a dict carrying the residual
     and the correlation ``X^T r`` of the returned ``w`` to the next call (they do not depend on
-    alpha, so a path computes them once per alpha). ``candidate_ratio``: features outside the
-    support join a working set when ``|x_j^T r| > candidate_ratio * l1`` (at most ``min_new`` or
-    half the support, the largest first); a warm-started path step needs only the violators
-    (ratio 1), a fit from zero converges in fewer passes with near-violators too.
-    Returns ``(w, gap, n_passes, converged)``."""
+    alpha, so a path computes them once per alpha). Returns ``(w, gap, n_passes, converged)``."""
     cache = GramCache(design) if cache is None else cache
     Xty = design.rdot(y) if Xty is None else Xty
     usable = design.column_norms2 > 0
@@ -415,7 +389,7 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
                 and n_pass > 1):
             return w, gap, n_pass - 1, True          # exact to rounding: gap is at its floor
         n_new = max(min_new, support.size // 2)
-        candidates = np.flatnonzero(outside & (score > candidate_ratio * l1))
+        candidates = np.flatnonzero(outside & (score > 0.5 * l1))
         if candidates.size > n_new:
             candidates = candidates[np.argpartition(-score[candidates], n_new - 1)[:n_new]]
         working = np.union1d(support, candidates)

@@ -30,6 +30,11 @@ class Design:
         self._centered_sparse = self.sparse and center
 
     def dot(self, w):
+        if self.sparse:                              # only the support's columns (a path's w is sparse)
+            support = np.flatnonzero(w)
+            if support.size < self.p // 4:
+                out = self.X[:, support] @ w[support] if support.size else np.zeros(self.n)
+                return out - self.offset[support] @ w[support] if self._centered_sparse else out
         out = self.X @ w
         return out - self.offset @ w if self._centered_sparse else out
 

@@ -18,6 +18,8 @@ ever entered a working set is cached across passes and across a path's alphas (w
 """
 import numpy as np
 
+from .gram import DenseGram, GramCache, SparseGram
+
 __all__ = ["duality_gap", "GramCache", "solve_l1_qp", "enet_working_set"]
 
 
@@ -39,60 +41,6 @@ def duality_gap(residual, y, correlation, w, l1, l2):
     primal = 0.5 * (r2 + l2 * w2) + l1 * float(np.abs(w).sum())
     dual = -0.5 * scale ** 2 * (r2 + l2 * w2) + scale * float(residual @ y)
     return primal - dual
-
-
-class GramCache:
-    """Gram matrix ``X_c^T X_c`` of the features seen so far, grown as working sets add features."""
-
-    def __init__(self, design):
-        self.design = design
-        self.position = np.full(design.p, -1, dtype=np.int64)
-        self.features = np.zeros(0, dtype=np.int64)
-        self.rows = np.zeros((0, design.n))           # dense X: X_c^T, one row per cached feature
-        self.gram = np.zeros((0, 0))
-
-    def _products(self, new):
-        """(X_cached^T X_new, X_new^T X_new) of the centered design; sparse products for sparse X."""
-        design = self.design
-        if not design.sparse:
-            block = np.ascontiguousarray(design.columns(new))
-            self.rows = np.vstack([self.rows, block.T])
-            return self.rows[:self.features.size] @ block, block.T @ block
-        block = design.X[:, new]
-        cached = design.X[:, self.features]
-        cross = np.asarray((cached.T @ block).todense()) if self.features.size else np.zeros((0, new.size))
-        corner = np.asarray((block.T @ block).todense())
-        if design.centered:                          # (X - 1 mean)^T (X - 1 mean) = X^T X - n mean mean^T
-            cross -= design.n * np.outer(design.mean[self.features], design.mean[new])
-            corner -= design.n * np.outer(design.mean[new], design.mean[new])
-        return cross, corner
-
-    def ensure(self, features):
-        new = features[self.position[features] < 0]
-        if new.size == 0:
-            return
-        cross, corner = self._products(new)
-        m = self.features.size
-        gram = np.empty((m + new.size, m + new.size))
-        gram[:m, :m] = self.gram
-        gram[:m, m:] = cross
-        gram[m:, :m] = cross.T
-        gram[m:, m:] = corner
-        self.gram = gram
-        self.position[new] = np.arange(m, m + new.size)
-        self.features = np.concatenate([self.features, new])
-
-    def dot(self, w):
-        """``X w``; for dense X from the cached columns when w's support is cached (cheaper)."""
-        support = np.flatnonzero(w)
-        pos = self.position[support]
-        if not self.design.sparse and np.all(pos >= 0):
-            return w[support] @ self.rows[pos] if support.size else np.zeros(self.design.n)
-        return self.design.dot(w)
-
-    def sub(self, features):
-        pos = self.position[features]
-        return self.gram[np.ix_(pos, pos)]
 
 
 def _kkt_violation(grad, w, gamma):
@@ -148,9 +96,10 @@ def _line_minimum(w, d, slope, curvature, gamma):
 
 def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0.0, max_active=None):
     """``argmin 0.5 w'Gw - b'w + gamma ||w||_1`` (G (k, k) PSD) by feature-sign search,
-    warm-started at ``w``. Exact (every KKT violation below ``rtol * scale``) unless ``yy``
-    (``||y||^2``) and ``gap_tol`` are given, in which case it may also stop as soon as the
-    sub-problem's duality gap is below ``gap_tol``.
+    warm-started at ``w``. ``gram`` is an array or a :mod:`~diffprog.sparse.gram` operator.
+    Exact (every KKT violation below ``rtol * scale``) unless ``yy`` (``||y||^2``) and
+    ``gap_tol`` are given, in which case it may also stop as soon as the sub-problem's duality
+    gap is below ``gap_tol``.
 
     Each step picks a direction and minimizes the true objective exactly along it (a convex
     piecewise quadratic): the Newton direction of the signed problem on the active set, or
@@ -159,6 +108,8 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
     violating coordinate enters along a null direction of G, which swaps out a coordinate (as
     LARS does). A singular or non-improving step falls back to one exact coordinate step.
     Returns ``(w, n_steps, converged)``."""
+    if isinstance(gram, np.ndarray):
+        gram = DenseGram(gram)
     k = b.size
     w = np.array(w, dtype=float)
     if max_iter is None:
@@ -167,7 +118,7 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
         max_active = k
     scale = max(gamma, float(np.max(np.abs(b))) if k else 0.0, np.finfo(float).tiny)
     tol = rtol * scale
-    grad = gram @ w - b
+    grad = gram.matvec(w) - b
     for step in range(int(max_iter)):
         theta = np.sign(w)
         active = theta != 0
@@ -175,7 +126,7 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
         if gap_tol > 0 and step > 0 and _sub_gap(grad, w, b, gamma, yy) <= gap_tol:
             return w, step, True
         if violation.max(initial=0.0) <= tol:
-            grad = gram @ w - b                      # refresh accumulated rounding, check again
+            grad = gram.matvec(w) - b                # refresh accumulated rounding, check again
             violation = _kkt_violation(grad, w, gamma)
             if violation.max(initial=0.0) <= tol:
                 return w, step, True
@@ -184,11 +135,9 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
         new = np.flatnonzero(~active & (np.abs(grad) > gamma + tol)) if active_ok else np.zeros(0, int)
         room = int(max_active) - int(active.sum())
         idx_old = np.flatnonzero(active)
-        sub_index = None
         if new.size and room <= 0 and idx_old.size:
             j = int(new[np.argmax(np.abs(grad[new]))])  # enter j along a null direction of G
-            sub = gram[np.ix_(idx_old, idx_old)]
-            v = np.linalg.lstsq(sub, -gram[idx_old, j], rcond=1e-12)[0]
+            v = np.linalg.lstsq(gram.block(idx_old), -gram.column(j)[idx_old], rcond=1e-12)[0]
             d = np.zeros(k)
             d[idx_old] = v * -np.sign(grad[j])
             d[j] = -np.sign(grad[j])
@@ -199,20 +148,10 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
                 theta[new] = -np.sign(grad[new])
                 active[new] = True
             idx = np.flatnonzero(active)
-            rhs = b[idx] - gamma * theta[idx]
-            sub = gram[np.ix_(idx, idx)]
-            target = np.full(idx.size, np.nan)
-            try:
-                target = np.linalg.solve(sub, rhs)
-            except np.linalg.LinAlgError:
-                pass
-            if not (np.all(np.isfinite(target)) and np.linalg.norm(sub @ target - rhs)
-                    <= 1e-9 * (np.linalg.norm(sub) * np.linalg.norm(target) + np.linalg.norm(rhs))):
-                target = np.linalg.lstsq(sub, rhs, rcond=1e-12)[0]
+            target = gram.solve(idx, b[idx] - gamma * theta[idx], w[idx])
             d = np.zeros(k)
             d[idx] = target - w[idx]
             candidates.append(d)
-            sub_index = idx
             wrong = (theta[idx] != 0) & (np.sign(target) != theta[idx])
             if wrong.any():                            # the orthant-projected Newton point
                 d = np.zeros(k)
@@ -222,14 +161,8 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
         for number, d in enumerate(candidates):
             if not np.all(np.isfinite(d)) or not np.any(d):
                 continue
-            if number < 2 and len(candidates) and sub_index is not None:
-                d_sub = d[sub_index]                   # Newton candidates live on the active set
-                slope = float(grad[sub_index] @ d_sub)
-                curvature = float(d_sub @ (sub @ d_sub))
-            else:
-                nz = np.flatnonzero(d)
-                slope = float(grad[nz] @ d[nz])
-                curvature = float(d[nz] @ (gram[np.ix_(nz, nz)] @ d[nz]))
+            gram_d = gram.matvec(d)
+            slope, curvature = float(grad @ d), float(d @ gram_d)
             if number == 1:                            # the projected Newton point itself (t = 1)
                 t, hit = 1.0, np.zeros(k, dtype=bool)
                 change = (slope + 0.5 * curvature
@@ -239,36 +172,46 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
             if not np.isfinite(t):
                 continue
             if best is None or change < best[1]:
-                best = (t, change, hit, d)
+                best = (t, change, hit, d, gram_d)
         moved = False
         if best is not None and best[1] < -1e-15 * scale * max(1.0, float(np.abs(w).sum())):
-            t, _, hit, d = best
-            new_w = w + t * d
-            new_w[hit] = 0.0
-            changed = np.flatnonzero(new_w != w)
-            grad = grad + gram[:, changed] @ (new_w[changed] - w[changed])
-            w = new_w
+            t, _, hit, d, gram_d = best
+            w = w + t * d
+            w[hit] = 0.0                               # these moved to zero up to rounding
+            grad = grad + t * gram_d
             moved = True
         if not moved:                                # safeguard: one exact coordinate step
             j = int(np.argmax(violation))
-            if gram[j, j] <= 0 or violation[j] <= tol:
+            if gram.diagonal[j] <= 0 or violation[j] <= tol:
                 return w, step, bool(violation[j] <= tol)
             old = w[j]
-            z = old - grad[j] / gram[j, j]
-            w[j] = np.sign(z) * max(abs(z) - gamma / gram[j, j], 0.0)
-            grad += gram[:, j] * (w[j] - old)
-    grad = gram @ w - b
+            z = old - grad[j] / gram.diagonal[j]
+            w[j] = np.sign(z) * max(abs(z) - gamma / gram.diagonal[j], 0.0)
+            grad = grad + gram.column(j) * (w[j] - old)
+    grad = gram.matvec(w) - b
     return w, int(max_iter), bool(_kkt_violation(grad, w, gamma).max(initial=0.0) <= tol)
+
+
+def _working_gram(design, cache, working, l2):
+    """The sub-problem's Gram operator on the working set: dense from the cache, or matrix-free."""
+    if design.sparse:
+        mean = design.mean[working] if design.centered else np.zeros(working.size)
+        return SparseGram(design.X[:, working], mean, l2)
+    cache.ensure(working)
+    matrix = cache.sub(working)
+    if l2 > 0:
+        matrix[np.diag_indices_from(matrix)] += l2
+    return DenseGram(matrix)
 
 
 def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, min_new=10, state=None):
     """Solve the elastic-net problem above from warm start ``w`` (p,).
 
     ``tol`` is absolute on the unnormalized duality gap (scikit-learn passes ``tol * ||y||^2``).
-    ``cache``: a :class:`GramCache` to reuse along a path. ``state``: a dict carrying the residual
-    and the correlation ``X^T r`` of the returned ``w`` to the next call (they do not depend on
-    alpha, so a path computes them once per alpha). Returns ``(w, gap, n_passes, converged)``."""
-    cache = GramCache(design) if cache is None else cache
+    ``cache``: a :class:`GramCache` to reuse along a path (dense X). ``state``: a dict carrying the
+    residual and the correlation ``X^T r`` of the returned ``w`` to the next call (they do not
+    depend on alpha, so a path computes them once per alpha). Returns ``(w, gap, n_passes, converged)``."""
+    cache = GramCache(design) if cache is None and not design.sparse else cache
     Xty = design.rdot(y) if Xty is None else Xty
     usable = design.column_norms2 > 0
     w = np.array(w, dtype=float)
@@ -280,7 +223,7 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
         if n_pass == 1 and state.get("w") is not None and np.array_equal(state["w"], w):
             residual, correlation = state["residual"], state["correlation"]
         else:
-            residual = y - cache.dot(w)
+            residual = y - (design.dot(w) if cache is None else cache.dot(w))
             correlation = design.rdot(residual)
         state.update(w=w, residual=residual, correlation=correlation)
         gap = duality_gap(residual, y, correlation, w, l1, l2)
@@ -303,10 +246,7 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
         working = np.union1d(support, candidates)
         if working.size == 0:
             return w, gap, n_pass - 1, gap <= tol
-        cache.ensure(working)
-        gram = cache.sub(working)
-        if l2 > 0:
-            gram = gram + l2 * np.eye(working.size)
+        gram = _working_gram(design, cache, working, l2)
         w_sub, _, _ = solve_l1_qp(gram, Xty[working], l1, w[working], yy=yy, gap_tol=0.5 * tol,
                                   max_active=max_active)
         w = np.zeros_like(w)

@@ -16,7 +16,8 @@ import numpy as np
 
 __all__ = ["GramCache", "DenseGram", "SparseGram", "conjugate_gradient"]
 
-DIRECT_MAX = 300        # active sets up to this size are solved by a dense factorization
+DIRECT_MAX = 300        # sparse X: active sets up to this size are solved by a dense factorization
+UPDATE_MIN = 24         # dense X: active sets from this size on use the updated inverse
 
 
 def _solve_dense(matrix, rhs):
@@ -71,10 +72,11 @@ class DenseGram:
 
     sparse = False
 
-    def __init__(self, matrix):
+    def __init__(self, matrix, features=None, cache=None, inverse=None, l2=0.0):
         self.matrix = matrix
         self.size = matrix.shape[0]
         self.diagonal = np.ascontiguousarray(matrix.diagonal())
+        self.features, self.cache, self.inverse, self.l2 = features, cache, inverse, l2
 
     def matvec(self, v):
         return self.matrix @ v
@@ -86,6 +88,14 @@ class DenseGram:
         return self.matrix.take(idx, axis=0).take(idx, axis=1)
 
     def solve(self, idx, rhs, x0):
+        if self.inverse is not None and idx.size >= UPDATE_MIN:
+            def product(x):
+                full = np.zeros(self.size)
+                full[idx] = x
+                return (self.matrix @ full)[idx]
+            x = self.inverse.solve(self.features[idx], rhs, self.cache, self.l2, product)
+            if x is not None:
+                return x
         return _solve_dense(self.block(idx), rhs)
 
 
@@ -95,15 +105,22 @@ class SparseGram:
 
     sparse = True
 
-    def __init__(self, columns, mean, l2=0.0):
+    def __init__(self, columns, mean, l2=0.0, norms2=None):
         self.columns = columns.tocsc()
         self.mean = np.asarray(mean, dtype=float)
         self.centered = bool(np.any(self.mean))
         self.n = columns.shape[0]
         self.size = columns.shape[1]
         self.l2 = float(l2)
-        squares = np.asarray(self.columns.multiply(self.columns).sum(axis=0)).ravel()
-        self.diagonal = squares - self.n * self.mean ** 2 + self.l2
+        if norms2 is None:                           # squared norms of the centered columns
+            squares = np.asarray(self.columns.multiply(self.columns).sum(axis=0)).ravel()
+            norms2 = squares - self.n * self.mean ** 2
+        self.diagonal = norms2 + self.l2
+
+    def predict(self, v):
+        """``X_W v`` (n,) of the centered columns."""
+        out = self.columns @ v
+        return out - float(self.mean @ v) if self.centered else out
 
     def _apply(self, columns, mean, v):
         out = columns.T @ (columns @ v)
@@ -194,6 +211,10 @@ class GramCache:
         if np.all(pos >= 0):
             return w[support] @ self._rows[pos] if support.size else np.zeros(self.design.n)
         return self.design.dot(w)
+
+    def block(self, rows, columns):
+        """``X_rows^T X_columns`` of cached features (global indices), a fresh array."""
+        return self._gram.take(self.position[rows], axis=0).take(self.position[columns], axis=1)
 
     def sub(self, features):
         pos = self.position[features]

@@ -18,6 +18,7 @@ ever entered a working set is cached across passes and across a path's alphas (w
 """
 import numpy as np
 
+from .active_inverse import ActiveInverse
 from .gram import DenseGram, GramCache, SparseGram
 
 __all__ = ["duality_gap", "GramCache", "solve_l1_qp", "enet_working_set"]
@@ -192,16 +193,17 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
     return w, int(max_iter), bool(_kkt_violation(grad, w, gamma).max(initial=0.0) <= tol)
 
 
-def _working_gram(design, cache, working, l2):
-    """The sub-problem's Gram operator on the working set: dense from the cache, or matrix-free."""
+def _working_gram(design, cache, working, l2, inverse=None):
+    """The sub-problem's Gram operator on the working set: dense from the cache (with the active
+    set's inverse kept by updates), or matrix-free for sparse X."""
     if design.sparse:
         mean = design.mean[working] if design.centered else np.zeros(working.size)
-        return SparseGram(design.X[:, working], mean, l2)
+        return SparseGram(design.X[:, working], mean, l2, design.column_norms2[working])
     cache.ensure(working)
     matrix = cache.sub(working)
     if l2 > 0:
         matrix[np.diag_indices_from(matrix)] += l2
-    return DenseGram(matrix)
+    return DenseGram(matrix, working, cache, inverse, l2)
 
 
 def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, min_new=10, state=None):
@@ -209,8 +211,8 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
 
     ``tol`` is absolute on the unnormalized duality gap (scikit-learn passes ``tol * ||y||^2``).
     ``cache``: a :class:`GramCache` to reuse along a path (dense X). ``state``: a dict carrying the
-    residual and the correlation ``X^T r`` of the returned ``w`` to the next call (they do not
-    depend on alpha, so a path computes them once per alpha). Returns ``(w, gap, n_passes, converged)``."""
+    residual and the correlation ``X^T r`` of the returned ``w`` (they do not depend on alpha, so a
+    path computes them once per alpha) and the active set's inverse to the next call. Returns ``(w, gap, n_passes, converged)``."""
     cache = GramCache(design) if cache is None and not design.sparse else cache
     Xty = design.rdot(y) if Xty is None else Xty
     usable = design.column_norms2 > 0
@@ -219,16 +221,20 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
     max_active = None if l2 > 0 else design.n - int(design.centered)
     gap = np.inf
     state = {} if state is None else state
+    prediction = None                                # X w when the sub-problem already knows it
     for n_pass in range(1, int(max_iter) + 1):
         if n_pass == 1 and state.get("w") is not None and np.array_equal(state["w"], w):
             residual, correlation = state["residual"], state["correlation"]
         else:
-            residual = y - (design.dot(w) if cache is None else cache.dot(w))
+            if prediction is None:
+                prediction = design.dot(w) if cache is None else cache.dot(w)
+            residual = y - prediction
             correlation = design.rdot(residual)
         state.update(w=w, residual=residual, correlation=correlation)
-        gap = duality_gap(residual, y, correlation, w, l1, l2)
-        if gap <= tol and n_pass > 1:                # like scikit-learn, always make one pass
-            return w, gap, n_pass - 1, True
+        if n_pass > 1:                               # like scikit-learn, always make one pass
+            gap = duality_gap(residual, y, correlation, w, l1, l2)
+            if gap <= tol:
+                return w, gap, n_pass - 1, True
         c = correlation - l2 * w
         support = np.flatnonzero(w)
         score = np.abs(c)
@@ -239,18 +245,22 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
                 and np.all(_kkt_violation(-c[support], w[support], l1) <= 1e-9 * max(l1, 1e-300))
                 and n_pass > 1):
             return w, gap, n_pass - 1, True          # exact to rounding: gap is at its floor
-        n_new = max(min_new, support.size // 2)
+        n_new = max(min_new, support.size // 4)
         candidates = np.flatnonzero(outside & (score > 0.5 * l1))
         if candidates.size > n_new:
             candidates = candidates[np.argpartition(-score[candidates], n_new - 1)[:n_new]]
         working = np.union1d(support, candidates)
         if working.size == 0:
+            gap = duality_gap(residual, y, correlation, w, l1, l2)
             return w, gap, n_pass - 1, gap <= tol
-        gram = _working_gram(design, cache, working, l2)
+        if not design.sparse and "inverse" not in state:
+            state["inverse"] = ActiveInverse(design.p)
+        gram = _working_gram(design, cache, working, l2, state.get("inverse"))
         w_sub, _, _ = solve_l1_qp(gram, Xty[working], l1, w[working], yy=yy, gap_tol=0.5 * tol,
                                   max_active=max_active)
         w = np.zeros_like(w)
         w[working] = w_sub
+        prediction = gram.predict(w_sub) if gram.sparse else None
     residual = y - design.dot(w)
     correlation = design.rdot(residual)
     state.update(w=w, residual=residual, correlation=correlation)

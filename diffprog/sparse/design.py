@@ -39,8 +39,11 @@ class Design:
         return out - self.offset @ w if self._centered_sparse else out
 
     def rdot(self, r):
+        """``X^T r`` for r (n,) -> (p,), or (n, m) -> (p, m)."""
         out = self.X.T @ r
-        return out - self.offset * r.sum() if self._centered_sparse else out
+        if not self._centered_sparse:
+            return out
+        return out - (self.offset * r.sum() if r.ndim == 1 else np.outer(self.offset, r.sum(axis=0)))
 
     def columns(self, idx):
         if self.sparse:

@@ -15,6 +15,7 @@ import numpy as np
 from .base import (BaseEstimator, LinearRegressorMixin, check_X_y, check_alpha, check_positive_int,
                    check_tol, warn_not_converged)
 from .design import Design
+from .homotopy import LassoSegment
 from .working_set import GramCache, enet_working_set
 
 __all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
@@ -38,22 +39,36 @@ def _alpha_grid(design, y, l1_ratio, n_alphas, eps):
 
 
 def _path(design, y, alphas, l1_ratio, tol, max_iter, coef_init, name):
+    """Warm-started solutions along ``alphas``. For the Lasso, once two consecutive solutions share
+    support and signs, the exact affine piece of the path through them (:class:`LassoSegment`)
+    answers the following alphas until one fails its KKT check (then ``n_iter`` is 0 there)."""
     n = design.n
     tol_abs = tol * float(y @ y)
-    cache = GramCache(design)
+    cache = None if design.sparse else GramCache(design)
     Xty = design.rdot(y)
     state = {}
     w = np.zeros(design.p) if coef_init is None else np.array(coef_init, dtype=float)
     coefs = np.empty((design.p, len(alphas)))
     gaps = np.empty(len(alphas))
     n_iters = np.empty(len(alphas), dtype=np.int64)
+    segment, pattern = None, None
     for i, alpha in enumerate(alphas):
         l1, l2 = n * alpha * l1_ratio, n * alpha * (1.0 - l1_ratio)
+        exact = segment.solution(design, y, l1, tol_abs) if segment is not None else None
+        if exact is not None:
+            w, residual, correlation, gap = exact
+            state.update(w=w, residual=residual, correlation=correlation)
+            coefs[:, i], gaps[i], n_iters[i] = w, gap / n, 0
+            continue
         w, gap, n_iter, converged = enet_working_set(design, y, l1, l2, w, tol_abs, max_iter, cache, Xty,
                                                      state=state)
         if not converged:
             warn_not_converged(name, max_iter, gap / n, tol_abs / n)
         coefs[:, i], gaps[i], n_iters[i] = w, gap / n, n_iter
+        previous, pattern = pattern, np.sign(w)
+        segment = None
+        if l1_ratio == 1.0 and converged and previous is not None and np.array_equal(previous, pattern):
+            segment = LassoSegment.build(design, y, Xty, w, cache)
     return coefs, gaps, n_iters
 
 
@@ -62,7 +77,9 @@ def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, n_alphas=100, alphas=None, tol=1e
     """Elastic-net solutions along a decreasing grid of alphas, each warm-started from the last.
 
     Returns ``(alphas (n_alphas,), coefs (n_features, n_alphas), dual_gaps (n_alphas,))`` (and
-    ``n_iters`` with ``return_n_iter``), as ``sklearn.linear_model.enet_path``. The default grid
+    ``n_iters`` with ``return_n_iter``: working-set passes per alpha; 0 where the Lasso solution
+    came exactly from the affine piece of the path through the previous ones, see
+    :mod:`diffprog.sparse.homotopy`), as ``sklearn.linear_model.enet_path``. The default grid
     is ``n_alphas`` log-spaced values from ``alpha_max = max|X^T y| / (n l1_ratio)`` (all-zero
     solution) down to ``eps * alpha_max`` (an int ``alphas`` is a count, as in scikit-learn >= 1.9).
     ``fit_intercept`` centers X and y first (scikit-learn's

@@ -141,3 +141,49 @@ def test_sparse_design_large_active_set_by_conjugate_gradients(rng, fit_intercep
     assert np.count_nonzero(ours.coef_) > 50
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
     assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_lasso_segment_is_exact_on_its_piece_and_refuses_past_a_kink(rng, sparse_X):
+    from diffprog.sparse.homotopy import LassoSegment
+    X = rng.standard_normal((80, 40))
+    w_true = np.zeros(40)
+    w_true[:5] = [2.0, -1.5, 1.0, 0.8, -0.6]
+    y = X @ w_true + 0.05 * rng.standard_normal(80)
+    Xd = scipy.sparse.csc_matrix(X) if sparse_X else X
+    design = Design(Xd, center=sparse_X)             # sparse: exercise implicit centering too
+    yc = y - y.mean() if sparse_X else y
+    Xty = design.rdot(yc)
+    l1_max = float(np.max(np.abs(Xty)))
+    start = Lasso(0.3 * l1_max / 80, fit_intercept=sparse_X, tol=1e-14).fit(Xd, y)
+    segment = LassoSegment.build(design, yc, Xty, start.coef_, GramCache(design) if not sparse_X else None)
+    support = np.flatnonzero(start.coef_)
+    found = 0
+    for fraction in np.linspace(0.3, 0.01, 30):
+        l1 = fraction * l1_max
+        ref = Lasso(l1 / 80, fit_intercept=sparse_X, tol=1e-14).fit(Xd, y).coef_
+        result = segment.solution(design, yc, l1, 1e-10 * (yc @ yc))
+        same_piece = (np.array_equal(np.flatnonzero(ref), support)
+                      and np.array_equal(np.sign(ref[support]), np.sign(start.coef_[support])))
+        if result is None:
+            assert not same_piece or fraction == 0.3  # refused only past a kink
+            continue
+        found += 1
+        np.testing.assert_allclose(result[0], ref, atol=1e-10)
+        r = yc - design.dot(result[0])
+        np.testing.assert_allclose(result[1], r, atol=1e-10)
+        np.testing.assert_allclose(result[2], design.rdot(r), atol=1e-9)
+    assert 0 < found < 30                            # some grid points on the piece, some past it
+
+
+def test_path_uses_segments_and_matches_individual_fits(rng):
+    X = rng.standard_normal((100, 300))
+    w = np.zeros(300)
+    w[:8] = rng.uniform(1, 2, 8)
+    y = X @ w + 0.01 * rng.standard_normal(100)
+    alphas, coefs, gaps, n_iters = lasso_path(X, y, n_alphas=60, tol=1e-10, return_n_iter=True)
+    assert np.sum(n_iters == 0) >= 10                # the long flat stretch came from segments
+    for i in np.flatnonzero(n_iters == 0)[::5]:
+        ref = Lasso(alphas[i], fit_intercept=False, tol=1e-14).fit(X, y).coef_
+        np.testing.assert_allclose(coefs[:, i], ref, atol=1e-10)
+    assert np.all(gaps <= 1e-10 * (y @ y) / 100)

@@ -12,9 +12,13 @@ features whose correlations most violate ``|x_j^T r| <= l1``. The sub-problem re
 working set is a small quadratic program with an l1 term, solved *exactly* (to rounding) by a
 feature-sign active-set method (Lee, Battle, Raina and Ng, 2007): guess the signs, solve the
 linear system of the signed quadratic, line-search over the points where a sign flips, repeat.
-Each step is one dense linear solve on the active set, so the ill-conditioned small-alpha end of
-a path costs a few solves instead of thousands of gradient steps. The Gram matrix of features that
-ever entered a working set is cached across passes and across a path's alphas (warm starts).
+Each step is one linear solve on the active set, so the ill-conditioned small-alpha end of a path
+costs a few solves instead of thousands of gradient steps. For dense X the Gram matrix of features
+that ever entered a working set is cached across passes and across a path's alphas (warm starts),
+and the active set's inverse is kept by block updates (:mod:`~diffprog.sparse.active_inverse`), so
+a step costs O(k^2 m) for m changes; for ``scipy.sparse`` X the Gram matrix is never formed and
+large active systems are solved by conjugate gradients (:mod:`~diffprog.sparse.gram`). Along a
+Lasso path, stretches without kinks are answered exactly by :mod:`~diffprog.sparse.homotopy`.
 """
 import numpy as np
 

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse
 from sklearn import linear_model as sk
 
-from diffprog.sparse import Lasso, enet_path, lasso_path
+from diffprog.sparse import ElasticNet, Lasso, enet_path, lasso_path
 from diffprog.sparse import gram as gram_module
 from diffprog.sparse.active_inverse import ActiveInverse
 from diffprog.sparse.design import Design
@@ -187,3 +187,23 @@ def test_path_uses_segments_and_matches_individual_fits(rng):
         ref = Lasso(alphas[i], fit_intercept=False, tol=1e-14).fit(X, y).coef_
         np.testing.assert_allclose(coefs[:, i], ref, atol=1e-10)
     assert np.all(gaps <= 1e-10 * (y @ y) / 100)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_sparse_elastic_net_and_path_match_sklearn(rng, fit_intercept, monkeypatch):
+    monkeypatch.setattr(gram_module, "DIRECT_MAX", 8)             # exercise CG with the l2 term too
+    X = scipy.sparse.random(300, 200, density=0.05, random_state=5, format="csc") * 2
+    w = np.zeros(200)
+    w[:10] = rng.uniform(1, 2, 10)
+    y = X @ w + 0.05 * rng.standard_normal(300) + 0.5
+    ours = ElasticNet(0.001, l1_ratio=0.6, fit_intercept=fit_intercept, tol=1e-12).fit(X, y)
+    ref = sk.ElasticNet(alpha=0.001, l1_ratio=0.6, fit_intercept=fit_intercept, tol=1e-14,
+                        max_iter=1000000).fit(X, y)
+    assert np.count_nonzero(ours.coef_) > 20
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    assert ours.intercept_ == pytest.approx(ref.intercept_, abs=1e-6)
+    alphas, coefs, _ = lasso_path(X, y, n_alphas=25, tol=1e-12, fit_intercept=fit_intercept)
+    dense = X.toarray()
+    for i in (5, 15, 24):
+        ref = sk.Lasso(alphas[i], fit_intercept=fit_intercept, tol=1e-14, max_iter=1000000).fit(dense, y)
+        np.testing.assert_allclose(coefs[:, i], ref.coef_, atol=1e-6)

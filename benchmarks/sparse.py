@@ -15,10 +15,13 @@ Targets (issue 8): same objective to 1e-9 relative and same support as scikit-le
 time <= 1.0x scikit-learn; path time <= 1.0x scikit-learn's lasso_path.
 Timings interleave the two libraries run by run (medians), so a change of machine load between
 them does not bias the ratio.
+(c) When installed (``pip install ".[bench]"``), celer and skglm run the same tasks for reference
+    (one untimed call first: numba compiles on first use; NUMBA_NUM_THREADS=1).
 """
 import os
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+           "NUMBA_NUM_THREADS"):
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
@@ -95,6 +98,64 @@ def precision_recall(w, truth):
     return tp / max(found.sum(), 1), tp / true.sum()
 
 
+def other_solvers():
+    """celer and skglm (Lasso solvers with working sets / acceleration) when installed:
+    name -> (fit one alpha -> coef, fit a path on given alphas -> coefs (p, n_alphas))."""
+    solvers = {}
+    try:
+        import celer
+        solvers[f"celer {celer.__version__}"] = (
+            lambda X, y, alpha, tol: celer.Lasso(alpha=alpha, fit_intercept=False, tol=tol).fit(X, y).coef_,
+            lambda X, y, alphas, tol: celer.celer_path(X, y, "lasso", alphas=alphas, tol=tol)[1])
+    except ImportError:
+        pass
+    try:
+        import skglm
+        version = getattr(skglm, "__version__", "?")
+        solvers[f"skglm {version}"] = (
+            lambda X, y, alpha, tol: skglm.Lasso(alpha=alpha, fit_intercept=False, tol=tol).fit(X, y).coef_,
+            lambda X, y, alphas, tol: skglm.Lasso(fit_intercept=False, tol=tol).path(X, y, alphas)[1])
+    except ImportError:
+        pass
+    return solvers
+
+
+def others(name, X, y, repeats, rows, single_rows, path_rows):
+    """Time celer/skglm on the same tasks (after one untimed call: numba compiles on first use)."""
+    alpha_max = np.max(np.abs(np.asarray(X.T @ y).ravel())) / len(y)
+    alphas = np.geomspace(alpha_max, alpha_max * 1e-3, 100)
+    for solver, (fit, fit_path) in other_solvers().items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit(X, y, 0.1 * alpha_max, 1e-6)
+            for fraction in (0.1, 0.01):
+                alpha = fraction * alpha_max
+                t, coef = timed_one(lambda: fit(X, y, alpha, 1e-6), repeats)
+                ours = next(r for r in single_rows if r["problem"] == name and r["alpha"] == f"{fraction} x max")
+                rows.append({"problem": name, "task": f"alpha {fraction} x max, tol 1e-6", "solver": solver, "s": t,
+                             "dp_ratio": ours["dp_s"] / t, "gap": relative_gap(X, y, coef, alpha),
+                             "nnz": int(np.sum(coef != 0))})
+            for tol in (1e-4, 1e-6):
+                t, coefs = timed_one(lambda: fit_path(X, y, alphas, tol), repeats)
+                ours = next(r for r in path_rows if r["problem"] == name and r["tol"] == tol)
+                rows.append({"problem": name, "task": f"100-alpha path, tol {tol:g}", "solver": solver, "s": t,
+                             "dp_ratio": ours["dp_s"] / t,
+                             "gap": max(relative_gap(X, y, np.asarray(coefs[:, i]).ravel(), a)
+                                        for i, a in enumerate(alphas)), "nnz": None})
+        for r in rows[-4:]:
+            print(f"{name:5s} {r['task']}: {solver} {r['s']:.4f} s (diffprog / {solver.split()[0]} = "
+                  f"{r['dp_ratio']:.2f}x); worst gap {r['gap']:.1e}", flush=True)
+
+
+def timed_one(fn, repeats):
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.process_time()
+        out = fn()
+        times.append(time.process_time() - t0)
+    return statistics.median(times), out
+
+
 def single_alpha(name, X, y, truth, repeats, rows):
     alpha_max = np.max(np.abs(np.asarray(X.T @ y).ravel())) / len(y)
     for fraction in (0.1, 0.01):
@@ -144,12 +205,14 @@ def main():
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
-    single_rows, path_rows = [], []
+    single_rows, path_rows, other_rows = [], [], []
     problems = [("small", 500, 2000, False)] + ([] if args.skip_large else [("large", 5000, 50000, True)])
     for name, n, p, sparse in problems:
         X, y, truth = make_problem(n, p, sparse)
         single_alpha(name, X, y, truth, args.repeats, single_rows)
-        path(name, X, y, args.repeats if name == "small" else max(1, min(args.repeats, 3)), path_rows)
+        path_repeats = args.repeats if name == "small" else max(1, min(args.repeats, 3))
+        path(name, X, y, path_repeats, path_rows)
+        others(name, X, y, path_repeats, other_rows, single_rows, path_rows)
     if args.no_append:
         return
     try:
@@ -162,7 +225,7 @@ def main():
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, "
              f"{os.cpu_count()} cores (shared); python {platform.python_version()}, numpy {np.__version__}, "
              f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, diffprog commit {commit}; one BLAS "
-             f"thread, process CPU time, medians. celer/skglm not installed (not measured).\n",
+             f"thread, process CPU time, medians. {', '.join(other_solvers()) or 'celer/skglm not installed'}.\n",
              "(a) single alpha, tol 1e-6 (gap = scikit-learn's duality gap / ||y||^2, recomputed)\n",
              "| problem | alpha | diffprog s | sklearn s | ratio | gap dp | gap sk | objective rel. diff (dp - sk) | "
              "support diff | nnz | precision/recall dp | precision/recall sk |",
@@ -179,6 +242,13 @@ def main():
         lines.append(f"| {r['problem']} | {r['tol']:g} | {r['dp_s']:.3f} | {r['sk_s']:.3f} | {r['dp_s'] / r['sk_s']:.2f}x | "
                      f"{r['max_gap_dp']:.1e} | {r['max_gap_sk']:.1e} | [{r['objective_rel_min']:+.1e}, "
                      f"{r['objective_rel_max']:+.1e}] | {r['worse']} |")
+    if other_rows:
+        lines += ["\n(c) celer and skglm on the same tasks (their own stopping rules at the same tol; gaps recomputed "
+                  "as above; ratio = diffprog's time / theirs)\n",
+                  "| problem | task | solver | s | diffprog / solver | worst gap |", "|---|---|---|---:|---:|---:|"]
+        for r in other_rows:
+            lines.append(f"| {r['problem']} | {r['task']} | {r['solver']} | {r['s']:.4f} | {r['dp_ratio']:.2f}x | "
+                         f"{r['gap']:.1e} |")
     with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "a") as fh:
         fh.write("\n".join(lines) + "\n")
     print("appended to benchmarks/RESULTS.md")

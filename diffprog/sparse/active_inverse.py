@@ -35,22 +35,25 @@ class ActiveInverse:
 
     def _fresh(self, features, cache):
         block = cache.block(features, features)
-        block[np.diag_indices_from(block)] += self.l2
+        if self.l2:
+            block[np.diag_indices_from(block)] += self.l2
         self._set(features.copy(), np.linalg.inv(block))
 
     def _remove(self, keep):
         drop = ~keep
         H = self.inverse
         kept, dropped = np.flatnonzero(keep), np.flatnonzero(drop)
-        P = H.take(kept, axis=0).take(kept, axis=1)
         Q = H.take(kept, axis=0).take(dropped, axis=1)
         R = H.take(dropped, axis=0).take(dropped, axis=1)
-        self._set(self.features[kept], P - Q @ np.linalg.solve(R, Q.T))
+        P = H.take(kept, axis=0).take(kept, axis=1)
+        P -= Q @ np.linalg.solve(R, Q.T)
+        self._set(self.features[kept], P)
 
     def _add(self, new, cache):
         U = cache.block(self.features, new)            # (k, m)
         C = cache.block(new, new)
-        C[np.diag_indices_from(C)] += self.l2
+        if self.l2:
+            C[np.diag_indices_from(C)] += self.l2
         HU = self.inverse @ U
         schur = C - U.T @ HU
         diagonal = np.diagonal(C)
@@ -60,7 +63,7 @@ class ActiveInverse:
         corner = -HU @ S_inv                            # (k, m)
         k, m = self.features.size, new.size
         H = np.empty((k + m, k + m))
-        H[:k, :k] = self.inverse - corner @ HU.T
+        np.subtract(self.inverse, corner @ HU.T, out=H[:k, :k])
         H[:k, k:] = corner
         H[k:, :k] = corner.T
         H[k:, k:] = S_inv

@@ -69,16 +69,13 @@ def _line_minimum(w, d, slope, curvature, gamma):
     """Exact minimizer ``t >= 0`` of the convex piecewise quadratic
     ``phi(t) = t slope + 0.5 t^2 curvature + gamma (|w + t d|_1 - |w|_1)`` (slope = grad.d).
     Returns ``(t, phi(t), crossing)`` with ``crossing`` the coordinates that reach 0 at t."""
-    moving = d != 0
-    w, d = w[moving], d[moving]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_zero = -w / d
-    crosses = (w != 0) & (t_zero > 0)
-    base = slope + gamma * (float(np.sum(np.sign(w[w != 0]) * d[w != 0])) + float(np.abs(d[w == 0]).sum()))
-    order = np.argsort(t_zero[crosses])
-    breaks = t_zero[crosses][order]
-    # right-derivative constant on each segment [breaks[k-1], breaks[k]] (breaks[-1] := 0)
-    bases = base + 2.0 * gamma * np.concatenate([[0.0], np.cumsum(np.abs(d[crosses][order]))])
+    crossing = np.flatnonzero(w * d < 0)              # non-zero coordinates heading to zero
+    # right-derivative of phi at 0+; each break (a coordinate reaching 0) adds 2 gamma |d_j|
+    base = slope + gamma * float(np.where(w != 0, np.sign(w) * d, np.abs(d)).sum())
+    t_zero = -w[crossing] / d[crossing]
+    order = np.argsort(t_zero)
+    breaks = t_zero[order]
+    bases = base + 2.0 * gamma * np.concatenate([[0.0], np.cumsum(np.abs(d[crossing[order]]))])
     starts = np.concatenate([[0.0], breaks])
     ends = np.concatenate([breaks, [np.inf]])
     with np.errstate(invalid="ignore", over="ignore"):
@@ -91,12 +88,10 @@ def _line_minimum(w, d, slope, curvature, gamma):
         t = starts[k]
     else:
         t = min(-bases[k] / curvature, ends[k]) if curvature > 0 else ends[k]
-    full = np.zeros(moving.size, dtype=bool)
     hit = np.zeros(w.size, dtype=bool)
-    hit[crosses] = np.abs(t_zero[crosses] - t) <= 1e-12 * max(t, 1e-300)
-    full[moving] = hit
+    hit[crossing] = np.abs(t_zero - t) <= 1e-12 * max(t, 1e-300)
     value = t * slope + 0.5 * t * t * curvature + gamma * (float(np.abs(w + t * d).sum()) - float(np.abs(w).sum()))
-    return t, value, full
+    return t, value, hit
 
 
 def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0.0, max_active=None):

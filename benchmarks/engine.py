@@ -226,7 +226,7 @@ def engine_diffprog(d):
 def count_matmuls(fn):
     """Calls to numpy.matmul during ``fn()``, intercepted wherever diffprog holds a reference to it
     (the numpy module, module-level aliases, and primitives whose forward it is)."""
-    from diffprog.autodiff.graph import Primitive
+    from diffprog.autodiff.tape import Primitive
     original, calls = np.matmul, [0]
 
     def counting(*args, **kwargs):

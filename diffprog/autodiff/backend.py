@@ -8,7 +8,7 @@ Python operators (``g * x``) already dispatch this way on their own.
 import numpy as np
 
 from .tensor import Tensor
-from .graph import apply, apply1, apply2
+from .tape import apply, apply1, apply2
 from . import primitives as P
 
 

@@ -1,6 +1,6 @@
 """Gradient checkpointing: keep a block's inputs, recompute its inside during backward."""
 from . import mode as _mode
-from .graph import Primitive, _node, run_backward
+from .tape import Primitive, _node, run_backward
 from .tensor import Tensor
 
 

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from . import mode as _mode
-from .graph import Primitive, _node, _wrap
+from .tape import Primitive, _node, _wrap
 from .tensor import Tensor
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import primitives as P
-from .graph import apply, apply1, apply2
+from .tape import apply, apply1, apply2
 from .tensor import Tensor, tensor
 
 _raw = P.B.data

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import backend as _backend
 from . import mode as _mode
-from .graph import FREED, toposort
+from .tape import FREED, toposort
 from .tensor import Tensor
 
 

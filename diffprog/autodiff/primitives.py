@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .graph import Primitive, apply1
+from .tape import Primitive, apply1
 from . import backend as B
 
 

@@ -156,7 +156,7 @@ class Tensor:
         With ``create_graph=True`` the gradients are themselves recorded Tensors, so they can be
         differentiated again.
         """
-        from .graph import backward
+        from .tape import backward
         backward(self, grad, retain_graph=create_graph if retain_graph is None else retain_graph,
                  create_graph=create_graph)
 

@@ -17,7 +17,7 @@ from . import backend as B
 from . import custom as _custom
 from . import mode as _mode
 from . import primitives as P
-from .graph import _node, run_backward, toposort
+from .tape import _node, run_backward, toposort
 from .pytree import flatten
 from .tensor import Tensor
 

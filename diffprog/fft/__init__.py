@@ -16,7 +16,7 @@ import numpy as np
 
 from diffprog.autodiff import Tensor
 from diffprog.autodiff import functions as F
-from diffprog.autodiff.graph import Primitive, apply
+from diffprog.autodiff.tape import Primitive, apply
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "fftshift", "ifftshift",
            "fftfreq", "rfftfreq"]

@@ -4,7 +4,7 @@ import numpy as np
 
 from diffprog.autodiff import Tensor
 from diffprog.autodiff import backend as B
-from diffprog.autodiff.graph import Primitive, apply
+from diffprog.autodiff.tape import Primitive, apply
 
 
 def raw(x):

@@ -12,7 +12,7 @@ import numpy as np
 
 from diffprog.autodiff import Tensor
 from diffprog.autodiff import backend as B
-from diffprog.autodiff.graph import Primitive, apply
+from diffprog.autodiff.tape import Primitive, apply
 
 from ._util import MultiOutput, as_matrix, call, diag_embed, diagonal, gap_inverse, raw, require_real
 from .solve import SOLVE

@@ -4,7 +4,7 @@ import numpy as np
 from diffprog.autodiff import Tensor
 from diffprog.autodiff import backend as B
 from diffprog.autodiff import functions as F
-from diffprog.autodiff.graph import Primitive, apply
+from diffprog.autodiff.tape import Primitive, apply
 
 from ._util import as_matrix, call, holomorphic, raw
 from .decompositions import svd

@@ -15,7 +15,7 @@ one evaluation of ``f`` with its vector-Jacobian product (one small graph, freed
 import numpy as np
 
 from diffprog.autodiff import Tensor, enable_grad, no_grad
-from diffprog.autodiff.graph import Primitive, run_backward
+from diffprog.autodiff.tape import Primitive, run_backward
 
 from .solvers import integrate
 

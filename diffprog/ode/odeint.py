@@ -4,7 +4,7 @@ import numpy as np
 
 from diffprog.autodiff import Tensor, stack
 from diffprog.autodiff import functions as F
-from diffprog.autodiff.graph import apply
+from diffprog.autodiff.tape import apply
 from diffprog.autodiff.pytree import flatten
 
 from .adjoint import ODE_ADJOINT

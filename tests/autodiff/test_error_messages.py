@@ -155,7 +155,7 @@ def test_index_out_of_range_names_the_operation():
 
 
 def test_gradcheck_reports_the_mode_input_element_and_both_values():
-    from diffprog.autodiff.graph import Primitive, apply
+    from diffprog.autodiff.tape import Primitive, apply
     wrong = Primitive("wrong_sin", np.sin, vjps=[lambda g, ans, x: g * np.cos(x) * (x > 0.5)],
                       jvps=[lambda t, ans, x: t * np.cos(x)])
     x = np.array([0.9, 0.1, 0.7])
@@ -170,7 +170,7 @@ def test_gradcheck_reports_the_mode_input_element_and_both_values():
 
 
 def test_gradcheck_finds_a_wrong_second_derivative():
-    from diffprog.autodiff.graph import Primitive, apply
+    from diffprog.autodiff.tape import Primitive, apply
     # first derivative right on arrays, but written with np.cos, so it is a constant to a second pass
     opaque = Primitive("opaque_sin", np.sin, vjps=[lambda g, ans, x: g * np.cos(np.asarray(x))])
     x = np.array([0.3, -0.4])

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import diffprog as dp
 from diffprog.autodiff import primitives as P
-from diffprog.autodiff.graph import Primitive, apply
+from diffprog.autodiff.tape import Primitive, apply
 
 
 def normal(rng, *shapes):

@@ -53,7 +53,7 @@ def test_cell_step_matches_torch(rng, kind):
 
 
 def test_fused_lstm_pointwise_gradcheck(rng):
-    from diffprog.autodiff.graph import apply
+    from diffprog.autodiff.tape import apply
     from diffprog.nn.recurrent import LSTM_POINTWISE
     z, c = rng.standard_normal((3, 8)), rng.standard_normal((3, 2))
     dp.gradcheck(lambda z, c: apply(LSTM_POINTWISE, z, c), z, c)

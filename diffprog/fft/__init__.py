@@ -16,6 +16,7 @@ import numpy as np
 
 from diffprog.autodiff import Tensor
 from diffprog.autodiff import functions as F
+from diffprog.autodiff.inputs import float_input
 from diffprog.autodiff.tape import Primitive, apply
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "fftshift", "ifftshift",
@@ -117,13 +118,7 @@ def _axes(x, axes, name):
 
 
 def _as_float(x, name):
-    if type(x) is not Tensor:
-        x = np.asarray(x)
-        if x.dtype.kind not in "fc":
-            x = x.astype(np.float64)
-    elif x.dtype.kind not in "fc":
-        raise TypeError(f"{name}: expected a floating-point or complex input, got dtype {x.dtype}")
-    return x
+    return float_input(x, f"{name}: the input")
 
 
 def _resize(x, sizes, axes, name):

@@ -4,6 +4,7 @@ import numpy as np
 
 from diffprog.autodiff import Tensor
 from diffprog.autodiff import backend as B
+from diffprog.autodiff.inputs import float_input
 from diffprog.autodiff.tape import Primitive, apply
 
 
@@ -30,12 +31,7 @@ def holomorphic(rule):
 
 def as_matrix(x, name, square=False, arg="a"):
     """Validate a (batch of) matrix input: floating point, at least 2-D, square if asked."""
-    if type(x) is not Tensor:
-        x = np.asarray(x)
-        if x.dtype.kind not in "fc":
-            x = x.astype(np.float64)
-    elif x.dtype.kind not in "fc":
-        raise TypeError(f"linalg.{name}: {arg} must be floating point, got dtype {x.dtype}")
+    x = float_input(x, f"linalg.{name}: {arg}")
     shape = np.shape(raw(x))
     if len(shape) < 2:
         raise ValueError(f"linalg.{name}: {arg} must be a matrix or a batch of matrices (..., m, n), got "

@@ -243,7 +243,7 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
         if (score[outside].max(initial=-1.0) <= l1 * (1 + 1e-10)
                 and np.all(_kkt_violation(-c[support], w[support], l1) <= 1e-9 * max(l1, 1e-300))
                 and n_pass > 1):
-            return w, gap, n_pass - 1, True          # exact to rounding: gap is at its floor
+            return w, gap, n_pass - 1, gap <= tol    # exact to rounding: no pass can do better
         n_new = max(min_new, support.size // 4)
         candidates = np.flatnonzero(outside & (score > 0.5 * l1))
         if candidates.size > n_new:

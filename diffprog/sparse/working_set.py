@@ -193,16 +193,20 @@ def solve_l1_qp(gram, b, gamma, w, max_iter=None, rtol=1e-11, yy=None, gap_tol=0
 
 
 def _working_gram(design, cache, working, l2, inverse=None):
-    """The sub-problem's Gram operator on the working set: dense from the cache (with the active
-    set's inverse kept by updates), or matrix-free for sparse X."""
+    """``(working, gram)``: the sub-problem's Gram operator on the working set, dense from the
+    cache (with the active set's inverse kept by updates) or matrix-free for sparse X. When the
+    cache holds few features beyond the working set, the working set grows to the whole cache:
+    its Gram matrix is then used in place instead of gathered (a larger sub-problem is as valid)."""
     if design.sparse:
         mean = design.mean[working] if design.centered else np.zeros(working.size)
-        return SparseGram(design.X[:, working], mean, l2, design.column_norms2[working])
+        return working, SparseGram(design.X[:, working], mean, l2, design.column_norms2[working])
     cache.ensure(working)
+    if l2 == 0 and cache.size <= working.size + max(32, working.size // 4):
+        return cache.features, DenseGram(cache.gram, cache.features, cache, inverse, l2)
     matrix = cache.sub(working)
     if l2 > 0:
         matrix[np.diag_indices_from(matrix)] += l2
-    return DenseGram(matrix, working, cache, inverse, l2)
+    return working, DenseGram(matrix, working, cache, inverse, l2)
 
 
 def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, min_new=10, state=None):
@@ -254,7 +258,7 @@ def enet_working_set(design, y, l1, l2, w, tol, max_iter, cache=None, Xty=None, 
             return w, gap, n_pass - 1, gap <= tol
         if not design.sparse and "inverse" not in state:
             state["inverse"] = ActiveInverse(design.p)
-        gram = _working_gram(design, cache, working, l2, state.get("inverse"))
+        working, gram = _working_gram(design, cache, working, l2, state.get("inverse"))
         w_sub, _, _ = solve_l1_qp(gram, Xty[working], l1, w[working], yy=yy, gap_tol=0.5 * tol,
                                   max_active=max_active)
         w = np.zeros_like(w)

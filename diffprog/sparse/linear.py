@@ -46,7 +46,8 @@ def _path(design, y, alphas, l1_ratio, tol, max_iter, coef_init, name):
     tol_abs = tol * float(y @ y)
     cache = None if design.sparse else GramCache(design)
     Xty = design.rdot(y)
-    state = {}
+    # (G_AA + l2 I)^-1 cannot follow a change of l2, which the elastic net's path makes at every alpha
+    state = {} if l1_ratio == 1.0 else {"inverse": None}
     w = np.zeros(design.p) if coef_init is None else np.array(coef_init, dtype=float)
     coefs = np.empty((design.p, len(alphas)))
     gaps = np.empty(len(alphas))

@@ -19,7 +19,7 @@ class Design:
         self.n, self.p = X.shape
         self.mean = np.asarray(X.mean(axis=0)).ravel() if center else np.zeros(X.shape[1])
         if self.sparse:
-            self.X = X
+            self.X = X if X.format == "csc" else X.tocsc()    # column access is the hot path
             self.offset = self.mean
             sq = np.asarray(X.multiply(X).sum(axis=0)).ravel()
             self.column_norms2 = np.maximum(sq - self.n * self.offset ** 2, 0.0)

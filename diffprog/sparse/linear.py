@@ -15,7 +15,7 @@ import numpy as np
 from .base import (BaseEstimator, LinearRegressorMixin, check_X_y, check_alpha, check_positive_int,
                    check_tol, warn_not_converged)
 from .design import Design
-from .homotopy import LassoSegment
+from .homotopy import ElasticNetSegment, LassoSegment
 from .working_set import GramCache, enet_working_set
 
 __all__ = ["ElasticNet", "Lasso", "enet_path", "lasso_path"]
@@ -55,7 +55,7 @@ def _path(design, y, alphas, l1_ratio, tol, max_iter, coef_init, name):
     segment, pattern = None, None
     for i, alpha in enumerate(alphas):
         l1, l2 = n * alpha * l1_ratio, n * alpha * (1.0 - l1_ratio)
-        exact = segment.solution(design, y, l1, tol_abs) if segment is not None else None
+        exact = segment.solution(design, y, l1, l2, tol_abs) if segment is not None else None
         if exact is not None:
             w, residual, correlation, gap = exact
             state.update(w=w, residual=residual, correlation=correlation)
@@ -68,8 +68,9 @@ def _path(design, y, alphas, l1_ratio, tol, max_iter, coef_init, name):
         coefs[:, i], gaps[i], n_iters[i] = w, gap / n, n_iter
         previous, pattern = pattern, np.sign(w)
         segment = None
-        if l1_ratio == 1.0 and converged and previous is not None and np.array_equal(previous, pattern):
-            segment = LassoSegment.build(design, y, Xty, w, cache)
+        if l1_ratio > 0 and converged and previous is not None and np.array_equal(previous, pattern):
+            kind = LassoSegment if l1_ratio == 1.0 else ElasticNetSegment
+            segment = kind.build(design, y, Xty, w, cache)
     return coefs, gaps, n_iters
 
 

@@ -162,7 +162,7 @@ def test_lasso_segment_is_exact_on_its_piece_and_refuses_past_a_kink(rng, sparse
     for fraction in np.linspace(0.3, 0.01, 30):
         l1 = fraction * l1_max
         ref = Lasso(l1 / 80, fit_intercept=sparse_X, tol=1e-14).fit(Xd, y).coef_
-        result = segment.solution(design, yc, l1, 1e-10 * (yc @ yc))
+        result = segment.solution(design, yc, l1, 0.0, 1e-10 * (yc @ yc))
         same_piece = (np.array_equal(np.flatnonzero(ref), support)
                       and np.array_equal(np.sign(ref[support]), np.sign(start.coef_[support])))
         if result is None:
@@ -207,3 +207,22 @@ def test_sparse_elastic_net_and_path_match_sklearn(rng, fit_intercept, monkeypat
     for i in (5, 15, 24):
         ref = sk.Lasso(alphas[i], fit_intercept=fit_intercept, tol=1e-14, max_iter=1000000).fit(dense, y)
         np.testing.assert_allclose(coefs[:, i], ref.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("sparse_X", [False, True])
+def test_elastic_net_path_segments_match_individual_fits(rng, sparse_X):
+    X = rng.standard_normal((90, 120))
+    w = np.zeros(120)
+    w[:6] = [2.0, -1.5, 1.0, 0.8, -0.6, 1.2]
+    y = X @ w + 0.02 * rng.standard_normal(90)
+    Xd = scipy.sparse.csc_matrix(X) if sparse_X else X
+    alphas, coefs, gaps, n_iters = enet_path(Xd, y, l1_ratio=0.6, n_alphas=50, tol=1e-12, return_n_iter=True)
+    assert np.sum(n_iters == 0) >= 5                 # some alphas came from an elastic-net segment
+    for i in np.flatnonzero(n_iters == 0)[::4]:
+        ref = ElasticNet(alphas[i], l1_ratio=0.6, fit_intercept=False, tol=1e-14).fit(X, y).coef_
+        np.testing.assert_allclose(coefs[:, i], ref, atol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, ref_path, _ = sk.enet_path(X, y, l1_ratio=0.6, alphas=alphas, tol=1e-14, max_iter=1000000)
+    np.testing.assert_allclose(coefs, ref_path, atol=1e-6)
+    assert np.all(gaps <= 1e-12 * (y @ y) / 90)

@@ -29,12 +29,18 @@ class Primitive:
     (a custom VJP, a checkpointed block) sets ``vjp_all(g, ans, args, needs, kw) -> list``.
     """
 
-    __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc")
+    __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "_plain")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
                  doc=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name in ("variadic", "vjp_all") and hasattr(self, "variadic") and hasattr(self, "vjp_all"):
+            # one per-argument rule per input: backward's lean path can call it directly
+            object.__setattr__(self, "_plain", self.vjp_all is None and not self.variadic)
 
     def vjp_rule(self, i):
         if self.variadic:
@@ -233,7 +239,10 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     flags = _get_flags()
     anomaly = flags & ANOMALY
 
-    def accumulate(p, c, prim, i):
+    def accumulate(p, c, prim, i, alone=False):
+        """Add cotangent ``c`` into ``p``'s. Returns ``p`` instead of queueing it when ``alone``
+        (the only cotangent this node sends) and nothing else is pending: then every consumer
+        of ``p`` is done, so it is next in order anyway (a chain never touches the heap)."""
         if c.shape != p.data.shape:
             c = _backend.sum_to(c, p.data.shape)
         if anomaly:
@@ -242,14 +251,20 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
         prev = grads.get(k)
         if prev is None:
             grads[k] = c
+            if alone and not heap:
+                return p
             heappush(heap, (-p._seq, k, p))
         else:
             grads[k] = prev + c
+        return None
 
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
-        while heap:
-            node = heappop(heap)[2]
+        following = None
+        lean = not create_graph
+        while following is not None or heap:
+            node = following if following is not None else heappop(heap)[2]
+            following = None
             key = id(node)
             g = grads.pop(key)
             prim = node._prim
@@ -263,21 +278,21 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 raise RuntimeError(_FREED_MSG.format(name=node._kw))
             parents = node._parents
             kw = node._kw
-            if kw is None and not create_graph and prim.vjp_all is None and not prim.variadic \
-                    and len(parents) <= 2:            # unary and binary rows: the lean common path
+            if kw is None and lean and prim._plain and len(parents) <= 2:   # unary/binary rows
                 vjps = prim.vjps
                 if len(parents) == 1:
                     p = parents[0]
                     if p.requires_grad:
-                        accumulate(p, vjps[0](g, node.data, p.data), prim, 0)
+                        following = accumulate(p, vjps[0](g, node.data, p.data), prim, 0, True)
                 else:
                     x, y = parents
                     tx, ty = type(x) is Tensor, type(y) is Tensor
                     xd, yd = x.data if tx else x, y.data if ty else y
-                    if tx and x.requires_grad:
-                        accumulate(x, vjps[0](g, node.data, xd, yd), prim, 0)
-                    if ty and y.requires_grad:
-                        accumulate(y, vjps[1](g, node.data, xd, yd), prim, 1)
+                    nx, ny = tx and x.requires_grad, ty and y.requires_grad
+                    if nx:
+                        following = accumulate(x, vjps[0](g, node.data, xd, yd), prim, 0, not ny)
+                    if ny:
+                        following = accumulate(y, vjps[1](g, node.data, xd, yd), prim, 1, not nx)
             else:
                 if create_graph:
                     args, ans = parents, node

@@ -1,6 +1,6 @@
 """Benchmark of diffprog.sparse's Lasso against scikit-learn, one BLAS thread each.
 
-    python benchmarks/sparse.py [--repeats 3] [--skip-large] [--no-append]
+    python benchmarks/sparse.py [--repeats 3] [--skip-large] [--no-append] [--cv]
 
 Problems (the issue's): Gaussian X with columns scaled to ||x_j||^2 = n, a 20-sparse truth with
 |w_j| in [1, 2] and random signs, noise 0.1, no intercept:
@@ -17,6 +17,7 @@ Timings interleave the two libraries run by run (medians), so a change of machin
 them does not bias the ratio.
 (c) When installed (``pip install ".[bench]"``), celer and skglm run the same tasks for reference
     (one untimed call first: numba compiles on first use; NUMBA_NUM_THREADS=1).
+(d) With --cv: LassoCV(cv=5) at the default tol against scikit-learn's, and the alpha each picks.
 """
 import os
 
@@ -199,13 +200,30 @@ def path(name, X, y, repeats, rows):
               f"[{min(rel):+.1e}, {max(rel):+.1e}]; alphas where diffprog's objective is > 1e-9 worse: {worse}", flush=True)
 
 
+def cross_validation(name, X, y, rows):
+    """(d) LassoCV(cv=5) at the default tol 1e-4 (one run each: scikit-learn's takes close to a minute
+    on the large sparse problem); and which alpha each picks, with scikit-learn's at tol 1e-8 for reference."""
+    from diffprog.sparse import LassoCV
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_dp, ours = timed_one(lambda: LassoCV(cv=5).fit(X, y), 1)
+        t_sk, ref = timed_one(lambda: sk.LassoCV(cv=5).fit(X, y), 1)
+        tight = sk.LassoCV(cv=5, tol=1e-8, max_iter=100000).fit(X, y).alpha_ if name == "small" else None
+    rows.append({"problem": name, "dp_s": t_dp, "sk_s": t_sk, "alpha_dp": ours.alpha_, "alpha_sk": ref.alpha_,
+                 "alpha_sk_tight": tight})
+    print(f"{name:5s} LassoCV(cv=5): diffprog {t_dp:.2f} s, sklearn {t_sk:.2f} s ({t_dp / t_sk:.2f}x); alpha "
+          f"{ours.alpha_:.5f} vs {ref.alpha_:.5f}" + (f" (sklearn at tol 1e-8: {tight:.5f})" if tight else ""),
+          flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--no-append", action="store_true")
+    parser.add_argument("--cv", action="store_true", help="also time LassoCV(cv=5) against scikit-learn's")
     args = parser.parse_args()
-    single_rows, path_rows, other_rows = [], [], []
+    single_rows, path_rows, other_rows, cv_rows = [], [], [], []
     problems = [("small", 500, 2000, False)] + ([] if args.skip_large else [("large", 5000, 50000, True)])
     for name, n, p, sparse in problems:
         X, y, truth = make_problem(n, p, sparse)
@@ -213,6 +231,8 @@ def main():
         path_repeats = args.repeats if name == "small" else max(1, min(args.repeats, 3))
         path(name, X, y, path_repeats, path_rows)
         others(name, X, y, path_repeats, other_rows, single_rows, path_rows)
+        if args.cv:
+            cross_validation(name, X, y, cv_rows)
     if args.no_append:
         return
     try:
@@ -221,7 +241,7 @@ def main():
     except OSError:
         commit = "?"
     lines = ["\n## Sparse regression: Lasso vs scikit-learn (benchmarks/sparse.py)\n",
-             f"`python benchmarks/sparse.py --repeats {args.repeats}{' --skip-large' if args.skip_large else ''}` on "
+             f"`python benchmarks/sparse.py --repeats {args.repeats}{' --skip-large' if args.skip_large else ''}{' --cv' if args.cv else ''}` on "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, "
              f"{os.cpu_count()} cores (shared); python {platform.python_version()}, numpy {np.__version__}, "
              f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, diffprog commit {commit}; one BLAS "
@@ -249,6 +269,14 @@ def main():
         for r in other_rows:
             lines.append(f"| {r['problem']} | {r['task']} | {r['solver']} | {r['s']:.4f} | {r['dp_ratio']:.2f}x | "
                          f"{r['gap']:.1e} |")
+    if cv_rows:
+        lines += ["\n(d) LassoCV(cv=5), default tol 1e-4, one run each\n",
+                  "| problem | diffprog s | sklearn s | ratio | alpha_ diffprog | alpha_ sklearn | alpha_ sklearn at tol 1e-8 |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in cv_rows:
+            tight = f"{r['alpha_sk_tight']:.5f}" if r["alpha_sk_tight"] else "-"
+            lines.append(f"| {r['problem']} | {r['dp_s']:.2f} | {r['sk_s']:.2f} | {r['dp_s'] / r['sk_s']:.2f}x | "
+                         f"{r['alpha_dp']:.5f} | {r['alpha_sk']:.5f} | {tight} |")
     with open(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "a") as fh:
         fh.write("\n".join(lines) + "\n")
     print("appended to benchmarks/RESULTS.md")

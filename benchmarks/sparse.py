@@ -18,6 +18,8 @@ them does not bias the ratio.
 (c) When installed (``pip install ".[bench]"``), celer and skglm run the same tasks for reference
     (one untimed call first: numba compiles on first use; NUMBA_NUM_THREADS=1).
 (d) With --cv: LassoCV(cv=5) at the default tol against scikit-learn's, and the alpha each picks.
+With --correlated, a third problem "corr": the small one with columns correlated along a chain
+(corr(x_i, x_j) = 0.95^|i-j|), where coordinate descent needs many more epochs.
 """
 import os
 
@@ -45,9 +47,18 @@ sys.path.insert(0, ROOT)
 from diffprog.sparse import Lasso, lasso_path  # noqa: E402
 
 
-def make_problem(n, p, sparse, seed=0):
+def make_problem(n, p, sparse, seed=0, rho=0.0):
+    """The issue's problems; ``rho > 0``: dense columns correlated along a chain (Toeplitz,
+    corr(x_i, x_j) = rho^|i-j|), the hard case for coordinate descent."""
     rng = np.random.default_rng(seed)
-    if sparse:
+    if rho:
+        Z = rng.standard_normal((n, p))
+        X = np.empty((n, p))
+        X[:, 0] = Z[:, 0]
+        for j in range(1, p):                        # setup only, not timed
+            X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho ** 2) * Z[:, j]
+        X *= np.sqrt(n) / np.linalg.norm(X, axis=0)
+    elif sparse:
         X = scipy.sparse.random(n, p, density=0.002, random_state=seed, format="csc",
                                 data_rvs=rng.standard_normal)
         norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel())
@@ -222,11 +233,15 @@ def main():
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--no-append", action="store_true")
     parser.add_argument("--cv", action="store_true", help="also time LassoCV(cv=5) against scikit-learn's")
+    parser.add_argument("--correlated", action="store_true",
+                        help="add 'corr': the small problem with Toeplitz-correlated columns (rho 0.95)")
     args = parser.parse_args()
     single_rows, path_rows, other_rows, cv_rows = [], [], [], []
-    problems = [("small", 500, 2000, False)] + ([] if args.skip_large else [("large", 5000, 50000, True)])
-    for name, n, p, sparse in problems:
-        X, y, truth = make_problem(n, p, sparse)
+    problems = [("small", 500, 2000, False, 0.0)] + ([] if args.skip_large else [("large", 5000, 50000, True, 0.0)])
+    if args.correlated:
+        problems.append(("corr", 500, 2000, False, 0.95))
+    for name, n, p, sparse, rho in problems:
+        X, y, truth = make_problem(n, p, sparse, rho=rho)
         single_alpha(name, X, y, truth, args.repeats, single_rows)
         path_repeats = args.repeats if name == "small" else max(1, min(args.repeats, 3))
         path(name, X, y, path_repeats, path_rows)
@@ -241,7 +256,7 @@ def main():
     except OSError:
         commit = "?"
     lines = ["\n## Sparse regression: Lasso vs scikit-learn (benchmarks/sparse.py)\n",
-             f"`python benchmarks/sparse.py --repeats {args.repeats}{' --skip-large' if args.skip_large else ''}{' --cv' if args.cv else ''}` on "
+             f"`python benchmarks/sparse.py --repeats {args.repeats}{' --skip-large' if args.skip_large else ''}{' --cv' if args.cv else ''}{' --correlated' if args.correlated else ''}` on "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, "
              f"{os.cpu_count()} cores (shared); python {platform.python_version()}, numpy {np.__version__}, "
              f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, diffprog commit {commit}; one BLAS "

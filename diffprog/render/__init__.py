@@ -13,12 +13,14 @@ from .camera import (Cameras, look_at, look_at_rotation, orbit, axis_angle_to_ma
                      check_image_size)
 from .clipping import screen_triangles
 from .fragments import Fragments
-from .rasterize_soft import SoftRasterizer, soft_blend
+from .rasterize_soft import SoftRasterizer
+from .blend import soft_blend, hard_blend
 from .rasterize_hard import HardRasterizer
 from .lights import DirectionalLight, PointLight, Material
 from .texture import sample_texture
 from .shading import shade, interpolate
 from .render import render, rasterize
+from .kernels import set_kernels, get_kernels
 from .losses import (mse_loss, l1_loss, silhouette_iou_loss, laplacian_smoothing, edge_length, normal_consistency,
                      chamfer_distance, sample_points)
 from .files import load_mesh, save_mesh

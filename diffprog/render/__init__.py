@@ -11,6 +11,8 @@ from .mesh import Mesh, face_normals, vertex_normals, join_meshes
 from .shapes import ico_sphere, plane, cube, subdivide
 from .camera import (Cameras, look_at, look_at_rotation, orbit, axis_angle_to_matrix, quaternion_to_matrix,
                      check_image_size)
+from .conventions import (cameras_from_opencv_projection, opencv_from_cameras_projection, cameras_from_pytorch3d,
+                          pytorch3d_from_cameras)
 from .clipping import screen_triangles
 from .fragments import Fragments
 from .rasterize_soft import SoftRasterizer

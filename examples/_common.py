@@ -18,15 +18,16 @@ def output_folder(path=None):
     return folder
 
 
-def pyplot():
-    """matplotlib.pyplot (Agg backend), or None with a note when matplotlib is not installed."""
+def pyplot(instead="no plot, the numbers are printed above"):
+    """matplotlib.pyplot (Agg backend), or None with a note (ending with ``instead``) when
+    matplotlib is not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         return plt
     except ImportError:
-        print('matplotlib is not installed (pip install "diffprog[plots]"): drawing a plain image instead')
+        print(f'matplotlib is not installed (pip install "diffprog[plots]"): {instead}')
         return None
 
 
@@ -50,7 +51,7 @@ def _colours(values):
 def save_image(path, panels, scale=None):
     """A row of titled panels, each a 2-D array (colour-mapped) or an (H, W, 3) image in [0, 1];
     matplotlib when installed, else Pillow. Returns ``path``."""
-    plt = pyplot()
+    plt = pyplot("drawing a plain image instead")
     if plt is not None:
         figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
         for ax, (array, title) in zip(axes[0], panels):

@@ -1,4 +1,5 @@
 """Output images: side-by-side comparison, loss plot (with and without matplotlib), turntable."""
+import json
 import os
 import subprocess
 import sys
@@ -43,11 +44,11 @@ def test_turntable_gif(tmp_path):
 
 @pytest.mark.slow
 def test_example_runs(tmp_path):
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "fit_mesh.py")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "fit_mesh.py"), "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
-    iou = float(result.stdout.strip().splitlines()[-1].split()[-1])
-    assert iou > 0.9
+    with open(tmp_path / "fit_mesh.json") as f:
+        assert json.load(f)["iou_after"] > 0.9
 
 
 def _square_views():

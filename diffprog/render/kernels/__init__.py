@@ -9,11 +9,12 @@ the NumPy set is used, with a one-time warning.
 """
 import importlib
 import os
+import tempfile
 import types
 import warnings
 
 NAMES = ("numba", "numpy")
-DEFAULT = "numpy"
+DEFAULT = "numba"
 FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_pairs", "blend_forward",
              "blend_backward", "interpolate", "interpolate_backward", "sample_bilinear", "sample_bilinear_backward")
 _MODULES = ("pairs", "blend", "attributes")
@@ -22,8 +23,42 @@ _active = None
 _warned = False
 
 
+def _numba_cache():
+    """Import numba with a usable on-disk cache: the package's own __pycache__ when writable (a
+    source checkout), else ``NUMBA_CACHE_DIR`` if set, else a per-user cache folder."""
+    import numba
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not numba.config.CACHE_DIR and not os.access(here, os.W_OK):
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        for folder in (os.path.join(base, "diffprog", "numba"),
+                       os.path.join(tempfile.gettempdir(), f"diffprog-numba-{os.getuid() if hasattr(os, 'getuid') else 0}")):
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError:
+                continue
+            if os.access(folder, os.W_OK):
+                numba.config.CACHE_DIR = folder
+                break
+
+
+def set_threads(n):
+    """Use ``n`` threads in the compiled kernels (default: the cores numba sees)."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"threads: expected a positive integer, got {n!r}")
+    try:
+        import numba
+    except ImportError:
+        return
+    top = numba.config.NUMBA_NUM_THREADS
+    if n > top:
+        raise ValueError(f"threads: at most {top} (the cores numba sees; NUMBA_NUM_THREADS), got {n}")
+    numba.set_num_threads(int(n))
+
+
 def _load(name):
     if name not in _loaded:
+        if name == "numba":
+            _numba_cache()
         functions = {}
         for part in _MODULES:
             module = importlib.import_module(f"{__name__}.{name}_{part}")

@@ -2,7 +2,8 @@
 
 Each set holds the same functions with the same arguments and outputs, on plain arrays (no
 Tensors, no tape): the pair search and geometry (``numpy_pairs`` / ``numba_pairs``), the soft
-blend (``*_blend``), interpolation and texture sampling (``*_attributes``). The NumPy set is the
+blend (``*_blend``), interpolation and texture sampling (``*_attributes``); the compiled set also
+fuses the per-pair lighting (``numba_shading``, whose reference is the engine code of ``shading``). The NumPy set is the
 specification and the tests' oracle; the compiled set is the default. ``set_kernels`` chooses;
 the environment variable ``DIFFPROG_KERNELS`` sets the initial choice. Without numba importable
 the NumPy set is used, with a one-time warning.
@@ -17,7 +18,10 @@ NAMES = ("numba", "numpy")
 DEFAULT = "numba"
 FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_pairs", "blend_forward",
              "blend_backward", "interpolate", "interpolate_backward", "sample_bilinear", "sample_bilinear_backward")
-_MODULES = ("pairs", "blend", "attributes")
+# optional: fused per-pair lighting (flat, phong); without it the engine code of ``render.shading``
+# runs, and that code is the reference of ``numba_shading``
+OPTIONAL = ("light_pairs", "light_pairs_backward")
+_MODULES = {"numpy": ("pairs", "blend", "attributes"), "numba": ("pairs", "blend", "attributes", "shading")}
 _loaded = {}
 _active = None
 _warned = False
@@ -60,9 +64,9 @@ def _load(name):
         if name == "numba":
             _numba_cache()
         functions = {}
-        for part in _MODULES:
+        for part in _MODULES[name]:
             module = importlib.import_module(f"{__name__}.{name}_{part}")
-            functions.update({f: getattr(module, f) for f in FUNCTIONS if hasattr(module, f)})
+            functions.update({f: getattr(module, f) for f in FUNCTIONS + OPTIONAL if hasattr(module, f)})
         missing = [f for f in FUNCTIONS if f not in functions]
         if missing:
             raise ImportError(f"kernel set {name!r} lacks {missing}")

@@ -1,14 +1,13 @@
 """Compiled (numba) kernels of the pair search and the per-pair geometry.
 
 Same functions, arguments, outputs and arithmetic as ``numpy_pairs`` (the reference), one pair at
-a time. Work runs in float64 and outputs take the triangles' dtype. Threads split work over faces
-(search) or pairs (geometry), each writing its own slots; the backward's scatter-add into faces
-runs serially in pair order, so results do not depend on the thread count.
+a time. Work runs in float64 and outputs take the triangles' dtype. Scatter-adds run serially in
+pair order, so results are deterministic.
 """
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .numpy_pairs import AREA_EPS, PAIR_CHUNK
 
@@ -77,7 +76,7 @@ def _face_ranges(tri, radius, height, width, cull):
     r0 = np.zeros(m, np.int64)
     nx = np.zeros(m, np.int64)
     ny = np.zeros(m, np.int64)
-    for f in prange(m):
+    for f in range(m):
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         finite = True
         for v in (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2):
@@ -97,60 +96,84 @@ def _face_ranges(tri, radius, height, width, cull):
     return c0, r0, nx, ny
 
 
+CHUNK = 1 << 18        # candidate pairs searched per kernel call (bounds the output buffers)
+REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pair the exact test keeps)
+
+
 @njit(cache=True)
-def _search(tri, image, height, width, radius, cull, scale, perspective, inside_only, dtype_like):
-    m = tri.shape[0]
-    c0, r0, nx, ny = _face_ranges(tri, 0.0 if inside_only else radius, height, width, cull)
+def _search_chunk(tri, image, f0, f1, c0, r0, nx, ny, capacity, height, width, radius, scale, perspective,
+                  inside_only, dtype_like):
+    """Pairs of faces [f0, f1) in one pass: the exact test of ``numpy_pairs`` (edge functions, then
+    the distance to the closest edge), preceded by a quick rejection of candidates farther than the
+    radius from one of the triangle's edge lines."""
+    pixel = np.empty(capacity, np.int64)
+    face = np.empty(capacity, np.int64)
+    dist = np.empty(capacity, dtype_like.dtype)
+    bary = np.empty((capacity, 3), dtype_like.dtype)
+    depth = np.empty(capacity, dtype_like.dtype)
     r2 = radius * radius
-    count = np.zeros(m, np.int64)
-    for f in prange(m):                                  # pass 1: count the pairs of each face
-        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        n = 0
-        for row in range(r0[f], r0[f] + ny[f]):
-            py = row + 0.5
-            for col in range(c0[f], c0[f] + nx[f]):
-                t = _terms(X0, X1, X2, Y0, Y1, Y2, col + 0.5, py)
-                if t[10] or (not inside_only and t[13] <= r2):
-                    n += 1
-        count[f] = n
-    start = np.zeros(m + 1, np.int64)
-    for f in range(m):
-        start[f + 1] = start[f] + count[f]
-    total = start[m]
-    pixel = np.empty(total, np.int64)
-    face = np.empty(total, np.int64)
-    dist = np.empty(total, dtype_like.dtype)
-    bary = np.empty((total, 3), dtype_like.dtype)
-    depth = np.empty(total, dtype_like.dtype)
     s2 = scale ** 2
-    for f in prange(m):                                  # pass 2: each face fills its own slots
-        if count[f] == 0:
+    j = 0
+    for f in range(f0, f1):
+        if nx[f] == 0 or ny[f] == 0:
             continue
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        j = start[f]
+        slack = r2 * (1.0 + REJECT_MARGIN)
+        L0 = ((X2 - X1) * (X2 - X1) + (Y2 - Y1) * (Y2 - Y1)) * slack      # |edge opposite corner i|^2 r^2
+        L1 = ((X0 - X2) * (X0 - X2) + (Y0 - Y2) * (Y0 - Y2)) * slack
+        L2 = ((X1 - X0) * (X1 - X0) + (Y1 - Y0) * (Y1 - Y0)) * slack
         base = image[f] * (height * width)
         for row in range(r0[f], r0[f] + ny[f]):
             py = row + 0.5
+            rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
             for col in range(c0[f], c0[f] + nx[f]):
-                t = _terms(X0, X1, X2, Y0, Y1, Y2, col + 0.5, py)
-                inside = t[10]
-                if not (inside or (not inside_only and t[13] <= r2)):
+                px = col + 0.5
+                rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
+                E0 = rX1 * rY2 - rY1 * rX2
+                E1 = rX2 * rY0 - rY2 * rX0
+                E2 = rX0 * rY1 - rY0 * rX1
+                area = E0 + E1 + E2
+                inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
+                if not inside:
+                    if inside_only:
+                        continue
+                    if ((E0 * area < 0 and E0 * E0 > L0) or (E1 * area < 0 and E1 * E1 > L1)
+                            or (E2 * area < 0 and E2 * E2 > L2)):
+                        continue
+                t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py)
+                if not (inside or t[13] <= r2):
                     continue
-                ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, perspective)
+                ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, perspective)
                 pixel[j] = base + row * width + col
                 face[j] = f
                 dist[j] = (1.0 if inside else -1.0) * t[13] * s2
                 bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
                 depth[j] = ip[14]
                 j += 1
-    return pixel, face, dist, bary, depth
+    return pixel[:j], face[:j], dist[:j], bary[:j], depth[:j]
 
 
 def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
     """See ``numpy_pairs.find_pairs``."""
     tri = np.ascontiguousarray(tri)
-    return _search(tri, np.ascontiguousarray(image, dtype=np.int64), int(height), int(width), float(radius),
-                   bool(cull_backfaces), float(scale), bool(perspective), bool(inside_only), tri[:0, 0, 0])
+    image = np.ascontiguousarray(image, dtype=np.int64)
+    radius, scale = float(radius), float(scale)
+    c0, r0, nx, ny = _face_ranges(tri, 0.0 if inside_only else radius, int(height), int(width), bool(cull_backfaces))
+    ends = np.cumsum(nx * ny)
+    parts = []
+    start = 0
+    while start < len(ends):
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
+        parts.append(_search_chunk(tri, image, start, stop, c0, r0, nx, ny, int(ends[stop - 1] - base), int(height),
+                                   int(width), radius, scale, bool(perspective), bool(inside_only), tri[:0, 0, 0]))
+        start = stop
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy()
+    if len(parts) == 1:
+        return tuple(a.copy() for a in parts[0])         # trimmed views would keep the whole buffers alive
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
 
 
 @njit(cache=True)
@@ -160,7 +183,7 @@ def _geometry(tri, pixel, face, height, width, scale, perspective, dtype_like):
     bary = np.empty((P, 3), dtype_like.dtype)
     depth = np.empty(P, dtype_like.dtype)
     s2 = scale ** 2
-    for j in prange(P):
+    for j in range(P):
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, face[j])
         local = pixel[j] % (height * width)
         px, py = local % width + 0.5, local // width + 0.5
@@ -252,7 +275,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     buf = np.empty((min(P, PAIR_CHUNK), 9), np.float64)
     for a in range(0, P, PAIR_CHUNK):
         b = min(a + PAIR_CHUNK, P)
-        for j in prange(a, b):
+        for j in range(a, b):
             local = pixel[j] % (height * width)
             px, py = local % width + 0.5, local // width + 0.5
             gb0 = gb1 = gb2 = gz = 0.0

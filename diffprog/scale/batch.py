@@ -10,6 +10,7 @@ Fault tolerance, in two kinds:
 """
 import datetime
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -68,6 +69,9 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     else:
         if client is None and scheduler is None and workers is None:
             workers = min(len(to_run), os.cpu_count() or 1)
+        if client is None and scheduler is None:
+            from .cluster import quiet_resource_tracker
+            quiet_resource_tracker()            # before the progress bar's lock starts the tracker
         outcomes = _run_on_dask(to_run, batch_id, force, runner, log, client, workers, scheduler, retries,
                                 allowed_failures, timeout, inputs)
     bar = _progress_bar(len(jobs), len(results), progress)
@@ -114,7 +118,11 @@ def _run_on_dask(jobs, batch_id, force, runner, log, client, workers, scheduler,
         return
     from .cluster import connect
     start = time.perf_counter()
-    with connect(workers=workers, scheduler=scheduler, allowed_failures=allowed_failures) as client:
+    def notify(line):
+        log.write(line)
+        print(f"diffprog: {line}", file=sys.stderr, flush=True)
+
+    with connect(workers=workers, scheduler=scheduler, allowed_failures=allowed_failures, notify=notify) as client:
         where = scheduler or f"embedded LocalCluster of {workers} worker processes"
         dashboard = client.scheduler_info().get("services", {}).get("dashboard")
         log.write(f"connected to {where} in {time.perf_counter() - start:.1f} s"

@@ -32,7 +32,8 @@ def add_batch_arguments(parser):
                        help="submit the jobs to an existing Dask scheduler, e.g. tcp://host:8786 (workers "
                             "need diffprog installed and the same paths, e.g. a shared file system)")
     group.add_argument("--force", action="store_true",
-                       help="run jobs again even if their output directory holds a finished run")
+                       help="run jobs again even if their output directory holds a finished run; with --resume, "
+                            "start over if the input files changed since the checkpoint")
     group.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="give up on the jobs still unfinished after SECONDS (on Dask; default: no limit)")
     return parser

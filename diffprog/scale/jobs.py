@@ -54,7 +54,7 @@ class Job:
         """The content hashes of every file the job's fit reads (``diffprog.fit.inputs.hash_inputs`` of its
         scene with its overrides), reusing those of ``known`` for files of unchanged size and mtime; None
         if the scene file does not parse or names a missing file (the job then fails with that error)."""
-        from diffprog.io import load_scene
+        from diffprog.fit.scene import load_scene
         try:
             return hash_inputs(load_scene(self.scene, self.overrides), known)
         except (ValueError, TypeError, OSError):

@@ -57,9 +57,35 @@ def _fail(command, error):
     return 2
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM before the fit installs its own handler (while diffprog starts)."""
+    signal = signal.SIGTERM
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def fit(args):
     """Fit a mesh to the photographs of a scene file and write the results."""
-    from diffprog.fit import Diverged, Interrupted, OutputWriteError, run_scene
+    import threading
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)   # preemption while starting: as Ctrl-C
+    try:
+        return _fit_command(args)
+    except KeyboardInterrupt as stop:           # Interrupted (Ctrl-C, SIGTERM), or either before the fit began
+        where = (f" after iteration {stop.iteration} (checkpoint {stop.checkpoint})"
+                 if getattr(stop, "checkpoint", None) else "")
+        print(f"\ninterrupted{where}; resume with: {_resume_command(args)}", file=sys.stderr)
+        return 143 if getattr(stop, "signal", None) == signal.SIGTERM else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _fit_command(args):
+    from diffprog.fit import Diverged, OutputWriteError, run_scene
     from diffprog.fit.scene import REQUIRED, SCHEMA, VIEW_SCHEMA
     from diffprog.io.config import parse_override
     if args.keys:
@@ -86,11 +112,6 @@ def fit(args):
                 overrides[key] = value
         metrics = run_scene(args.scene, out_dir=args.out, overrides=overrides, resume=args.resume,
                             progress=not args.quiet, force=args.force)
-    except KeyboardInterrupt as stop:           # Interrupted (Ctrl-C, SIGTERM), or Ctrl-C before the fit began
-        where = (f" after iteration {stop.iteration} (checkpoint {stop.checkpoint})"
-                 if getattr(stop, "checkpoint", None) else "")
-        print(f"\ninterrupted{where}; resume with: {_resume_command(args)}", file=sys.stderr)
-        return 143 if getattr(stop, "signal", None) == signal.SIGTERM else 130
     except Diverged as error:
         print(f"diffprog fit: error: {error}", file=sys.stderr)
         return 1
@@ -112,7 +133,7 @@ def fit(args):
 def _resume_command(args):
     """The ``diffprog fit ... --resume`` command that continues the fit ``args`` describes."""
     import shlex
-    words = ["diffprog", "fit", args.scene]
+    words = ["diffprog", "fit", *(args.scenes or [])]
     if args.out:
         words += ["--out", args.out]
     for text in args.set or []:

@@ -10,6 +10,8 @@ import glob
 import sys
 from pathlib import Path
 
+from diffprog.fit.outputs import check_output_folder
+
 from .batch import failed_jobs, run_jobs
 from .cluster import DaskMissingError
 from .jobs import jobs_from_scenes
@@ -55,6 +57,7 @@ def run_batch(args):
     try:
         out_root = Path(args.out) if getattr(args, "out", None) else DEFAULT_BATCH_ROOT
         jobs = jobs_from_scenes(_scene_arguments(args), out_root, overrides=fit_overrides(args))
+        check_output_folder(out_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog fit: error: {error}", file=sys.stderr)
         return 2
@@ -96,6 +99,7 @@ def run_sweep(args):
         out_root = Path(args.out) if args.out else Path("out", f"{Path(args.scene).stem}-sweep")
         jobs = sweep_jobs(args.scene, args.grid, out_root, overrides=fit_overrides(args))
         check_scenes(jobs)
+        check_output_folder(out_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog sweep: error: {error}", file=sys.stderr)
         return 2

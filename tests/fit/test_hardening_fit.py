@@ -169,14 +169,15 @@ def _reading(process, folder):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux's /proc")
-def test_ctrl_c_during_start_up_is_one_line(tmp_path):
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_during_start_up_is_one_line(tmp_path, signum, status):
     path, big = _slow_start_scene(tmp_path)
     out = tmp_path / "out"
     process = _start([path, "--out", out, *_sets(TINY)])
     assert _wait_for(lambda: _reading(process, big), process), process.communicate()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == status
     assert _one_line(err) == f"interrupted; resume with: diffprog fit {path} --out {out} " + " ".join(
         f"--set {key}={json.dumps(value)}" for key, value in TINY.items()) + " --resume"
     assert not out.exists() or not os.listdir(out)

@@ -241,9 +241,8 @@ def _finish(fitter, scene, out, held_out, reference):
                                            np.array([v.fov for v in views]), fitter.size, background)
     photo_rgb = report.composite(photos, background)
     prefix = "held_out" if held_out is not None else "fit_view"
-    for view, photo, image in zip(views, photo_rgb, images):
-        stem = os.path.splitext(os.path.basename(view.image))[0]
-        report.write_side_by_side(os.path.join(out, f"{prefix}_{stem}.png"), photo, image[..., :3])
+    report.write_view_comparisons(out, prefix, [os.path.splitext(os.path.basename(v.image))[0] for v in views],
+                                  photos, images, background)
     mask = photos[..., 3] > 0.5
     metrics = {f"{prefix}_silhouette_iou": float(np.mean([silhouette_iou(i[..., 3], p[..., 3])
                                                           for i, p in zip(images, photos)])),

@@ -5,13 +5,13 @@ Estimators: :class:`Lasso`, :class:`ElasticNet`, :class:`GroupLasso`,
 :func:`enet_path`; learned unrolled solvers :class:`LISTA`, :class:`LISTACP`, :class:`ALISTA`.
 Design matrices may be dense NumPy arrays or ``scipy.sparse`` matrices.
 """
-from .base import ConvergenceWarning
+from .sklearn_compat import ConvergenceWarning, NotFittedError
 from .linear import Lasso, ElasticNet, lasso_path, enet_path
 from .group import GroupLasso
 from .logistic import SparseLogisticRegression
 from .cv import LassoCV
 from .lista import LISTA, LISTACP, ALISTA, nmse_db, sparse_coding_problem, sparse_codes, analytic_weights
 
-__all__ = ["ConvergenceWarning", "Lasso", "ElasticNet", "lasso_path", "enet_path", "GroupLasso",
+__all__ = ["ConvergenceWarning", "NotFittedError", "Lasso", "ElasticNet", "lasso_path", "enet_path", "GroupLasso",
            "SparseLogisticRegression", "LassoCV", "LISTA", "LISTACP", "ALISTA", "nmse_db",
            "sparse_coding_problem", "sparse_codes", "analytic_weights"]

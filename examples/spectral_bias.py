@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 import diffprog as dp
 from diffprog import nn, optim
@@ -51,23 +52,25 @@ def split(image):
             coords[odd].reshape(-1, 2), image[odd].reshape(-1, 3))
 
 
-def make_encoding(name):
-    """The encoding module for a name in ENCODINGS (None for 'none')."""
+def make_encoding(name, size=128):
+    """The encoding module for a name in ENCODINGS (None for 'none'). The positional encoding's
+    highest frequency is the training grid's Nyquist rate for a ``size`` x ``size`` image."""
     if name == "none":
         return None
     if name == "positional":
-        return nn.FourierFeatures(2, num_freqs=POSITIONAL_FREQUENCIES, include_input=True)
+        frequencies = POSITIONAL_FREQUENCIES + int(round(np.log2(size / 128)))
+        return nn.FourierFeatures(2, num_freqs=frequencies, include_input=True)
     if name.startswith("gaussian_"):
         return nn.GaussianFourierFeatures(2, GAUSSIAN_FEATURES, scale=float(name.split("_")[1]), seed=0,
                                           dtype=np.float32)
     raise ValueError(f"unknown encoding {name!r}; expected one of {ENCODINGS} or gaussian_<scale>")
 
 
-def build_model(name, seed=0):
+def build_model(name, seed=0, width=256, size=128):
     """(encoding or None, MLP) with float32 weights drawn from ``seed``."""
-    encoding = make_encoding(name)
+    encoding = make_encoding(name, size)
     in_features = 2 if encoding is None else encoding.out_dim
-    mlp = nn.MLP(in_features, [256, 256, 256], 3, activation="relu", output_activation="sigmoid",
+    mlp = nn.MLP(in_features, [width] * 3, 3, activation="relu", output_activation="sigmoid",
                  rng=seed, dtype=np.float32)
     return encoding, mlp
 
@@ -80,16 +83,16 @@ def psnr(prediction, target):
     return float(-10 * np.log10(np.mean((np.asarray(prediction, np.float64) - target) ** 2)))
 
 
-def train(name, data, steps=2000, seed=0, log_every=0):
+def train(name, data, steps=2000, seed=0, log_every=0, width=256, progress=False):
     """Train the diffprog model; returns dict(train_psnr, test_psnr, seconds, model, history)."""
     train_x, train_y, test_x, test_y = data
-    encoding, mlp = build_model(name, seed)
+    encoding, mlp = build_model(name, seed, width, size=2 * int(round(np.sqrt(len(train_x)))))
     features = train_x if encoding is None else encoding(train_x).data      # fixed: computed once
     test_features = test_x if encoding is None else encoding(test_x).data
     opt = optim.Adam(mlp.parameters(), lr=learning_rate(name))
     history = []
     start = time.process_time()
-    for step in range(steps):
+    for step in tqdm(range(steps), desc=name, disable=not progress):
         loss = nn.mse_loss(mlp(features), train_y)
         opt.zero_grad()
         loss.backward()

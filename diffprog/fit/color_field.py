@@ -161,7 +161,4 @@ def field_shader(field):
 
 def render_field(mesh, cams, field, rasterizer, background):
     """(N, H, W, 4) RGBA Tensor: the field's colours blended over ``background`` (RGB), A the coverage."""
-    fragments = R.rasterize(mesh, cams, rasterizer)
-    colors = shade_field(field, fragments, mesh)
-    background = np.asarray(background, dtype=mesh.verts.dtype)
-    return rasterizer.blend(fragments, colors, background, cams.znear, cams.zfar)
+    return R.render(mesh, cams, rasterizer=rasterizer, shader=field_shader(field), background=background)

@@ -132,3 +132,25 @@ class TemplateOffsets:
     def moved(self):
         """(V,) bool: vertices whose position differs from the template (any bit)."""
         return np.any(self.verts().data != self.template, axis=1)
+
+
+def region_chamfer_over_diagonal(verts, reference_verts, faces, region, count=10000, seed=0):
+    """Chamfer distance restricted to an edited region, over the reference's bounding-box diagonal.
+
+    verts, reference_verts: (V, 3) two meshes with the same ``faces``; region: (V,) bool. Points
+    are sampled uniformly on the faces touching the region in each mesh and measured to the other
+    mesh's whole surface: ``(mean d(a, B) + mean d(b, A)) / 2 / diagonal`` (as
+    ``metrics.chamfer_over_diagonal``, but only the region's own points count)."""
+    from .metrics import point_mesh_distance, sample_surface
+    verts, reference_verts = np.asarray(verts, float), np.asarray(reference_verts, float)
+    faces = np.asarray(faces, np.int64)
+    local = faces[np.asarray(region, bool)[faces].any(axis=1)]
+    if len(local) == 0:
+        raise ValueError("region: selects no vertex of any face; expected a non-empty edited region")
+    rng = np.random.default_rng(seed)
+    a = sample_surface(verts, local, count, rng)
+    b = sample_surface(reference_verts, local, count, rng)
+    forward = point_mesh_distance(a, reference_verts, faces).mean()
+    backward = point_mesh_distance(b, verts, faces).mean()
+    diagonal = np.linalg.norm(reference_verts.max(axis=0) - reference_verts.min(axis=0))
+    return float(0.5 * (forward + backward) / diagonal)

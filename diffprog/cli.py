@@ -59,7 +59,8 @@ def _fail(command, error):
 def fit(args):
     """Fit a mesh to the photographs of a scene file and write the results."""
     from diffprog.fit import Interrupted, run_scene
-    from diffprog.io.scene import REQUIRED, SCHEMA, VIEW_SCHEMA, parse_override
+    from diffprog.fit.scene import REQUIRED, SCHEMA, VIEW_SCHEMA
+    from diffprog.io.config import parse_override
     if args.keys:
         for header, fields in [(f"[{s}]", f) for s, f in SCHEMA.items()] + [("[[photos.views]]", VIEW_SCHEMA)]:
             print(header)
@@ -91,7 +92,7 @@ def fit(args):
         return 130
     except (ValueError, TypeError, FileNotFoundError, IsADirectoryError) as error:
         return _fail("fit", error)
-    from diffprog.io import load_scene
+    from diffprog.fit import load_scene
     out = args.out or load_scene(args.scene, overrides)["output.directory"]
     print("metrics: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     print(f"results in {out}/: fitted.obj, fitted.ply, held-out comparisons (held_out_*.png), turntable.gif, "

@@ -9,7 +9,7 @@ import numpy as np
 import diffprog as dp
 from diffprog import optim, render as R
 from diffprog.fit import cameras_from_matrices, look_at_point, render_unlit, silhouette_iou
-from diffprog.io import load_scene, read_views
+from diffprog.fit import load_scene, read_views
 
 scene = load_scene("scenes/spot.toml")                            # photographs + OpenGL cameras
 size, background = 64, np.ones(3)

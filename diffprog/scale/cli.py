@@ -104,9 +104,9 @@ def run_sweep(args):
 
 
 def check_scenes(jobs):
-    """Parse every job's scene with its overrides (``diffprog.io.load_scene``) so that a misspelt grid key
+    """Parse every job's scene with its overrides (``diffprog.fit.load_scene``) so that a misspelt grid key
     or an out-of-range value stops a sweep before it starts, with the scene parser's one-line message."""
-    from diffprog.io.scene import load_scene
+    from diffprog.fit.scene import load_scene
     for job in jobs:
         load_scene(job.scene, job.overrides)
 
@@ -114,7 +114,7 @@ def check_scenes(jobs):
 def fit_overrides(args):
     """Scene overrides from the fit options every job shares: ``--set KEY=VALUE`` (repeatable), then
     ``--seed``, ``--iterations``, ``--image-size``. Raises SceneError (a ValueError) for a bad ``--set``."""
-    from diffprog.io.scene import parse_override
+    from diffprog.io.config import parse_override
     overrides = dict(parse_override(text) for text in getattr(args, "set", None) or [])
     overrides.update({key: getattr(args, attribute) for attribute, key in FIT_OPTION_KEYS.items()
                       if getattr(args, attribute, None) is not None})

@@ -102,15 +102,19 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--sigma", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fits", nargs="+", default=["L1", "L2"], choices=["L1", "L2"])
     args = parser.parse_args(argv)
     template, faces, truth, region, cams, alphas = load(args.size)
     print(f"Spot: {len(template)} vertices, {region.sum()} edited (right horn shortened by "
           f"{np.abs(truth - template).max():.3f}); {len(alphas)} photographs at {args.size}x{args.size}")
-    sparse = fit(template, faces, cams, alphas, args, l1=args.l1, label="L1")
-    dense = fit(template, faces, cams, alphas, args, l2=args.l2, label="L2")
+    fitted = {}
+    if "L1" in args.fits:
+        fitted["L1"] = fit(template, faces, cams, alphas, args, l1=args.l1, label="L1")
+    if "L2" in args.fits:
+        fitted["L2"] = fit(template, faces, cams, alphas, args, l2=args.l2, label="L2")
     print()
-    report("L1", sparse, template, faces, truth, region)
-    report("L2", dense, template, faces, truth, region)
+    for name, verts in fitted.items():
+        report(name, verts, template, faces, truth, region)
 
 
 if __name__ == "__main__":

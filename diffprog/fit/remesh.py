@@ -131,16 +131,27 @@ def collapse_short_edges(verts, faces, attributes, target, ratio=4.0 / 5.0, max_
     if len(candidate) == 0:
         return verts, faces, attributes, 0
     midpoint = 0.5 * (verts[a] + verts[b])
-    # Priority: shortest first; a collapse goes ahead when it is the best within one ring of both ends
-    # (so no face is touched by two collapses).
-    rank = np.full(nv, np.iinfo(np.int64).max)
+    # Priority: shortest first. A collapse goes ahead when it is the best within one ring of both
+    # ends (so no face is touched by two collapses); rounds add the best of the rest whose ends are
+    # clear of every chosen collapse's ring, up to a maximal set.
     order = np.argsort(length[candidate], kind="stable")
     priority = np.empty(len(candidate), np.int64)
     priority[order] = np.arange(len(candidate))
-    np.minimum.at(rank, a, priority)
-    np.minimum.at(rank, b, priority)
-    rank = _neighbour_min(rank, edges, 1)
-    chosen = (rank[a] == priority) & (rank[b] == priority)
+    chosen = np.zeros(len(candidate), bool)
+    blocked = np.zeros(nv, bool)
+    for _ in range(8):
+        open_ = ~chosen & ~blocked[a] & ~blocked[b]
+        if not open_.any():
+            break
+        rank = np.full(nv, np.iinfo(np.int64).max)
+        np.minimum.at(rank, a[open_], priority[open_])
+        np.minimum.at(rank, b[open_], priority[open_])
+        rank = _neighbour_min(rank, edges, 1)
+        new = open_ & (rank[a] == priority) & (rank[b] == priority)
+        chosen |= new
+        touched = np.zeros(nv, bool)
+        touched[a[new]] = touched[b[new]] = True
+        blocked |= touched | (adjacency @ touched.astype(float) > 0)
     # Two collapses may share an opposite vertex: keep every vertex's valence at 3 or more.
     loss = np.bincount(opposite[chosen].ravel(), minlength=nv)
     chosen &= ((valence - loss)[opposite] >= 3).all(1)

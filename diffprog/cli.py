@@ -216,7 +216,9 @@ def photos(args):
 
 def build_parser():
     from diffprog.scale.cli import add_batch_arguments, add_sweep_parser
+    from diffprog import __version__
     parser = argparse.ArgumentParser(prog="diffprog", description="Differentiable programming and rendering")
+    parser.add_argument("--version", action="version", version=f"diffprog {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train a small network on two moons and report its accuracy")
     p.add_argument("--iterations", type=int, default=1000)

@@ -4,7 +4,6 @@ import numpy as np
 
 from diffprog import render as R
 from .files import atomic_write, write_png
-from .shading import render_unlit
 
 
 def composite(rgba, background):
@@ -29,7 +28,7 @@ def side_by_side(photo_rgb, fit_rgb, gain=4.0):
 def render_hard(verts, faces, colors, cams, background):
     """(N, H, W, 4) arrays: the mesh's vertex colours under ``cams`` with the z-buffer rasterizer."""
     mesh = R.Mesh(np.asarray(verts), faces, colors=np.asarray(colors), requires_grad=False)
-    return np.asarray(render_unlit(mesh, cams, R.HardRasterizer(), background).data)
+    return np.asarray(R.render(mesh, cams, rasterizer=R.HardRasterizer(), shader="unlit", background=background).data)
 
 
 def render_antialiased(verts, faces, colors, camera_to_world, fov, size, background, supersample=4):

@@ -210,6 +210,11 @@ class Cameras:
         kind = "orthographic" if self.orthographic else "perspective"
         return f"Cameras({len(self)} {kind}, image_size={self.image_size})"
 
+    def to_opencv(self):
+        """(R, tvec, K) in OpenCV's convention; see ``conventions.opencv_from_cameras_projection``."""
+        from .conventions import opencv_from_cameras_projection
+        return opencv_from_cameras_projection(self)
+
 
 def _batch(t, n, name):
     if t.ndim == 1:

@@ -20,14 +20,14 @@ from numba import njit
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _unit(x0, x1, x2):
     sq = x0 * x0 + x1 * x1 + x2 * x2
     s = 1.0 / math.sqrt(sq) if sq > NORMAL_EPS else 0.0
     return x0 * s, x1 * s, x2 * s, s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _unit_backward(x0, x1, x2, s, g0, g1, g2):
     """VJP of x * s(x) with s = |x|^-1 (0 below the threshold)."""
     if s == 0.0:
@@ -36,7 +36,7 @@ def _unit_backward(x0, x1, x2, s, g0, g1, g2):
     return g0 * s - dot * x0, g1 * s - dot * x1, g2 * s - dot * x2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _to_light(kind, vec, att, l, p0, p1, p2):
     """(L, d, d2, scale, diff) of light l at point p."""
     if kind[l] == 0:
@@ -48,7 +48,7 @@ def _to_light(kind, vec, att, l, p0, p1, p2):
     return q0 / d, q1 / d, q2 / d, d, d2, scale, q0, q1, q2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, att,
              ambient, diffuse, specular, shininess):
     P = base.shape[0]
@@ -82,7 +82,7 @@ def _forward(base, points, normals, image, view_source, orthographic, normalize,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, att,
               ambient, diffuse, specular, shininess, g):
     P = base.shape[0]

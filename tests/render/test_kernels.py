@@ -169,3 +169,15 @@ def test_without_numba_the_reference_kernels_are_used_with_one_warning(monkeypat
         assert R.set_kernels("numba") == "numpy"
         assert R.set_kernels("numba") == "numpy"
     assert len([w for w in caught if "compiled kernels are unavailable" in str(w.message)]) == 1
+
+
+def test_numba_cache_goes_to_a_writable_folder_when_the_package_is_read_only(monkeypatch, tmp_path):
+    import numba
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    package = os.path.dirname(os.path.abspath(K.__file__))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if path == package else real_access(path, mode))
+    K._numba_cache()
+    assert numba.config.CACHE_DIR == str(tmp_path / "diffprog" / "numba")
+    assert os.path.isdir(numba.config.CACHE_DIR)

@@ -115,7 +115,7 @@ def _face_ranges(tri, radius, height, width, cull):
     return c0, r0, nx, ny
 
 
-CHUNK = 1 << 18        # candidate pairs searched per kernel call (bounds the output buffers)
+CHUNK = 1 << 20        # candidate pairs searched per kernel call (bounds the output buffers)
 REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pair the exact test keeps)
 
 
@@ -192,8 +192,8 @@ def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspec
     if not parts:
         empty = np.zeros(0, np.int64)
         return empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy()
-    if len(parts) == 1:
-        return tuple(a.copy() for a in parts[0])         # trimmed views would keep the whole buffers alive
+    if len(parts) == 1:                                  # trimmed views: the buffers hold < 2x the pairs
+        return parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
 
 

@@ -97,6 +97,12 @@ def _fit_command(args):
         return 0
     if not args.scenes:
         return _fail("fit", "expected a scene file, e.g. diffprog fit scenes/spot_quick.toml")
+    if args.threads is not None:
+        from diffprog.render import set_threads
+        try:
+            set_threads(args.threads)
+        except ValueError as error:
+            return _fail("fit", f"--{error}")
     from diffprog.scale.cli import is_batch, run_batch
     if is_batch(args):                          # several scenes, a folder, a glob or Dask options
         return run_batch(args)
@@ -283,6 +289,8 @@ def build_parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override any scene key, e.g. --set render.sigma=1e-5 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads of the compiled render kernels (default: every core numba sees)")
     add_batch_arguments(p)
     p.set_defaults(run=fit)
     add_sweep_parser(sub)

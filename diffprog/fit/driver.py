@@ -223,22 +223,63 @@ def _preview(fitter, path):
     """Photograph | current fit | error for the first fitting view."""
     cams = fitter.cameras(np.array([0]))
     with dp.no_grad():
-        image = report.render_hard(fitter.verts.data, fitter.faces, fitter.colors.data, cams, fitter.background)
+        shader = _FieldShader(fitter) if fitter.field is not None else "unlit"
+        image = report.render_hard(fitter.verts.data, fitter.faces, fitter.colors.data, cams, fitter.background,
+                                   shader)
     report.write_side_by_side(path, fitter.target_rgb[0], image[0, ..., :3])
+
+
+def _field_outputs(fitter, out):
+    """With a colour field: the field at the vertices (vertex colours), its shader for the
+    comparison renders, and ``fitted.obj`` + ``fitted.mtl`` + ``texture.png`` (the field baked
+    into a UV texture). Returns (colours, shader, unwrap method used)."""
+    import tempfile
+    from .bake import export_textured
+    field, settings = fitter.field, fitter.settings["color_field"]
+    verts, faces = fitter.verts.data, fitter.faces
+    if field.in_dim == 2:
+        uvs, face_uvs = fitter.uv_source
+        point_uvs = np.zeros((len(verts), 2))
+        point_uvs[faces.ravel()] = uvs[face_uvs.ravel()]
+        colors = np.clip(field.colors_at(point_uvs), 0, 1)
+    else:
+        colors = np.clip(field.colors_at(verts), 0, 1)
+    with tempfile.TemporaryDirectory(dir=out) as scratch:      # written whole, then moved into place
+        unwrap = export_textured(os.path.join(scratch, "fitted.obj"), field, verts, faces, settings["texture_size"],
+                                 settings["unwrap"], colors=colors)
+        for name in ("texture.png", "fitted.mtl", "fitted.obj"):
+            os.replace(os.path.join(scratch, name), os.path.join(out, name))
+    return colors, _FieldShader(fitter), unwrap
+
+
+class _FieldShader:
+    """The fitted field as a render shader (UV fields read the template's UVs)."""
+
+    def __init__(self, fitter):
+        self.field, self.uv_source = fitter.field, getattr(fitter, "uv_source", None)
+
+    def __call__(self, fragments, mesh, cams, lights):
+        from .color_field import shade_field
+        if self.field.in_dim == 2:
+            mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
+        return shade_field(self.field, fragments, mesh)
 
 
 def _finish(fitter, scene, out, held_out, reference):
     """Write the mesh, images, loss plot and metrics; return the metrics."""
     verts, faces, colors = fitter.verts.data, fitter.faces, np.clip(fitter.colors.data, 0, 1)
+    shader, field = "unlit", fitter.field
+    if field is not None:
+        colors, shader, unwrap = _field_outputs(fitter, out)
     mesh = R.Mesh(verts, faces, colors=colors, requires_grad=False)
-    for name in ("fitted.obj", "fitted.ply"):
+    for name in ("fitted.ply",) if field is not None else ("fitted.obj", "fitted.ply"):
         atomic_write(os.path.join(out, name), lambda temporary: R.save_mesh(mesh, temporary))
     background = fitter.background
     views = scene.held_out_views or scene.fit_views
     photos = held_out if held_out is not None else read_views(scene, fitter.size, views)
     with dp.no_grad():
         images = report.render_antialiased(verts, faces, colors, np.stack([v.camera_to_world for v in views]),
-                                           np.array([v.fov for v in views]), fitter.size, background)
+                                           np.array([v.fov for v in views]), fitter.size, background, shader=shader)
     photo_rgb = report.composite(photos, background)
     prefix = "held_out" if held_out is not None else "fit_view"
     report.write_view_comparisons(out, prefix, [os.path.splitext(os.path.basename(v.image))[0] for v in views],
@@ -249,6 +290,11 @@ def _finish(fitter, scene, out, held_out, reference):
                f"{prefix}_masked_psnr": masked_psnr(images[..., :3], photo_rgb, mask)}
     if reference is not None:
         metrics["chamfer_over_diagonal"] = chamfer_over_diagonal(verts, faces, reference.verts.data, reference.faces)
+    if field is not None:
+        metrics["texture_unwrap"] = unwrap
+    template = fitter.template_vertices()
+    if template is not None and template.shape == verts.shape:
+        metrics["template_vertices_unmoved"] = float(np.mean(np.all(verts == template, axis=1)))
     metrics.update(iterations=fitter.iteration, vertices=int(len(verts)), faces=int(len(faces)),
                    final_loss=fitter.history["total"][-1] if fitter.history["total"] else float("nan"),
                    seconds=round(fitter.seconds, 3), cpu_seconds=round(fitter.cpu_seconds, 3))

@@ -26,6 +26,10 @@ from diffprog.io.transforms import check_camera_to_world, read_transforms
 
 __all__ = ["SCHEMA", "VIEW_SCHEMA", "View", "Scene", "load_scene", "read_views", "SceneError", "SceneTypeError"]
 
+def _fraction(v):
+    return None if 0 <= v < 1 else "expected a fraction in [0, 1)"
+
+
 SCHEMA = {
     "photos": {
         "transforms": Field("str", None, "transforms.json (OpenGL camera-to-world, NeRF style); or give views"),
@@ -54,6 +58,33 @@ SCHEMA = {
                                  check=non_negative),
         "background": Field("floats", [1.0, 1.0, 1.0], "RGB background colour", length=3),
         "cull_backfaces": Field("bool", False, "drop faces turned away from the camera"),
+        "shading": Field("str", "unlit", "'unlit': interpolated vertex colours; 'field': a colour field (an MLP of "
+                         "an encoding of the surface point, see [color_field]) per pixel-face pair",
+                         choices=("unlit", "field")),
+    },
+    "color_field": {
+        "encoding": Field("str", "gaussian", "encoding of the surface point",
+                          choices=("none", "positional", "sinusoidal", "gaussian")),
+        "frequencies": Field("int", 64, "octaves (positional, sinusoidal) or random features (gaussian)",
+                             check=positive),
+        "scale": Field("float", 4.0, "Gaussian frequency std (sinusoidal: highest frequency), in cycles over the "
+                       "object's half-size", check=positive),
+        "width": Field("int", 64, "hidden units of the MLP", check=positive),
+        "depth": Field("int", 2, "hidden layers of the MLP", check=positive),
+        "learning_rate": Field("float", 1e-2, "step size for the MLP's weights", check=positive),
+        "uv": Field("bool", False, "encode the mesh's UVs instead of the 3-D point (needs a mesh.initial with UVs)"),
+        "texture_size": Field("int", 1024, "size of the baked texture.png", check=positive),
+        "unwrap": Field("str", "auto", "UVs of the baked texture: 'xatlas' (pip install xatlas), 'per_face', or "
+                        "'auto' (xatlas when installed)", choices=("auto", "xatlas", "per_face")),
+    },
+    "template": {
+        "l1": Field("float", 0.0, "proximal-L1 strength on the offsets from mesh.initial (0: off; a threshold on "
+                    "the loss gradient: vertices below it stay bit-identical)", check=non_negative),
+        "smoothness": Field("float", 0.0, "weight of the Dirichlet energy of the offsets (the [loss] mesh "
+                            "regularizers act on the vertices, not the offsets: set them to 0 for an edit)",
+                            check=non_negative),
+        "refit": Field("float", 0.2, "fraction of the iterations (at the end) that refit the moved vertices "
+                       "without shrinkage (relaxed Lasso)", check=_fraction),
     },
     "loss": {
         "silhouette": Field("float", 1.0, "weight of the mean squared silhouette error", check=non_negative),

@@ -31,7 +31,7 @@ from diffprog import render as R
 from . import report
 from .cameras import look_at_point
 from .checkpoint import read_checkpoint, write_checkpoint
-from .files import atomic_write, remove_partial_files, write_json
+from .files import atomic_write, remove_partial_files, scratch_folder, write_json
 from .fitter import PARAMETER_GROUPS, Fitter
 from .inputs import changed_files, hash_inputs
 from .metrics import chamfer_over_diagonal, masked_psnr, silhouette_iou
@@ -233,7 +233,6 @@ def _field_outputs(fitter, out):
     """With a colour field: the field at the vertices (vertex colours), its shader for the
     comparison renders, and ``fitted.obj`` + ``fitted.mtl`` + ``texture.png`` (the field baked
     into a UV texture). Returns (colours, shader, unwrap method used)."""
-    import tempfile
     from .bake import export_textured
     field, settings = fitter.field, fitter.settings["color_field"]
     verts, faces = fitter.verts.data, fitter.faces
@@ -244,7 +243,7 @@ def _field_outputs(fitter, out):
         colors = np.clip(field.colors_at(point_uvs), 0, 1)
     else:
         colors = np.clip(field.colors_at(verts), 0, 1)
-    with tempfile.TemporaryDirectory(dir=out) as scratch:      # written whole, then moved into place
+    with scratch_folder(out) as scratch:                         # written whole, then moved into place
         unwrap = export_textured(os.path.join(scratch, "fitted.obj"), field, verts, faces, settings["texture_size"],
                                  settings["unwrap"], colors=colors)
         for name in ("texture.png", "fitted.mtl", "fitted.obj"):

@@ -26,6 +26,10 @@ from diffprog.io.transforms import check_camera_to_world, read_transforms
 
 __all__ = ["SCHEMA", "VIEW_SCHEMA", "View", "Scene", "load_scene", "read_views", "SceneError", "SceneTypeError"]
 
+def _fraction(v):
+    return None if 0 <= v < 1 else "expected a fraction in [0, 1)"
+
+
 SCHEMA = {
     "photos": {
         "transforms": Field("str", None, "transforms.json (OpenGL camera-to-world, NeRF style); or give views"),
@@ -54,6 +58,33 @@ SCHEMA = {
                                  check=non_negative),
         "background": Field("floats", [1.0, 1.0, 1.0], "RGB background colour", length=3),
         "cull_backfaces": Field("bool", False, "drop faces turned away from the camera"),
+        "shading": Field("str", "unlit", "'unlit': interpolated vertex colours; 'field': a colour field (an MLP of "
+                         "an encoding of the surface point, see [color_field]) per pixel-face pair",
+                         choices=("unlit", "field")),
+    },
+    "color_field": {
+        "encoding": Field("str", "gaussian", "encoding of the surface point",
+                          choices=("none", "positional", "sinusoidal", "gaussian")),
+        "frequencies": Field("int", 64, "octaves (positional, sinusoidal) or random features (gaussian)",
+                             check=positive),
+        "scale": Field("float", 4.0, "Gaussian frequency std (sinusoidal: highest frequency), in cycles over the "
+                       "object's half-size", check=positive),
+        "width": Field("int", 64, "hidden units of the MLP", check=positive),
+        "depth": Field("int", 2, "hidden layers of the MLP", check=positive),
+        "learning_rate": Field("float", 1e-2, "step size for the MLP's weights", check=positive),
+        "uv": Field("bool", False, "encode the mesh's UVs instead of the 3-D point (needs a mesh.initial with UVs)"),
+        "texture_size": Field("int", 1024, "size of the baked texture.png", check=positive),
+        "unwrap": Field("str", "auto", "UVs of the baked texture: 'xatlas' (pip install xatlas), 'per_face', or "
+                        "'auto' (xatlas when installed)", choices=("auto", "xatlas", "per_face")),
+    },
+    "template": {
+        "l1": Field("float", 0.0, "proximal-L1 strength on the offsets from mesh.initial (0: off; a threshold on "
+                    "the loss gradient: vertices below it stay bit-identical)", check=non_negative),
+        "smoothness": Field("float", 0.0, "weight of the Dirichlet energy of the offsets (the [loss] mesh "
+                            "regularizers act on the vertices, not the offsets: set them to 0 for an edit)",
+                            check=non_negative),
+        "refit": Field("float", 0.2, "fraction of the iterations (at the end) that refit the moved vertices "
+                       "without shrinkage (relaxed Lasso)", check=_fraction),
     },
     "loss": {
         "silhouette": Field("float", 1.0, "weight of the mean squared silhouette error", check=non_negative),
@@ -138,7 +169,7 @@ def load_scene(path, overrides=None):
     if transforms is not None and views:
         raise SceneError(f"{locate.where('photos', 'views')}: give photos.transforms or [[photos.views]], not both")
     if transforms is not None:
-        views = _views_of_transforms(existing(resolve(root, transforms), locate.where("photos", "transforms"),
+        views = _views_of_transforms(existing(resolve(root, transforms), config.where("photos", "transforms"),
                                               "photos.transforms"))
     if not views:
         raise SceneError(f"{locate.where('photos')}: no photographs: set photos.transforms = \"transforms.json\" "
@@ -147,7 +178,7 @@ def load_scene(path, overrides=None):
     if held_out is not None:
         bad = [i for i in held_out if not 0 <= i < len(views)]
         if bad:
-            raise SceneError(f"{locate.where('photos', 'held_out')}: photos.held_out: view index {bad[0]} out of "
+            raise SceneError(f"{config.where('photos', 'held_out')}: photos.held_out: view index {bad[0]} out of "
                              f"range (there are {len(views)} views)")
         for i, view in enumerate(views):
             view.held_out = i in held_out
@@ -155,11 +186,11 @@ def load_scene(path, overrides=None):
         raise SceneError(f"{locate.where('photos')}: every view is held out; expected at least one to fit")
     if sections["photos"]["reference_mesh"] is not None:
         sections["photos"]["reference_mesh"] = existing(resolve(root, sections["photos"]["reference_mesh"]),
-                                                        locate.where("photos", "reference_mesh"),
+                                                        config.where("photos", "reference_mesh"),
                                                         "photos.reference_mesh")
     if sections["mesh"]["initial"] != "ico_sphere":
         sections["mesh"]["initial"] = existing(resolve(root, sections["mesh"]["initial"]),
-                                               locate.where("mesh", "initial"), "mesh.initial")
+                                               config.where("mesh", "initial"), "mesh.initial")
     return Scene(path=config.path, sections=sections, views=views)
 
 

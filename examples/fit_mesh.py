@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import diffprog as dp                                                              # noqa: E402
 from diffprog import optim, render as R                                            # noqa: E402
 from diffprog.fit import cameras_from_matrices, look_at_point, render_unlit, silhouette_iou  # noqa: E402
-from diffprog.io import load_scene, read_views                                      # noqa: E402
+from diffprog.fit import load_scene, read_views                                     # noqa: E402
 from _common import output_folder                                                  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

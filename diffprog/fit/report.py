@@ -6,7 +6,6 @@ import numpy as np
 from diffprog import render as R
 from .files import atomic_write, write_png
 from .metrics import masked_psnr, silhouette_iou
-from .shading import render_unlit
 
 ERROR_GAIN = 4.0          # the error panel shows |photograph - fit| (channel mean) times this
 
@@ -30,13 +29,14 @@ def side_by_side(photo_rgb, fit_rgb, gain=ERROR_GAIN):
     return np.concatenate([photo_rgb, gap, fit_rgb, gap, error], axis=1)
 
 
-def render_hard(verts, faces, colors, cams, background):
-    """(N, H, W, 4) arrays: the mesh's vertex colours under ``cams`` with the z-buffer rasterizer."""
+def render_hard(verts, faces, colors, cams, background, shader="unlit"):
+    """(N, H, W, 4) arrays: the mesh's vertex colours (or another ``shader``, e.g. a colour field's)
+    under ``cams`` with the z-buffer rasterizer."""
     mesh = R.Mesh(np.asarray(verts), faces, colors=np.asarray(colors), requires_grad=False)
-    return np.asarray(render_unlit(mesh, cams, R.HardRasterizer(), background).data)
+    return np.asarray(R.render(mesh, cams, rasterizer=R.HardRasterizer(), shader=shader, background=background).data)
 
 
-def render_antialiased(verts, faces, colors, camera_to_world, fov, size, background, supersample=4):
+def render_antialiased(verts, faces, colors, camera_to_world, fov, size, background, supersample=4, shader="unlit"):
     """(N, S, S, 4): z-buffer renders at ``supersample`` times the size, box-filtered down, so each
     pixel holds the area average over the pixel (the photographs' box pixel filter; alpha is coverage)."""
     from .cameras import cameras_from_matrices
@@ -44,7 +44,7 @@ def render_antialiased(verts, faces, colors, camera_to_world, fov, size, backgro
     images = []
     for start in range(0, len(camera_to_world), 4):
         cams = cameras_from_matrices(camera_to_world[start:start + 4], fov[start:start + 4], big)
-        images.append(render_hard(verts, faces, colors, cams, background))
+        images.append(render_hard(verts, faces, colors, cams, background, shader))
     image = np.concatenate(images)
     return image.reshape(len(image), size, supersample, size, supersample, 4).mean(axis=(2, 4))
 

@@ -24,7 +24,7 @@ from diffprog import optim, render as R
 from diffprog.fit import cameras_from_matrices, masked_psnr
 from diffprog.fit.color_field import ColorField, field_shader
 from diffprog.io import read_mesh
-from diffprog.io.scene import read_photograph
+from diffprog.io.photo import read_photograph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "assets", "spot", "photos")
@@ -36,7 +36,7 @@ BACKGROUND = np.ones(3)
 def make_field(name, verts, width, depth):
     """A ColorField around ``verts`` for an encoding name: none, positional, sinusoidal, gaussian_<scale>."""
     if name.startswith("gaussian_"):
-        return ColorField.around(verts, encoding="gaussian", frequencies=128, scale=float(name.split("_")[1]),
+        return ColorField.around(verts, encoding="gaussian", frequencies=64, scale=float(name.split("_")[1]),
                                  width=width, depth=depth)
     if name in ("positional", "sinusoidal"):
         return ColorField.around(verts, encoding=name, frequencies=6, scale=16.0, width=width, depth=depth)
@@ -100,8 +100,8 @@ def train(name, verts, faces, sets, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128, help="image size (photographs are 256x256)")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=4096, help="pixels per step")
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--batch", type=int, default=2048, help="pixels per step")
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-2)

@@ -2,7 +2,7 @@
 
 The photographs (assets/spot_edited/photos/, Mitsuba 3, ``assets/make_photos.py --object
 spot_edited``) show Spot with its right horn shortened; nothing else changed. Both fits start
-from the original Spot and optimize per-vertex offsets against the photographs' silhouettes:
+from the original Spot and optimize per-vertex offsets against the photographs' silhouettes (both blurred by 1.5 px, see ``template.gaussian_blur``):
 
 - L1: ``TemplateOffsets(l1=...)``: proximal-L1 steps (the optimizers' ``prox=`` hook, in Adam's
   metric), then a relaxed-Lasso refit of the vertices that moved;
@@ -25,9 +25,9 @@ import numpy as np
 import diffprog.autodiff as dp
 from diffprog import render as R
 from diffprog.fit import cameras_from_matrices
-from diffprog.fit.template import TemplateOffsets, region_chamfer_over_diagonal
+from diffprog.fit.template import TemplateOffsets, gaussian_blur, region_chamfer_over_diagonal
 from diffprog.io import read_mesh
-from diffprog.io.scene import read_photograph
+from diffprog.io.photo import read_photograph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATE = os.path.join(ROOT, "assets", "spot", "spot_triangulated.obj")
@@ -60,6 +60,7 @@ def fit(template, faces, cams, alphas, args, l1=0.0, l2=0.0, label=""):
     offsets = TemplateOffsets(template, faces, l1=l1, l2=l2, smoothness=args.smoothness)
     optimizer = offsets.optimizer(lr=args.lr)
     rasterizer = R.SoftRasterizer(sigma=args.sigma)
+    targets = gaussian_blur(alphas, args.blur)
     total = args.steps + (args.refit if l1 > 0 else 0)
     started = time.perf_counter()
     for step in range(total):
@@ -70,7 +71,7 @@ def fit(template, faces, cams, alphas, args, l1=0.0, l2=0.0, label=""):
         views = np.sort(np.random.default_rng([args.seed, step]).choice(len(alphas), args.views, replace=False))
         image = R.render(R.Mesh(offsets.verts(), faces, requires_grad=False), cams[views], rasterizer=rasterizer,
                          shader="silhouette")
-        loss = R.mse_loss(image[..., 3], alphas[views]) + offsets.penalty()
+        loss = R.mse_loss(gaussian_blur(image[..., 3], args.blur), targets[views]) + offsets.penalty()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -96,10 +97,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="steps with the L1 prox (and of the L2 fit)")
     parser.add_argument("--refit", type=int, default=60, help="relaxed-Lasso steps on the moved vertices")
     parser.add_argument("--views", type=int, default=5, help="photographs per step (of 20)")
-    parser.add_argument("--l1", type=float, default=6e-4, help="L1 strength (threshold on the loss gradient)")
-    parser.add_argument("--l2", type=float, default=1.0, help="L2 weight of the baseline")
-    parser.add_argument("--smoothness", type=float, default=30.0, help="Dirichlet energy weight of the offsets")
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--l1", type=float, default=1e-4, help="L1 strength (threshold on the loss gradient)")
+    parser.add_argument("--l2", type=float, default=0.2, help="L2 weight of the baseline")
+    parser.add_argument("--smoothness", type=float, default=40.0, help="Dirichlet energy weight of the offsets")
+    parser.add_argument("--blur", type=float, default=1.5, help="Gaussian blur of both silhouettes (pixels)")
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--sigma", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fits", nargs="+", default=["L1", "L2"], choices=["L1", "L2"])

@@ -169,7 +169,7 @@ def load_scene(path, overrides=None):
     if transforms is not None and views:
         raise SceneError(f"{locate.where('photos', 'views')}: give photos.transforms or [[photos.views]], not both")
     if transforms is not None:
-        views = _views_of_transforms(existing(resolve(root, transforms), locate.where("photos", "transforms"),
+        views = _views_of_transforms(existing(resolve(root, transforms), config.where("photos", "transforms"),
                                               "photos.transforms"))
     if not views:
         raise SceneError(f"{locate.where('photos')}: no photographs: set photos.transforms = \"transforms.json\" "
@@ -178,7 +178,7 @@ def load_scene(path, overrides=None):
     if held_out is not None:
         bad = [i for i in held_out if not 0 <= i < len(views)]
         if bad:
-            raise SceneError(f"{locate.where('photos', 'held_out')}: photos.held_out: view index {bad[0]} out of "
+            raise SceneError(f"{config.where('photos', 'held_out')}: photos.held_out: view index {bad[0]} out of "
                              f"range (there are {len(views)} views)")
         for i, view in enumerate(views):
             view.held_out = i in held_out
@@ -186,11 +186,11 @@ def load_scene(path, overrides=None):
         raise SceneError(f"{locate.where('photos')}: every view is held out; expected at least one to fit")
     if sections["photos"]["reference_mesh"] is not None:
         sections["photos"]["reference_mesh"] = existing(resolve(root, sections["photos"]["reference_mesh"]),
-                                                        locate.where("photos", "reference_mesh"),
+                                                        config.where("photos", "reference_mesh"),
                                                         "photos.reference_mesh")
     if sections["mesh"]["initial"] != "ico_sphere":
         sections["mesh"]["initial"] = existing(resolve(root, sections["mesh"]["initial"]),
-                                               locate.where("mesh", "initial"), "mesh.initial")
+                                               config.where("mesh", "initial"), "mesh.initial")
     return Scene(path=config.path, sections=sections, views=views)
 
 

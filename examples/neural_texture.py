@@ -11,10 +11,14 @@ trades detail (training PSNR) for generalization to unseen views (held-out PSNR)
 
     python examples/neural_texture.py                  # ~2-3 min on two cores
     python examples/neural_texture.py --size 64 --steps 100 --encodings none gaussian_4
+    python examples/neural_texture.py --smoke          # seconds (tests)
+
+The table is also written to neural_texture.json under examples/output/ (or --out DIR).
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -25,6 +29,9 @@ from diffprog.fit import cameras_from_matrices, masked_psnr
 from diffprog.fit.color_field import ColorField, field_shader
 from diffprog.io import read_mesh
 from diffprog.io.photo import read_photograph
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import output_folder      # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "assets", "spot", "photos")
@@ -107,15 +114,24 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--encodings", nargs="+", default=ENCODINGS)
+    parser.add_argument("--smoke", action="store_true", help="32x32, 40 steps, two encodings (seconds)")
+    parser.add_argument("--out", default=None, help="output folder (default examples/output)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.size, args.steps, args.width, args.encodings = 32, 40, 16, ["none", "gaussian_4"]
+    out = output_folder(args.out)
     verts, faces, sets = load(args.size)
     print(f"Spot's mesh ({len(verts)} vertices) with a colour field ({args.width} wide, {args.depth} hidden layers); "
           f"{len(sets['fit'][1])} training / {len(sets['held_out'][1])} held-out photographs at {args.size}x{args.size}; "
           f"{args.steps} Adam steps of {args.batch} pixels")
     print(f"{'encoding':<14}{'train PSNR':>12}{'held-out PSNR':>15}{'CPU s':>8}")
+    results = {}
     for name in args.encodings:
         train_psnr, held_out_psnr, seconds = train(name, verts, faces, sets, args)
         print(f"{name:<14}{train_psnr:>12.2f}{held_out_psnr:>15.2f}{seconds:>8.1f}", flush=True)
+        results[name] = {"train_psnr": train_psnr, "held_out_psnr": held_out_psnr, "cpu_seconds": seconds}
+    with open(os.path.join(out, "neural_texture.json"), "w") as f:
+        json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,14 @@ touch it, to the other surface), over the diagonal of the truth.
 
     python examples/template_edit.py            # ~10-20 min on two cores
     python examples/template_edit.py --steps 60 --refit 20 --size 96      # a quick look
+    python examples/template_edit.py --smoke       # tens of seconds (tests)
+
+The numbers are also written to template_edit.json under examples/output/ (or --out DIR).
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -28,6 +32,9 @@ from diffprog.fit import cameras_from_matrices
 from diffprog.fit.template import TemplateOffsets, gaussian_blur, region_chamfer_over_diagonal
 from diffprog.io import read_mesh
 from diffprog.io.photo import read_photograph
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import output_folder      # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATE = os.path.join(ROOT, "assets", "spot", "spot_triangulated.obj")
@@ -105,7 +112,12 @@ def main(argv=None):
     parser.add_argument("--sigma", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fits", nargs="+", default=["L1", "L2"], choices=["L1", "L2"])
+    parser.add_argument("--smoke", action="store_true", help="48x48, 20 + 5 steps of 3 views (tests)")
+    parser.add_argument("--out", default=None, help="output folder (default examples/output)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.size, args.steps, args.refit, args.views = 48, 20, 5, 3
+    out = output_folder(args.out)
     template, faces, truth, region, cams, alphas = load(args.size)
     print(f"Spot: {len(template)} vertices, {region.sum()} edited (right horn shortened by "
           f"{np.abs(truth - template).max():.3f}); {len(alphas)} photographs at {args.size}x{args.size}")
@@ -115,8 +127,13 @@ def main(argv=None):
     if "L2" in args.fits:
         fitted["L2"] = fit(template, faces, cams, alphas, args, l2=args.l2, label="L2")
     print()
+    results = {}
     for name, verts in fitted.items():
-        report(name, verts, template, faces, truth, region)
+        unmoved, chamfer = report(name, verts, template, faces, truth, region)
+        results[name] = {"outside_unmoved": float(unmoved), "region_chamfer_over_diagonal": chamfer}
+    results["template_region_chamfer_over_diagonal"] = region_chamfer_over_diagonal(template, truth, faces, region)
+    with open(os.path.join(out, "template_edit.json"), "w") as f:
+        json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

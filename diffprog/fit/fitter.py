@@ -32,7 +32,7 @@ from .cameras import cameras_from_matrices
 from .color_field import ColorField, field_shader, shade_field
 from .initial import initial_mesh
 from .shading import render_unlit
-from .template import TemplateOffsets
+from .template import TemplateOffsets, gaussian_blur
 
 LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
 # name in mesh.optimize -> (Fitter attributes holding its Tensors, [schedule] key of its learning rate);
@@ -252,7 +252,9 @@ class Fitter:
                                           cull_backfaces=render["cull_backfaces"])
             image = self.render(views, rasterizer, silhouette_only=not need_colors)
             if weights["silhouette"] > 0:
-                terms["silhouette"] = R.mse_loss(image[..., 3], self.target_alpha[views])
+                blur = self.settings["template"]["blur"] if self.template is not None else 0.0
+                terms["silhouette"] = R.mse_loss(gaussian_blur(image[..., 3], blur),
+                                                 gaussian_blur(self.target_alpha[views], blur))
             if need_colors:
                 terms["rgb"] = R.mse_loss(image[..., :3], self.target_rgb[views])
         mesh = self.mesh()

@@ -83,6 +83,8 @@ SCHEMA = {
         "smoothness": Field("float", 0.0, "weight of the Dirichlet energy of the offsets (the [loss] mesh "
                             "regularizers act on the vertices, not the offsets: set them to 0 for an edit)",
                             check=non_negative),
+        "blur": Field("float", 1.5, "Gaussian blur (pixels) of both silhouettes in the silhouette loss of a "
+                      "template fit (averages away edge-rasterization mismatch; 0: none)", check=non_negative),
         "refit": Field("float", 0.2, "fraction of the iterations (at the end) that refit the moved vertices "
                        "without shrinkage (relaxed Lasso)", check=_fraction),
     },

@@ -3,7 +3,8 @@ optional per-view refinement (a small rotation and translation of each camera, b
 
 Convention (``transforms.json``): camera-to-world ``M = [[Rc, c], [0, 1]]`` with the camera
 looking down its -z axis, +y up; the world-to-view rotation is ``Rc^T`` and ``T = -Rc^T c``.
-A refinement ``(w, t)`` turns ``Rc`` into ``Rc @ exp([w]x)`` and ``c`` into ``c + t``.
+A refinement ``(w, t)`` turns ``Rc`` into ``exp([w]x) @ Rc`` (a rotation about the camera centre by the
+world-frame rotation vector ``w``) and ``c`` into ``c + t``.
 """
 import numpy as np
 
@@ -17,14 +18,14 @@ def focal_from_fov(fov_degrees, image_size):
 
 
 def refined_camera_to_world(camera_to_world, rotation=None, translation=None):
-    """(N, 3, 4) camera-to-world ``[Rc @ exp([w]x), c + t]`` (a Tensor when a refinement is given)
-    of (N, 4, 4) matrices and optional (N, 3) refinements (axis-angle radians, world units)."""
+    """(N, 3, 4) camera-to-world ``[exp([w]x) @ Rc, c + t]`` (a Tensor when a refinement is given)
+    of (N, 4, 4) matrices and optional (N, 3) refinements (world-frame axis-angle radians, world units)."""
     c2w = np.asarray(camera_to_world, float)[:, :3, :]
     if rotation is None and translation is None:
         return c2w
     rot, centre = c2w[:, :, :3], c2w[:, :, 3]
     if rotation is not None:
-        rot = dp.matmul(rot, R.axis_angle_to_matrix(rotation))
+        rot = dp.matmul(R.axis_angle_to_matrix(rotation), rot)
     if translation is not None:
         centre = centre + translation
     return dp.concatenate([rot, dp.reshape(centre, (-1, 3, 1))], axis=2)

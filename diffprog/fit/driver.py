@@ -142,9 +142,10 @@ def _evaluate(fitter, views, photos, camera_to_world, prefix, out):
 
 def refined_cameras(fitter):
     """(V, 4, 4) camera-to-world matrices of the fitting views after refinement."""
-    refine = "cameras" in fitter.optimize
-    matrices = refined_camera_to_world(fitter.camera_to_world, fitter.rotation.data if refine else None,
-                                       fitter.translation.data * fitter.distance[:, None] if refine else None)
+    with dp.no_grad():
+        rotation, translation = fitter.camera_refinements()
+    matrices = refined_camera_to_world(fitter.camera_to_world, None if rotation is None else rotation.data,
+                                       None if translation is None else translation.data)
     out = np.repeat(np.eye(4)[None], len(matrices), axis=0)
     out[:, :3, :] = np.asarray(getattr(matrices, "data", matrices))
     return out
@@ -160,8 +161,10 @@ def _write_cameras(fitter, scene, out):
              "comment": "cameras refined by diffprog fit (OpenGL camera-to-world)"}
     atomic_write(os.path.join(out, "cameras.json"), lambda temporary: write_transforms(temporary, frames, extra),
                  suffix=".json")
-    angles = rotation_angle_degrees(fitter.rotation.data)
-    moved = 100 * np.linalg.norm(fitter.translation.data, axis=1)       # translation is in units of distance
+    with dp.no_grad():
+        rotation, translation = fitter.camera_refinements()
+    angles = rotation_angle_degrees(rotation.data)
+    moved = 100 * np.linalg.norm(translation.data, axis=1) / fitter.distance
     return {"camera_rotation_change_degrees_mean": float(angles.mean()),
             "camera_rotation_change_degrees_max": float(angles.max()),
             "camera_position_change_percent_mean": float(moved.mean()),

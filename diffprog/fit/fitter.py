@@ -52,8 +52,9 @@ def configuration(scene):
 
 class Fitter:
     """The state of one fit: the mesh (``verts``, ``faces``, ``colors``), per-fitting-view camera
-    refinements (``rotation``: (V, 3) axis-angle radians about the camera centre; ``translation``:
-    (V, 3) in units of the camera's distance to the point the cameras look at) and exposures
+    refinements (``rotation``: (V, 3) world-frame axis-angle radians about the camera centre;
+    ``translation``: (V, 3) in units of the camera's distance to the point the cameras look at;
+    see ``camera_refinements``; fitted from ``schedule.camera_start`` of the run on) and exposures
     (``log_gain``, ``bias``: (V, 3)), the optimizer and the loss history; ``step()`` advances it by
     one iteration. ``photos``: the fitting views' RGBA photographs (an (N, H, W, 4) array, or a
     list of arrays when their sizes differ), as ``read_views`` returns them.
@@ -127,7 +128,7 @@ class Fitter:
         self.faces = np.asarray(values["faces"], np.int64)
         optimize = {"colors"} if color_stage else self.optimize
         schedule = self.settings["schedule"]
-        groups = []
+        groups, self.group_names = [], []
         for group, (names, rate_key) in PARAMETER_GROUPS.items():
             trained = group in optimize
             tensors = []
@@ -138,6 +139,7 @@ class Fitter:
             if trained:
                 rate = schedule[rate_key] or (schedule["color_learning_rate"] if group == "exposure" else None)
                 groups.append({"params": tensors, "lr": rate or schedule["learning_rate"]})
+                self.group_names.append(group)
         if not groups:
             raise ValueError(f"{self.scene.path}: mesh.optimize is empty; expected some of "
                              f"{', '.join(repr(g) for g in PARAMETER_GROUPS)}")
@@ -172,16 +174,27 @@ class Fitter:
             groups.setdefault(self.image_sizes[view], []).append(view)
         return [(size, np.array(group)) for size, group in groups.items()]
 
+    def camera_refinements(self):
+        """``(rotation, translation)``: (V, 3) Tensors of every fitting view's refinement (world-frame
+        axis-angle about the camera centre; world units), or ``(None, None)`` when cameras are not
+        fitted. Their means over the views are held at zero, so the cameras cannot drift together
+        (with the mesh following them)."""
+        if "cameras" not in self.optimize:
+            return None, None
+        rotation = self.rotation - dp.mean(self.rotation, axis=0, keepdims=True)
+        translation = self.translation - dp.mean(self.translation, axis=0, keepdims=True)
+        return rotation, translation * self.distance[:, None]
+
     def cameras(self, views):
         """``render.Cameras`` of the fitting views ``views`` (index array; one image size), refined
         when cameras are fitted."""
         sizes = {self.image_sizes[v] for v in views}
         if len(sizes) != 1:
             raise ValueError(f"views: expected fitting views of one image size, got sizes {sorted(sizes)}")
-        refine = "cameras" in self.optimize
+        rotation, translation = self.camera_refinements()
         return view_cameras(self.camera_to_world[views], self.focal[views], self.principal_point[views], sizes.pop(),
-                            self.rotation[views] if refine else None,
-                            self.translation[views] * self.distance[views][:, None] if refine else None)
+                            None if rotation is None else rotation[views],
+                            None if translation is None else translation[views])
 
     def gain_and_bias(self, views):
         """``(gain, bias)`` (len(views), 3) Tensors of the views' exposures (None without exposure):
@@ -264,8 +277,10 @@ class Fitter:
             self._begin_color_stage()
         if self.iteration in self.subdivide_at:
             self.subdivide()
-        for group in self.optimizer.param_groups:
-            group["lr"] = group["initial_lr"] * self._decay()
+        start = round(schedule["camera_start"] * self.geometry_iterations)
+        for name, group in zip(self.group_names, self.optimizer.param_groups):
+            frozen = name == "cameras" and self.iteration < start
+            group["lr"] = 0.0 if frozen else group["initial_lr"] * self._decay()
         if self.iteration >= self.geometry_iterations:
             terms = self.color_losses()
             total = terms["rgb"]

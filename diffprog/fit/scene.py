@@ -92,8 +92,11 @@ SCHEMA = {
         "learning_rate": Field("float", 1.0, "step size for the vertex offsets", check=positive),
         "color_learning_rate": Field("float", None, "step size for colours (default: learning_rate)",
                                      check=positive),
-        "camera_learning_rate": Field("float", 1e-3, "step size for camera refinement (rotation in radians, "
+        "camera_learning_rate": Field("float", 1e-4, "step size for camera refinement (rotation in radians, "
                                       "translation in units of the camera's distance)", check=positive),
+        "camera_start": Field("float", 0.3, "fraction of the geometry steps after which camera refinement starts "
+                              "(the shape is roughly right by then)", check=lambda v: None if 0 <= v < 1 else
+                              "expected a fraction in [0, 1)"),
         "exposure_learning_rate": Field("float", None, "step size for the per-photo exposure (log gain, bias; "
                                         "default: color_learning_rate)", check=positive),
         "momentum": Field("float", 0.9, "SGD momentum", check=non_negative),

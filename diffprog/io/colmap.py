@@ -292,16 +292,23 @@ def quaternion_to_rotation(qvec):
 
 
 def rotation_to_quaternion(rotation):
-    """(3, 3) rotation matrix -> (w, x, y, z) unit quaternion with w >= 0."""
+    """(3, 3) rotation matrix -> (w, x, y, z) unit quaternion with w >= 0 (Shepperd's method)."""
     m = np.asarray(rotation, float)
-    k = np.array([[m[0, 0] - m[1, 1] - m[2, 2], 0, 0, 0],
-                  [m[1, 0] + m[0, 1], m[1, 1] - m[0, 0] - m[2, 2], 0, 0],
-                  [m[2, 0] + m[0, 2], m[2, 1] + m[1, 2], m[2, 2] - m[0, 0] - m[1, 1], 0],
-                  [m[1, 2] - m[2, 1], m[2, 0] - m[0, 2], m[0, 1] - m[1, 0], m[0, 0] + m[1, 1] + m[2, 2]]]) / 3
-    values, vectors = np.linalg.eigh(k)
-    x, y, z, w = vectors[:, np.argmax(values)]
-    q = np.array([w, x, y, z])
-    return q if w >= 0 else -q
+    trace = np.trace(m)
+    if trace > 0:
+        s = 2 * np.sqrt(trace + 1)
+        q = [s / 4, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = 2 * np.sqrt(1 + m[0, 0] - m[1, 1] - m[2, 2])
+        q = [(m[2, 1] - m[1, 2]) / s, s / 4, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s]
+    elif m[1, 1] > m[2, 2]:
+        s = 2 * np.sqrt(1 + m[1, 1] - m[0, 0] - m[2, 2])
+        q = [(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, s / 4, (m[1, 2] + m[2, 1]) / s]
+    else:
+        s = 2 * np.sqrt(1 + m[2, 2] - m[0, 0] - m[1, 1])
+        q = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, s / 4]
+    q = np.array(q) / np.linalg.norm(q)
+    return q if q[0] >= 0 else -q
 
 
 OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])

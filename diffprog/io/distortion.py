@@ -60,16 +60,10 @@ def pixel_grid(height, width):
 def remap(image, uv):
     """Bilinear samples of ``image`` (H, W, C) at pixel coordinates ``uv`` (..., 2) (pixel centres at
     half-integers); coordinates outside the image take the nearest edge pixel."""
-    h, w = image.shape[:2]
-    u = np.clip(uv[..., 0] - 0.5, 0, w - 1)
-    v = np.clip(uv[..., 1] - 0.5, 0, h - 1)
-    u0 = np.minimum(np.floor(u).astype(np.int64), w - 2) if w > 1 else np.zeros(u.shape, np.int64)
-    v0 = np.minimum(np.floor(v).astype(np.int64), h - 2) if h > 1 else np.zeros(v.shape, np.int64)
-    fu, fv = (u - u0)[..., None], (v - v0)[..., None]
-    u1, v1 = np.minimum(u0 + 1, w - 1), np.minimum(v0 + 1, h - 1)
-    top = image[v0, u0] * (1 - fu) + image[v0, u1] * fu
-    bottom = image[v1, u0] * (1 - fu) + image[v1, u1] * fu
-    return top * (1 - fv) + bottom * fv
+    from scipy.ndimage import map_coordinates
+    coordinates = np.stack([uv[..., 1] - 0.5, uv[..., 0] - 0.5])
+    return np.stack([map_coordinates(np.asarray(image[..., c], np.float64), coordinates, order=1, mode="nearest")
+                     for c in range(image.shape[-1])], axis=-1)
 
 
 def undistort_image(image, focal, principal_point, coefficients):

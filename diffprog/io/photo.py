@@ -66,6 +66,17 @@ def _decode(image, size, where, path):
     return (array if array.ndim == 3 else array[..., None]), scale
 
 
+def _block_mean(binary, scale):
+    """(h, w) bool -> (ceil(h / scale), ceil(w / scale)) float32 coverage of ``scale`` x ``scale`` blocks
+    (the last row and column of blocks padded by repeating the edge, as JPEG's reduced decoding does)."""
+    if scale == 1:
+        return binary.astype(np.float32)
+    h, w = binary.shape
+    padded = np.pad(binary, ((0, -h % scale), (0, -w % scale)), mode="edge")
+    blocks = padded.reshape(padded.shape[0] // scale, scale, padded.shape[1] // scale, scale)
+    return blocks.sum(axis=(1, 3), dtype=np.uint32).astype(np.float32) / (scale * scale)
+
+
 def _box_resize(array, size, region):
     """(h, w, C) -> (H, W, C): the ``region`` (width, height) at the array's top-left corner, resized
     with Pillow's box filter (area average) per channel."""
@@ -104,10 +115,8 @@ def read_photograph(path, image_size, mask=None, focal=None, principal_point=Non
             if mask_image.size != (width, height):
                 raise SceneError(f"{where}mask {mask!r} is {mask_image.size[0]}x{mask_image.size[1]}, expected the "
                                  f"size of its photograph {path!r}: {width}x{height}")
-            binary = (mask_image.convert("L") if mask_image.mode != "L" else mask_image).point(
-                lambda v: 255 if v >= 128 else 0)
-            binary = binary.reduce(scale) if scale > 1 else binary      # area average: coverage, as the JPEG's
-            alpha = np.asarray(binary, np.float32)[..., None] / 255.0
+            binary = np.asarray(mask_image.convert("L") if mask_image.mode != "L" else mask_image) >= 128
+        alpha = _block_mean(binary, scale)[..., None]
     premultiplied = _box_resize(np.concatenate([rgb * alpha, alpha], axis=-1), work, (width / scale, height / scale))
     if distorted:
         scale = np.array([work[1] / width, work[0] / height])

@@ -8,6 +8,7 @@ state and step (``fitter.py``); ``load_scene`` reads a scene file against the fi
 (``scene.py``); the metrics and the camera helpers are usable on their own.
 """
 from .job import Fitter, Interrupted, run_scene
+from .driver import Diverged, InputsChangedError, OutputWriteError
 from .scene import SCHEMA, Scene, View, load_scene, read_views
 from .metrics import chamfer_over_diagonal, masked_psnr, point_mesh_distance, silhouette_iou
 from .cameras import cameras_from_matrices, look_at_point

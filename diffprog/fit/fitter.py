@@ -11,7 +11,10 @@ Where to plug in:
 - a parameter group (a name of ``mesh.optimize``): an entry of ``PARAMETER_GROUPS`` (its tensors'
   attribute names and its learning-rate key), their starting values in ``Fitter._start_values``,
   and their use in ``Fitter.render`` / ``Fitter.losses``; checkpoints and the optimizer follow;
-- a shading mode: ``Fitter.render`` (the one place a fitting view is rendered);
+- a shading mode: ``Fitter.render`` (the one place a fitting view is rendered); ``render.shading =
+  "field"`` shades with ``self.field`` (a ``ColorField``, its weights a group of the optimizer);
+- template edits (``template.l1 > 0``): the vertices are ``self.template.verts()`` = template +
+  offsets, the offsets in ``self.template_optimizer`` whose ``prox=`` hook takes the L1 steps;
 - an initializer: ``diffprog.fit.initial.initial_mesh``;
 - a loss term: ``LOSS_TERMS`` and ``Fitter.losses``.
 """
@@ -26,8 +29,10 @@ from diffprog import optim
 from diffprog import render as R
 from . import report
 from .cameras import look_at_point, view_cameras
+from .color_field import ColorField, field_shader, shade_field
 from .initial import initial_mesh
 from .shading import exposed, render_unlit
+from .template import TemplateOffsets
 
 LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
 # name in mesh.optimize -> (Fitter attributes holding its Tensors, [schedule] key of its learning rate);
@@ -94,7 +99,9 @@ class Fitter:
         self.cpu_seconds = 0.0
         self.history = {name: [] for name in LOSS_TERMS + ("total",)}
         self._color_fragments = {}
-        self._set_parameters(self._start_values())
+        start = self._start_values()
+        self.field = self._make_field(start) if render["shading"] == "field" else None
+        self._set_parameters(start)
 
     @property
     def fov(self):
@@ -111,10 +118,38 @@ class Fitter:
         return {"verts": verts, "faces": faces, "colors": colors, "rotation": np.zeros((n, 3)),
                 "translation": np.zeros((n, 3)), "log_gain": np.zeros((n, 3)), "bias": np.zeros((n, 3))}
 
+    def _make_field(self, start):
+        options = dict(self.settings["color_field"])
+        uv = options.pop("uv")
+        for key in ("learning_rate", "texture_size", "unwrap"):
+            options.pop(key)
+        if not uv:
+            return ColorField.around(start["verts"], **options, seed=self.settings["schedule"]["seed"])
+        if self.settings["mesh"]["initial"] == "ico_sphere":
+            raise ValueError(f"{self.scene.path}: color_field.uv = true needs a mesh.initial file with UVs")
+        loaded = R.load_mesh(self.settings["mesh"]["initial"], requires_grad=False)
+        if loaded.uvs is None:
+            raise ValueError(f"{self.scene.path}: color_field.uv = true but {self.settings['mesh']['initial']!r} "
+                             f"has no UVs")
+        self.uv_source = (loaded.uvs.data, loaded.face_uvs)
+        return ColorField.around(loaded.uvs.data, **options, seed=self.settings["schedule"]["seed"])
+
+    @property
+    def template_mode(self):
+        return self.settings["template"]["l1"] > 0
+
     def parameter_values(self):
-        """Current values (attribute name -> array) of every parameter group's tensors and the faces."""
+        """Current values (attribute name -> array) of every parameter group's tensors and the faces
+        (with the template, its offsets and the refit's support; with a field, its weights)."""
         values = {name: getattr(self, name).data for names, _ in PARAMETER_GROUPS.values() for name in names}
         values["faces"] = self.faces
+        if self.template is not None:
+            values["template"] = self.template.template
+            values["offsets"] = self.template.offsets.data
+            if self.template.hook.support is not None:
+                values["support"] = self.template.hook.support
+        if self.field is not None:
+            values.update({f"field.{k}": v for k, v in self.field.state_dict().items()})
         return values
 
     @property
@@ -129,25 +164,69 @@ class Fitter:
         optimize = {"colors"} if color_stage else self.optimize
         schedule = self.settings["schedule"]
         groups, self.group_names = [], []
+        self.template, self.template_optimizer = None, None
         for group, (names, rate_key) in PARAMETER_GROUPS.items():
             trained = group in optimize
+            offsets = group == "vertices" and self.template_mode
             tensors = []
             for name in names:
-                setattr(self, name, dp.tensor(np.asarray(values[name], float), requires_grad=trained))
+                setattr(self, name, dp.tensor(np.asarray(values[name], float), requires_grad=trained and not offsets))
                 if name != "bias" or self.settings["render"]["exposure_bias"]:
                     tensors.append(getattr(self, name))
-            if trained:
-                rate = schedule[rate_key] or (schedule["color_learning_rate"] if group == "exposure" else None)
+            rate = schedule[rate_key] or (schedule["color_learning_rate"] if group == "exposure" else None)
+            if trained and offsets:
+                self._set_template(values, rate or schedule["learning_rate"])
+            elif trained:
                 groups.append({"params": tensors, "lr": rate or schedule["learning_rate"]})
                 self.group_names.append(group)
-        if not groups:
+        if self.field is not None:
+            saved = {k[len("field."):]: v for k, v in values.items() if k.startswith("field.")}
+            if saved:
+                self.field.load_state_dict(saved)
+            if "colors" in optimize:                           # the field replaces the vertex colours
+                kept = [(n, g) for n, g in zip(self.group_names, groups) if n != "colors"]
+                self.group_names, groups = [n for n, _ in kept] + ["color_field"], [g for _, g in kept]
+                groups.append({"params": self.field.parameters(), "lr": self.settings["color_field"]["learning_rate"]})
+        if not groups and self.template_optimizer is not None:
+            groups = None
+        elif not groups:
             raise ValueError(f"{self.scene.path}: mesh.optimize is empty; expected some of "
                              f"{', '.join(repr(g) for g in PARAMETER_GROUPS)}")
-        if schedule["optimizer"] == "sgd":
+        if groups is None:
+            self.optimizer = None
+        elif schedule["optimizer"] == "sgd":
             self.optimizer = optim.SGD(groups, lr=schedule["learning_rate"], momentum=schedule["momentum"])
         else:
             self.optimizer = optim.Adam(groups, lr=schedule["learning_rate"])
         self._color_fragments = {}
+
+    def _set_template(self, values, lr):
+        """Offsets from the template (``mesh.initial``) with their own optimizer and prox hook."""
+        settings, schedule = self.settings["template"], self.settings["schedule"]
+        if self.subdivide_at:
+            raise ValueError(f"{self.scene.path}: template.l1 > 0 keeps the template's vertices: "
+                             f"schedule.subdivide_at must be empty")
+        template = values.get("template", values["verts"])
+        self.template = TemplateOffsets(template, self.faces, l1=settings["l1"], smoothness=settings["smoothness"])
+        if "offsets" in values:
+            self.template.offsets = dp.tensor(np.asarray(values["offsets"], float), requires_grad=True)
+        if "support" in values:
+            self.template.hook.restrict_to_support(np.where(values["support"], 1.0, 0.0))
+        kind = schedule["optimizer"]
+        options = {"momentum": schedule["momentum"]} if kind == "sgd" else {}
+        self.template_optimizer = self.template.optimizer(lr, kind=kind, **options)
+        self.verts = self.template.verts().detach()
+
+    def template_vertices(self):
+        """The template's vertices (``mesh.initial``) of a template fit (``template.l1 > 0``), else None."""
+        if not self.template_mode:
+            return None
+        return initial_mesh(self.settings["mesh"], self.camera_to_world, self.focal.mean(axis=1), self.target_alpha)[0]
+
+    @property
+    def refit_at(self):
+        """First iteration of the template's relaxed-Lasso refit."""
+        return int(round((1 - self.settings["template"]["refit"]) * self.geometry_iterations))
 
     # ---- rendering and losses ------------------------------------------------------------------
     def sigma(self, iteration):
@@ -165,7 +244,8 @@ class Fitter:
         return self.settings["schedule"]["learning_rate_decay"] ** progress
 
     def mesh(self):
-        return R.Mesh(self.verts, self.faces, colors=self.colors, requires_grad=False)
+        verts = self.template.verts() if self.template is not None else self.verts
+        return R.Mesh(verts, self.faces, colors=self.colors, requires_grad=False)
 
     def size_groups(self, views):
         """``[(size (H, W), views of that size)]`` for an index array of fitting views."""
@@ -211,6 +291,17 @@ class Fitter:
         """(len(views), H, W, 4) RGBA Tensor of the current mesh in the fitting views ``views`` (one
         image size), as each photograph's exposure would show it."""
         gain, bias = self.gain_and_bias(views)
+        if self.field is not None and not silhouette_only:
+            mesh = self.mesh()
+            if self.field.in_dim == 2:
+                mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
+            shade = field_shader(self.field)
+
+            def shader(fragments, mesh, cams, lights):
+                return exposed(shade(fragments, mesh, cams, lights), fragments, gain, bias)
+
+            return R.render(mesh, self.cameras(views), rasterizer=rasterizer, shader=shader,
+                            background=self.background)
         return render_unlit(self.mesh(), self.cameras(views), rasterizer, self.background,
                             silhouette_only=silhouette_only, gain=gain, bias=bias)
 
@@ -262,8 +353,14 @@ class Fitter:
             fragments = self._color_fragments[size]
             with dp.no_grad():
                 gain, bias = self.gain_and_bias(group)
-            colors = exposed(R.interpolate(self.colors, self.faces, fragments), fragments, gain, bias)
-            image = rasterizer.blend(fragments, colors, self.background)
+            if self.field is not None:
+                mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
+                if self.field.in_dim == 2:
+                    mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
+                colors = shade_field(self.field, fragments, mesh)
+            else:
+                colors = R.interpolate(self.colors, self.faces, fragments)
+            image = rasterizer.blend(fragments, exposed(colors, fragments, gain, bias), self.background)
             total = total + len(group) * size[0] * size[1] / pixels * R.mse_loss(image[..., :3],
                                                                                  self._target("target_rgb", group))
         return {"rgb": total}
@@ -277,8 +374,14 @@ class Fitter:
             self._begin_color_stage()
         if self.iteration in self.subdivide_at:
             self.subdivide()
+        if self.template_optimizer is not None and self.iteration == self.refit_at and self.refit_at > 0:
+            self.template.refit(self.template_optimizer)
         start = round(schedule["camera_start"] * self.geometry_iterations)
-        for name, group in zip(self.group_names, self.optimizer.param_groups):
+        optimizers = [o for o in (self.optimizer, self.template_optimizer) if o is not None]
+        named = list(zip(self.group_names, self.optimizer.param_groups)) if self.optimizer is not None else []
+        if self.template_optimizer is not None:
+            named += [("vertices", g) for g in self.template_optimizer.param_groups]
+        for name, group in named:
             frozen = name == "cameras" and self.iteration < start
             group["lr"] = 0.0 if frozen else group["initial_lr"] * self._decay()
         if self.iteration >= self.geometry_iterations:
@@ -290,9 +393,15 @@ class Fitter:
             views = np.sort(rng.choice(len(self.views), size=count, replace=False))
             terms = self.losses(views, self.sigma(self.iteration))
             total = sum(weights[name] * value for name, value in terms.items())
-        self.optimizer.zero_grad()
+            if self.template_optimizer is not None:
+                total = total + self.template.penalty()
+        for optimizer in optimizers:
+            optimizer.zero_grad()
         total.backward()
-        self.optimizer.step()
+        for optimizer in optimizers:
+            optimizer.step()
+        if self.template is not None:
+            self.verts = self.template.verts().detach()
         values = {name: float(value.data) for name, value in terms.items()}
         for name in LOSS_TERMS:
             self.history[name].append(values.get(name, np.nan))
@@ -306,6 +415,8 @@ class Fitter:
         values = self.parameter_values()
         if self.settings["schedule"]["color_subdivide"]:
             values.update(self._subdivided(values))
+        if self.template is not None:
+            values["verts"] = self.template.verts().data
         self._set_parameters(values, color_stage=True)
 
     @staticmethod
@@ -326,7 +437,11 @@ class Fitter:
                   "cpu_seconds": np.array(self.cpu_seconds), "configuration": np.array(configuration(self.scene))}
         arrays.update(self.parameter_values())
         arrays.update({f"history.{name}": np.array(values, float) for name, values in self.history.items()})
-        arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
+        if self.optimizer is not None:
+            arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
+        if self.template_optimizer is not None:
+            arrays.update({f"template_optimizer.{key}": value
+                           for key, value in self.template_optimizer.state_dict().items()})
         return arrays
 
     def load_state(self, arrays, path):
@@ -338,7 +453,9 @@ class Fitter:
                              f"run without --resume to start over")
         self.iteration = int(arrays["iteration"])
         self._set_parameters(arrays, color_stage=self.in_color_stage)
-        self.optimizer.load_state_dict({key[len("optimizer."):]: value for key, value in arrays.items()
-                                        if key.startswith("optimizer.")})
+        for name in ("optimizer", "template_optimizer"):
+            if getattr(self, name) is not None:
+                getattr(self, name).load_state_dict({key[len(name) + 1:]: value for key, value in arrays.items()
+                                                     if key.startswith(name + ".")})
         self.seconds, self.cpu_seconds = float(arrays["seconds"]), float(arrays["cpu_seconds"])
         self.history = {name: arrays[f"history.{name}"].tolist() for name in self.history}

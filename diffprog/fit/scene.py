@@ -36,6 +36,10 @@ from diffprog.io.transforms import check_camera_to_world, image_size, read_trans
 
 __all__ = ["SCHEMA", "VIEW_SCHEMA", "View", "Scene", "load_scene", "read_views", "SceneError", "SceneTypeError"]
 
+def _fraction(v):
+    return None if 0 <= v < 1 else "expected a fraction in [0, 1)"
+
+
 SCHEMA = {
     "photos": {
         "transforms": Field("str", None, "transforms.json (nerfstudio / NeRF: OpenGL camera-to-world, intrinsics, "
@@ -75,6 +79,33 @@ SCHEMA = {
         "cull_backfaces": Field("bool", False, "drop faces turned away from the camera"),
         "exposure_bias": Field("bool", False, "with optimize 'exposure': fit a per-photo colour offset besides the "
                                               "per-photo (per-channel) gain"),
+        "shading": Field("str", "unlit", "'unlit': interpolated vertex colours; 'field': a colour field (an MLP of "
+                         "an encoding of the surface point, see [color_field]) per pixel-face pair",
+                         choices=("unlit", "field")),
+    },
+    "color_field": {
+        "encoding": Field("str", "gaussian", "encoding of the surface point",
+                          choices=("none", "positional", "sinusoidal", "gaussian")),
+        "frequencies": Field("int", 64, "octaves (positional, sinusoidal) or random features (gaussian)",
+                             check=positive),
+        "scale": Field("float", 4.0, "Gaussian frequency std (sinusoidal: highest frequency), in cycles over the "
+                       "object's half-size", check=positive),
+        "width": Field("int", 64, "hidden units of the MLP", check=positive),
+        "depth": Field("int", 2, "hidden layers of the MLP", check=positive),
+        "learning_rate": Field("float", 1e-2, "step size for the MLP's weights", check=positive),
+        "uv": Field("bool", False, "encode the mesh's UVs instead of the 3-D point (needs a mesh.initial with UVs)"),
+        "texture_size": Field("int", 1024, "size of the baked texture.png", check=positive),
+        "unwrap": Field("str", "auto", "UVs of the baked texture: 'xatlas' (pip install xatlas), 'per_face', or "
+                        "'auto' (xatlas when installed)", choices=("auto", "xatlas", "per_face")),
+    },
+    "template": {
+        "l1": Field("float", 0.0, "proximal-L1 strength on the offsets from mesh.initial (0: off; a threshold on "
+                    "the loss gradient: vertices below it stay bit-identical)", check=non_negative),
+        "smoothness": Field("float", 0.0, "weight of the Dirichlet energy of the offsets (the [loss] mesh "
+                            "regularizers act on the vertices, not the offsets: set them to 0 for an edit)",
+                            check=non_negative),
+        "refit": Field("float", 0.2, "fraction of the iterations (at the end) that refit the moved vertices "
+                       "without shrinkage (relaxed Lasso)", check=_fraction),
     },
     "loss": {
         "silhouette": Field("float", 1.0, "weight of the mean squared silhouette error", check=non_negative),
@@ -218,16 +249,16 @@ def load_scene(path, overrides=None):
     views = _read_view_tables(config.data.get("photos", {}).get("views"), locate, root)
     sources = [key for key in ("transforms", "colmap") if photos[key] is not None] + (["views"] if views else [])
     if len(sources) > 1:
-        raise SceneError(f"{locate.where('photos', sources[1])}: give one of photos.transforms, photos.colmap or "
+        raise SceneError(f"{config.where('photos', sources[1])}: give one of photos.transforms, photos.colmap or "
                          f"[[photos.views]], not {' and '.join(sources)}")
     masks = None
     if photos["masks"] is not None:
         masks = resolve(root, photos["masks"])
         if not os.path.isdir(masks):
-            raise FileNotFoundError(f"{locate.where('photos', 'masks')}: photos.masks: folder {masks!r} does not exist")
+            raise FileNotFoundError(f"{config.where('photos', 'masks')}: photos.masks: folder {masks!r} does not exist")
     structure_from_motion = False
     if photos["transforms"] is not None:
-        path = existing(resolve(root, photos["transforms"]), locate.where("photos", "transforms"), "photos.transforms")
+        path = existing(resolve(root, photos["transforms"]), config.where("photos", "transforms"), "photos.transforms")
         frames = read_transforms(path)
         views = [_view(f, f.split == "held_out", f"{path}: frame {i} ({os.path.basename(f.image)})")
                  for i, f in enumerate(frames)]
@@ -245,7 +276,7 @@ def load_scene(path, overrides=None):
         images = resolve(root, photos["images"]) if photos["images"] is not None else \
             os.path.join(os.path.dirname(os.path.dirname(folder)), "images")
         if not os.path.isdir(images):
-            raise FileNotFoundError(f"{locate.where('photos', 'images' if photos['images'] else 'colmap')}: "
+            raise FileNotFoundError(f"{config.where('photos', 'images' if photos['images'] else 'colmap')}: "
                                     f"photos.images: folder {images!r} does not exist")
         model = colmap.read_model(folder)
         frames = colmap.frames_of_model(model, images, masks)
@@ -256,11 +287,11 @@ def load_scene(path, overrides=None):
         views = [_view(f, False, f"{model.files['images']}: image {os.path.basename(f.image)}") for f in frames]
         structure_from_motion = True
     if not views:
-        raise SceneError(f"{locate.where('photos')}: no photographs: set photos.transforms = \"transforms.json\", "
+        raise SceneError(f"{config.where('photos')}: no photographs: set photos.transforms = \"transforms.json\", "
                          f"photos.colmap = \"sparse/0\" or add [[photos.views]] tables")
     without_alpha = False
     for index, view in enumerate(views):
-        view.label = view.label or f"{locate.where('photos')}: view {index} ({os.path.basename(view.image)})"
+        view.label = view.label or f"{config.where('photos')}: view {index} ({os.path.basename(view.image)})"
         without_alpha = _check_files(view) or without_alpha
     if sections["mesh"]["optimize"] is None:
         sections["mesh"]["optimize"] = (["vertices", "colors"] + (["cameras"] if structure_from_motion else [])
@@ -269,19 +300,19 @@ def load_scene(path, overrides=None):
     if held_out is not None:
         bad = [i for i in held_out if not 0 <= i < len(views)]
         if bad:
-            raise SceneError(f"{locate.where('photos', 'held_out')}: photos.held_out: view index {bad[0]} out of "
+            raise SceneError(f"{config.where('photos', 'held_out')}: photos.held_out: view index {bad[0]} out of "
                              f"range (there are {len(views)} views)")
         for i, view in enumerate(views):
             view.held_out = i in held_out
     if all(v.held_out for v in views):
-        raise SceneError(f"{locate.where('photos')}: every view is held out; expected at least one to fit")
+        raise SceneError(f"{config.where('photos')}: every view is held out; expected at least one to fit")
     if sections["photos"]["reference_mesh"] is not None:
         sections["photos"]["reference_mesh"] = existing(resolve(root, sections["photos"]["reference_mesh"]),
-                                                        locate.where("photos", "reference_mesh"),
+                                                        config.where("photos", "reference_mesh"),
                                                         "photos.reference_mesh")
     if sections["mesh"]["initial"] != "ico_sphere":
         sections["mesh"]["initial"] = existing(resolve(root, sections["mesh"]["initial"]),
-                                               locate.where("mesh", "initial"), "mesh.initial")
+                                               config.where("mesh", "initial"), "mesh.initial")
     return Scene(path=config.path, sections=sections, views=views)
 
 

@@ -75,6 +75,17 @@ class Locator:
             if key is not None and current is None and re.match(rf"\s*{re.escape(section)}\.{re.escape(key)}\s*=",
                                                                 line):
                 return number
+        if key is None:                          # [section.sub] tables, or top-level section = / section.key =
+            current = None
+            for number, raw in enumerate(self.lines, 1):
+                line = raw.split("#", 1)[0].strip()
+                header = re.fullmatch(r"\[\[\s*([^\]]+?)\s*\]\]|\[\s*([^\]]+?)\s*\]", line)
+                if header:
+                    current = (header.group(1) or header.group(2)).replace(" ", "")
+                    if current.split(".")[0] == section:
+                        return number
+                elif current is None and re.match(rf"{re.escape(section)}\s*[.=]", line):
+                    return number
         return None
 
     def where(self, section, key=None, table_index=None):
@@ -190,13 +201,23 @@ def parse_override(text):
 @dataclasses.dataclass
 class Config:
     """A checked TOML file: ``sections[name][key]`` (defaults filled in), the raw ``data`` (for
-    keys the schema marks ``table-list``, left to their owner), ``locate`` for error messages and
-    the file's folder ``root`` (relative paths in the file are relative to it)."""
+    keys the schema marks ``table-list``, left to their owner), ``locate`` for error messages,
+    the file's folder ``root`` (relative paths in the file are relative to it) and the dotted keys
+    ``overridden`` (key -> value) that overrides replaced."""
     path: str
     sections: dict
     data: dict
     locate: Locator
     root: str
+    overridden: dict = dataclasses.field(default_factory=dict)
+
+    def where(self, section, key=None, table_index=None):
+        """Where a value came from, for error messages: ``"override section.key=value"`` for an
+        overridden key, else the file and line (``locate.where``)."""
+        dotted = f"{section}.{key}"
+        if key is not None and dotted in self.overridden:
+            return f"override {dotted}={show(self.overridden[dotted])}"
+        return self.locate.where(section, key, table_index)
 
 
 def load_config(path, schema, overrides=None):
@@ -232,13 +253,15 @@ def load_config(path, schema, overrides=None):
         for key, field in fields.items():
             out.setdefault(key, field.default)
         sections[section] = out
+    overridden = {}
     for dotted, value in (overrides or {}).items():
         section, _, key = str(dotted).partition(".")
         if section not in schema or key not in schema[section] or schema[section][key].kind == "table-list":
             known = [f"{s}.{k}" for s, fields in schema.items() for k, f in fields.items() if f.kind != "table-list"]
             raise SceneError(f"override {dotted!r}: unknown key (expected one of: {', '.join(known)})")
         sections[section][key] = validated(schema[section][key], value, f"override {dotted}={show(value)}", dotted)
-    return Config(path, sections, data, locate, os.path.dirname(os.path.abspath(path)))
+        overridden[f"{section}.{key}"] = value
+    return Config(path, sections, data, locate, os.path.dirname(os.path.abspath(path)), overridden)
 
 
 def resolve(root, relative):

@@ -90,8 +90,11 @@ def read_transforms(path, check_files=True):
             meta = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SceneError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list) or not meta["frames"]:
+    if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list):
         raise SceneError(f"{path}: no 'frames' list; expected the transforms.json camera format")
+    if not meta["frames"]:
+        raise SceneError(f"{path}: 'frames' is empty; expected at least one frame with 'file_path' and "
+                         "'transform_matrix'")
     folder = os.path.dirname(path)
     return [_frame(meta, frame, index, path, folder, check_files) for index, frame in enumerate(meta["frames"])]
 

@@ -10,6 +10,8 @@ import glob
 import sys
 from pathlib import Path
 
+from diffprog.fit.outputs import check_output_folder
+
 from .batch import failed_jobs, run_jobs
 from .cluster import DaskMissingError
 from .jobs import jobs_from_scenes
@@ -32,7 +34,8 @@ def add_batch_arguments(parser):
                        help="submit the jobs to an existing Dask scheduler, e.g. tcp://host:8786 (workers "
                             "need diffprog installed and the same paths, e.g. a shared file system)")
     group.add_argument("--force", action="store_true",
-                       help="run jobs again even if their output directory holds a finished run")
+                       help="run jobs again even if their output directory holds a finished run; with --resume, "
+                            "start over if the input files changed since the checkpoint")
     group.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="give up on the jobs still unfinished after SECONDS (on Dask; default: no limit)")
     return parser
@@ -54,6 +57,7 @@ def run_batch(args):
     try:
         out_root = Path(args.out) if getattr(args, "out", None) else DEFAULT_BATCH_ROOT
         jobs = jobs_from_scenes(_scene_arguments(args), out_root, overrides=fit_overrides(args))
+        check_output_folder(out_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog fit: error: {error}", file=sys.stderr)
         return 2
@@ -95,6 +99,7 @@ def run_sweep(args):
         out_root = Path(args.out) if args.out else Path("out", f"{Path(args.scene).stem}-sweep")
         jobs = sweep_jobs(args.scene, args.grid, out_root, overrides=fit_overrides(args))
         check_scenes(jobs)
+        check_output_folder(out_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog sweep: error: {error}", file=sys.stderr)
         return 2

@@ -306,7 +306,7 @@ def build_parser():
     p.add_argument("--keys", action="store_true", help="list every scene-file key with its type and default")
     p.add_argument("--seed", type=int, help="random seed (overrides schedule.seed)")
     p.add_argument("--iterations", type=int, help="optimization steps (overrides schedule.iterations)")
-    p.add_argument("--image-size", type=int, help="square image size (overrides render.image_size)")
+    p.add_argument("--image-size", type=int, help="long side of the rendered images (overrides render.image_size)")
     p.add_argument("--out", help="output directory (overrides output.directory)")
     p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -8,7 +8,8 @@ assets/make_photos.py), with what a real capture processed by COLMAP / ns-proces
 - OpenCV radial distortion k1 = -0.06, k2 = 0.01 applied to images and masks (written into transforms.json);
 - each camera pose perturbed like an SfM solution: rotation ~0.5 degrees, position ~0.5% of its distance.
 
-    python assets/make_capture.py        # writes assets/spot/capture/ (~300 KB)
+    python assets/make_capture.py        # writes assets/spot/capture/ (~400 KB)
+    python assets/make_capture.py --no-distortion --out /tmp/capture_pinhole   # the same capture, pinhole lens
 
 The true cameras are those of assets/spot/photos/transforms.json (same poses; the intrinsics differ by
 the padding). Deterministic (seeded).
@@ -68,13 +69,19 @@ def one_pixel_change(mask, rng):
     return mask
 
 
-def main():
+def main(argv=None):
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=OUT, help="output folder (default: assets/spot/capture)")
+    parser.add_argument("--no-distortion", action="store_true", help="a pinhole lens (everything else the same)")
+    args = parser.parse_args(argv)
+    out_folder, distortion = args.out, (0.0, 0.0) if args.no_distortion else DISTORTION
     rng = np.random.default_rng(2026)
     meta = json.load(open(os.path.join(SOURCE, "transforms.json")))
     focal = 0.5 * 256 / np.tan(0.5 * meta["camera_angle_x"])
     center = (LEFT + 128.0, 128.0)
-    os.makedirs(os.path.join(OUT, "images"), exist_ok=True)
-    os.makedirs(os.path.join(OUT, "masks"), exist_ok=True)
+    os.makedirs(os.path.join(out_folder, "images"), exist_ok=True)
+    os.makedirs(os.path.join(out_folder, "masks"), exist_ok=True)
     frames, record = [], []
     for index, frame in enumerate(meta["frames"]):
         rgba = np.asarray(Image.open(os.path.join(SOURCE, frame["file_path"])).convert("RGBA"), float) / 255
@@ -86,12 +93,13 @@ def main():
         gain = rng.uniform(0.8, 1.2) * rng.uniform(0.96, 1.04, 3)
         image = image * gain + rng.normal(0, 0.012, image.shape)
         mask = one_pixel_change(alpha >= 0.5, rng).astype(float)
-        image = distort_image(np.clip(image, 0, 1), (focal, focal), center, DISTORTION)
-        mask = distort_image(mask[..., None], (focal, focal), center, DISTORTION)[..., 0] >= 0.5
+        if any(distortion):
+            image = distort_image(np.clip(image, 0, 1), (focal, focal), center, distortion)
+            mask = distort_image(mask[..., None], (focal, focal), center, distortion)[..., 0] >= 0.5
         stem = os.path.splitext(frame["file_path"])[0]
         Image.fromarray(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)).save(
-            os.path.join(OUT, "images", stem + ".jpg"), quality=85)
-        Image.fromarray(mask.astype(np.uint8) * 255).convert("1").save(os.path.join(OUT, "masks", stem + ".png"),
+            os.path.join(out_folder, "images", stem + ".jpg"), quality=85)
+        Image.fromarray(mask.astype(np.uint8) * 255).convert("1").save(os.path.join(out_folder, "masks", stem + ".png"),
                                                                       optimize=True)
         c2w = np.array(frame["transform_matrix"], float)
         distance = np.linalg.norm(c2w[:3, 3])
@@ -103,14 +111,14 @@ def main():
                        "transform_matrix": np.round(c2w, 8).tolist()})
         record.append(float(np.mean(gain)))
     out = {"camera_model": "OPENCV", "fl_x": focal, "fl_y": focal, "cx": center[0], "cy": center[1],
-           "w": WIDTH, "h": HEIGHT, "k1": DISTORTION[0], "k2": DISTORTION[1], "p1": 0.0, "p2": 0.0,
+           "w": WIDTH, "h": HEIGHT, "k1": distortion[0], "k2": distortion[1], "p1": 0.0, "p2": 0.0,
            "comment": "synthetic phone capture made by assets/make_capture.py from assets/spot/photos; true "
                       "poses in assets/spot/photos/transforms.json",
            "frames": frames}
-    with open(os.path.join(OUT, "transforms.json"), "w") as f:
+    with open(os.path.join(out_folder, "transforms.json"), "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
-    print(f"wrote {len(frames)} frames to {OUT} (exposure gains {min(record):.2f}..{max(record):.2f})")
+    print(f"wrote {len(frames)} frames to {out_folder} (exposure gains {min(record):.2f}..{max(record):.2f})")
 
 
 if __name__ == "__main__":

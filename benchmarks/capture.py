@@ -4,6 +4,8 @@ scenes/spot_capture.toml, beside the same recipe on the clean photographs (scene
 
     python benchmarks/capture.py                       # both fits (~2 x 5 CPU minutes), scored, printed
     python benchmarks/capture.py --iterations-scale 0.05 --out /tmp/capture_smoke   # smoke run
+    python assets/make_capture.py --no-distortion --out /tmp/pinhole && python benchmarks/capture.py --pinhole /tmp/pinhole
+                                                       # + the same capture through a pinhole lens
 
 Both fitted meshes are scored the same way, with the TRUE cameras and masks: the held-out views of
 assets/spot/photos (Mitsuba's alpha) at 128x128, and the chamfer distance to Spot's mesh over its bounding-box
@@ -109,10 +111,25 @@ def main(argv=None):
     parser.add_argument("--iterations-scale", type=float, default=1.0)
     parser.add_argument("--out", default="/tmp/diffprog_capture_bench")
     parser.add_argument("--jobs", type=int, default=2, help="fits run at once (one process each)")
+    parser.add_argument("--pinhole", help="folder of the capture made with --no-distortion: fit it too")
+    parser.add_argument("--only-pinhole", action="store_true", help="with --pinhole: fit only that capture")
     args = parser.parse_args(argv)
+    recipes = dict(RECIPES)
+    if args.pinhole:
+        text = open(os.path.join(ROOT, "scenes", "spot_capture.toml")).read()
+        text = text.replace("../assets/spot/capture/transforms.json", os.path.join(os.path.abspath(args.pinhole),
+                                                                                   "transforms.json"))
+        text = text.replace("../assets/spot/spot_triangulated.obj", MESH)
+        scene = os.path.join(os.path.abspath(args.pinhole), "scene.toml")
+        with open(scene, "w") as f:
+            f.write(text)
+        if args.only_pinhole:
+            recipes = {}
+        recipes["same capture, pinhole lens (no distortion)"] = scene
     import multiprocessing
-    tasks = [(name, scene, args.iterations_scale, os.path.join(args.out, os.path.basename(scene)[:-5]))
-             for name, scene in RECIPES.items()]
+    tasks = [(name, scene, args.iterations_scale, os.path.join(args.out, "pinhole" if "pinhole" in name else
+                                                               os.path.basename(scene)[:-5]))
+             for name, scene in recipes.items()]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(fit_one, tasks)
     lines = [f"`python benchmarks/capture.py{' --iterations-scale ' + str(args.iterations_scale) if args.iterations_scale != 1 else ''}`"
@@ -128,6 +145,9 @@ def main(argv=None):
         lines.append(f"| {name} | {iou:.4f} | {100 * chamfer:.3f}% | {metrics.get('held_out_silhouette_iou', 0):.4f} "
                      f"| {metrics['iterations']} | {cpu:.0f} | {wall:.0f} |")
     lines.append("| target (capture) | >= 0.96, within 0.01 of clean | <= 0.6%, within 0.15% of clean | | | | |")
+    if args.only_pinhole:
+        print("\n".join(lines))
+        return
     capture_out = tasks[1][3]
     rows = camera_table(capture_out)
     closer = sum(after[2] < before[2] for _, before, after in rows)

@@ -259,32 +259,11 @@ def load_scene(path, overrides=None):
     structure_from_motion = False
     if photos["transforms"] is not None:
         path = existing(resolve(root, photos["transforms"]), config.where("photos", "transforms"), "photos.transforms")
-        frames = read_transforms(path)
-        views = [_view(f, f.split == "held_out", f"{path}: frame {i} ({os.path.basename(f.image)})")
-                 for i, f in enumerate(frames)]
-        structure_from_motion = any(f.camera_model is not None for f in frames)
-        if masks is not None:
-            for index, (frame, view) in enumerate(zip(frames, views)):
-                if view.mask is None:
-                    view.mask = colmap.mask_path(masks, os.path.basename(frame.image))
-                    if view.mask is None:
-                        raise FileNotFoundError(f"{path}: frame {index} ({os.path.basename(frame.image)}): no mask "
-                                                f"{os.path.join(masks, os.path.basename(frame.image) + '.png')!r} "
-                                                f"in photos.masks")
+        views, structure_from_motion = _views_of_transforms(path, masks)
     elif photos["colmap"] is not None:
-        folder = resolve(root, photos["colmap"])
-        images = resolve(root, photos["images"]) if photos["images"] is not None else \
-            os.path.join(os.path.dirname(os.path.dirname(folder)), "images")
-        if not os.path.isdir(images):
-            raise FileNotFoundError(f"{config.where('photos', 'images' if photos['images'] else 'colmap')}: "
-                                    f"photos.images: folder {images!r} does not exist")
-        model = colmap.read_model(folder)
-        frames = colmap.frames_of_model(model, images, masks)
-        for frame in frames:
-            if not os.path.isfile(frame.image):
-                raise FileNotFoundError(f"{model.files['images']}: image {os.path.basename(frame.image)}: file "
-                                        f"{frame.image!r} does not exist")
-        views = [_view(f, False, f"{model.files['images']}: image {os.path.basename(f.image)}") for f in frames]
+        images = resolve(root, photos["images"]) if photos["images"] is not None else None
+        views = _views_of_colmap(resolve(root, photos["colmap"]), images, masks,
+                                 config.where("photos", "images" if photos["images"] else "colmap"))
         structure_from_motion = True
     if not views:
         raise SceneError(f"{config.where('photos')}: no photographs: set photos.transforms = \"transforms.json\", "
@@ -314,6 +293,36 @@ def load_scene(path, overrides=None):
         sections["mesh"]["initial"] = existing(resolve(root, sections["mesh"]["initial"]),
                                                config.where("mesh", "initial"), "mesh.initial")
     return Scene(path=config.path, sections=sections, views=views)
+
+
+def _views_of_transforms(path, masks):
+    """Views of a ``transforms.json`` (masks from ``mask_path``, else from the folder ``masks``) and
+    whether its cameras come from SfM (the file names a ``camera_model``, as ``ns-process-data`` writes)."""
+    frames = read_transforms(path)
+    views = [_view(f, f.split == "held_out", f"{path}: frame {i} ({os.path.basename(f.image)})")
+             for i, f in enumerate(frames)]
+    for view in views:
+        if view.mask is None and masks is not None:
+            name = os.path.basename(view.image)
+            view.mask = colmap.mask_path(masks, name)
+            if view.mask is None:
+                raise FileNotFoundError(f"{view.label}: no mask {os.path.join(masks, name + '.png')!r} in photos.masks")
+    return views, any(f.camera_model is not None for f in frames)
+
+
+def _views_of_colmap(folder, images, masks, where):
+    """Views of the COLMAP model in ``folder`` with its images in ``images`` (default: COLMAP's layout,
+    ``images`` beside the folder holding the model's folder)."""
+    images = images or os.path.join(os.path.dirname(os.path.dirname(folder)), "images")
+    if not os.path.isdir(images):
+        raise FileNotFoundError(f"{where}: photos.images: folder {images!r} does not exist")
+    model = colmap.read_model(folder)
+    views = [_view(f, False, f"{model.files['images']}: image {os.path.basename(f.image)}")
+             for f in colmap.frames_of_model(model, images, masks)]
+    for view in views:
+        if not os.path.isfile(view.image):
+            raise FileNotFoundError(f"{view.label}: file {view.image!r} does not exist")
+    return views
 
 
 def _read_view_tables(tables, locate, root):

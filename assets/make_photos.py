@@ -3,8 +3,11 @@
     pip install ".[photos]"          # mitsuba (+ drjit)
     python assets/make_photos.py     # or: diffprog photos
 
-For each object (Spot, and a concave horseshoe made here) this writes 24 RGBA PNGs (alpha = object
+For each object (Spot, a concave horseshoe made here, a genus-1 mug made here, and Spot with its
+right horn shortened, for fitting a sparse edit of the original: ``shorten_horn``) this writes 24 RGBA PNGs (alpha = object
 coverage) and a ``transforms.json`` beside them: 20 views for fitting, 4 held out (``"split"``).
+The edited Spot's vertex moves are stored in ``spot_edited/edit.npz`` (``before``, ``after``: the
+positions of the moved vertices in the original and in the edited mesh).
 
 Cameras are stored in the OpenGL / NeRF convention: ``transform_matrix`` is camera-to-world, the
 camera looks down its -z axis with +y up and +x to the right of the image; ``camera_angle_x`` is the
@@ -112,13 +115,39 @@ def horseshoe_mesh(arc_radius=0.7, tube_radius=0.26, arc_degrees=270.0, along=96
     return vertices, uv, np.concatenate(faces)[:, ::-1], np.concatenate(texture_faces)[:, ::-1]
 
 
-def write_obj(path, vertices, uv, faces, texture_faces):
-    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in vertices]
-    lines += [f"vt {s:.6f} {t:.6f}" for s, t in uv]
+def mug_mesh(spacing=0.03, edge_length=0.05):
+    """A genus-1 mug (open cup with a ring handle; y up, cup axis through the origin) as a closed
+    manifold triangle mesh: the level set of a signed distance (cup: hollow cylinder, handle: half a
+    torus) by diffprog's marching tetrahedra, remeshed isotropically to ``edge_length``.
+
+    Returns vertices (V, 3), texture coordinates (V, 2) (v = height: horizontal stripes), faces
+    (F, 3) and texture faces (= faces)."""
+    sys.path.insert(0, os.path.dirname(HERE))
+    from diffprog.fit.isosurface import isosurface
+    from diffprog.fit.remesh import remesh
+    outer_radius, inner_radius, half_height, bottom = 0.45, 0.38, 0.5, 0.08
+    xs, ys, zs = (np.arange(lo, hi, spacing) for lo, hi in ((-0.52, 0.86), (-0.57, 0.57), (-0.52, 0.52)))
+    x, y, z = np.meshgrid(xs, ys, zs, indexing="ij")
+    rho = np.hypot(x, z)
+    body = np.maximum(rho - outer_radius, np.abs(y) - half_height)
+    cavity = np.maximum(rho - inner_radius, -(half_height - bottom) - y)
+    cup = np.maximum(body, -cavity)
+    ring = np.hypot(np.hypot(x - outer_radius, y) - 0.24, z) - 0.075
+    handle = np.maximum(ring, (outer_radius - 0.03) - x)
+    distance = np.minimum(cup, handle)
+    verts, faces = isosurface(-distance, 0.0, origin=(xs[0], ys[0], zs[0]), spacing=spacing)
+    verts, faces, _ = remesh(verts, faces, edge_length, iterations=6)
+    uv = np.stack([np.full(len(verts), 0.5), verts[:, 1] + 0.5], 1)
+    return verts, uv, faces, faces
+
+
+def write_obj(path, vertices, uv, faces, texture_faces, title="concave horseshoe", digits=6):
+    lines = [f"v {x:.{digits}f} {y:.{digits}f} {z:.{digits}f}" for x, y, z in vertices]
+    lines += [f"vt {s:.{digits}f} {t:.{digits}f}" for s, t in uv]
     lines += [f"f {a + 1}/{at + 1} {b + 1}/{bt + 1} {c + 1}/{ct + 1}"
               for (a, b, c), (at, bt, ct) in zip(faces, texture_faces)]
     with open(path, "w") as f:
-        f.write("# concave horseshoe made by assets/make_photos.py\n" + "\n".join(lines) + "\n")
+        f.write(f"# {title} made by assets/make_photos.py\n" + "\n".join(lines) + "\n")
 
 
 def linear_to_srgb(x):
@@ -200,6 +229,50 @@ def make_spot(samples, size, noise):
     write_dataset(os.path.join(HERE, "spot", "photos"), images, c2w, np.radians(40.0))
 
 
+HORN_BASE = 0.84       # height where Spot's right horn (x > 0.05, y > HORN_BASE) meets the head
+
+
+def shorten_horn(vertices, keep=0.5):
+    """Spot's vertices (V, 3) with its right horn shortened: heights above ``HORN_BASE`` of the
+    vertices with x > 0.05 scaled by ``keep`` (the tip drops by ~0.057, 2% of the diagonal).
+    Returns (new vertices, bool mask of the moved vertices); every other vertex is unchanged."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    horn = (vertices[:, 0] > 0.05) & (vertices[:, 1] > HORN_BASE)
+    edited = vertices.copy()
+    edited[horn, 1] = HORN_BASE + keep * (vertices[horn, 1] - HORN_BASE)
+    return edited, horn
+
+
+def write_edited_obj(source, destination):
+    """Copy the OBJ file ``source`` to ``destination`` with ``shorten_horn`` applied to its ``v``
+    lines (texture coordinates and faces untouched); returns (before, after) of the moved vertices."""
+    with open(source) as f:
+        lines = f.read().splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("v ")]
+    original = np.array([[float(x) for x in lines[i].split()[1:4]] for i in rows])
+    edited, moved = shorten_horn(original)
+    for i, (x, y, z) in zip(rows, edited):
+        lines[i] = f"v {x:.6f} {y:.6f} {z:.6f}"
+    with open(destination, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return original[moved], edited[moved]
+
+
+def make_spot_edited(samples, size, noise):
+    import tempfile
+    directory = os.path.join(HERE, "spot_edited")
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        mesh = os.path.join(scratch, "spot_edited.obj")
+        before, after = write_edited_obj(os.path.join(HERE, "spot", "spot_triangulated.obj"), mesh)
+        np.savez(os.path.join(directory, "edit.npz"), before=before, after=after)
+        center = np.array([0.0, 0.11, 0.19])
+        c2w = orbit_views(center, distance=3.3)
+        reflectance = {"type": "bitmap", "filename": os.path.join(HERE, "spot", "spot_texture.png")}
+        images = render_views(mesh, reflectance, c2w, np.radians(40.0), size, samples, noise, seed=3)
+    write_dataset(os.path.join(directory, "photos"), images, c2w, np.radians(40.0))
+
+
 def make_horseshoe(samples, size, noise):
     directory = os.path.join(HERE, "horseshoe")
     os.makedirs(directory, exist_ok=True)
@@ -213,9 +286,22 @@ def make_horseshoe(samples, size, noise):
     write_dataset(os.path.join(directory, "photos"), images, c2w, np.radians(40.0))
 
 
+def make_mug(samples, size, noise):
+    directory = os.path.join(HERE, "mug")
+    os.makedirs(directory, exist_ok=True)
+    mesh = os.path.join(directory, "mug.obj")
+    write_obj(mesh, *mug_mesh(), title="genus-1 striped mug", digits=5)
+    c2w = orbit_views(np.array([0.16, 0.0, 0.0]), distance=3.2)
+    reflectance = {"type": "checkerboard", "color0": {"type": "rgb", "value": [0.12, 0.27, 0.62]},
+                   "color1": {"type": "rgb", "value": [0.88, 0.82, 0.66]},
+                   "to_uv": mitsuba().ScalarTransform4f().scale([1.0, 6.0, 1.0])}
+    images = render_views(mesh, reflectance, c2w, np.radians(40.0), size, samples, noise, seed=3)
+    write_dataset(os.path.join(directory, "photos"), images, c2w, np.radians(40.0))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--object", choices=["spot", "horseshoe", "all"], default="all")
+    parser.add_argument("--object", choices=["spot", "horseshoe", "mug", "spot_edited", "all"], default="all")
     parser.add_argument("--samples", type=int, default=128, help="samples per pixel (default 128)")
     parser.add_argument("--noise", type=float, default=0.01, help="sensor noise std in [0, 1] units")
     args = parser.parse_args(argv)
@@ -231,6 +317,12 @@ def main(argv=None):
     if args.object in ("horseshoe", "all"):
         print("horseshoe: 24 views, 128x128")
         make_horseshoe(args.samples, 128, args.noise)
+    if args.object in ("mug", "all"):
+        print("mug: 24 views, 256x256")
+        make_mug(args.samples, 256, args.noise)
+    if args.object in ("spot_edited", "all"):
+        print("Spot with a shortened horn: 24 views, 256x256")
+        make_spot_edited(args.samples, 256, args.noise)
     return 0
 
 

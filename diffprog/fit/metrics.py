@@ -2,6 +2,8 @@
 
 All take and return plain NumPy values (they judge a result; nothing here is differentiated).
 """
+import itertools
+
 import numpy as np
 
 
@@ -47,45 +49,37 @@ def sample_surface(verts, faces, count, rng):
     return t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
 
 
-def _segment_distance(p, a, b):
-    ab = b - a
-    t = np.clip(np.einsum("...i,...i", p - a, ab) / np.maximum(np.einsum("...i,...i", ab, ab), 1e-300), 0, 1)
-    return np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
+def point_mesh_distance(points, verts, faces):
+    """(P,) exact Euclidean distance from each point to the surface (``verts``, ``faces``).
 
-
-def point_triangle_distance(points, triangles):
-    """Euclidean distance from each point (..., 3) to its triangle (..., 3, 3): the distance to the
-    plane where the projection falls inside the triangle, else to the nearest edge."""
-    a, b, c = triangles[..., 0, :], triangles[..., 1, :], triangles[..., 2, :]
-    normal = np.cross(b - a, c - a)
-    length = np.linalg.norm(normal, axis=-1)
-    n = normal / np.maximum(length, 1e-300)[..., None]
-    plane = np.einsum("...i,...i", points - a, n)
-    q = points - plane[..., None] * n
-    inside = np.ones(plane.shape, bool)
-    for u, v in ((a, b), (b, c), (c, a)):
-        inside &= np.einsum("...i,...i", np.cross(v - u, q - u), n) >= 0
-    inside &= length > 0
-    edges = np.minimum(np.minimum(_segment_distance(points, a, b), _segment_distance(points, b, c)),
-                       _segment_distance(points, c, a))
-    return np.where(inside, np.abs(plane), edges)
-
-
-def point_mesh_distance(points, verts, faces, candidates=16, chunk=512):
-    """(P,) distance from each point to the surface (``verts``, ``faces``), exact up to the choice
-    of the ``candidates`` triangles with the nearest centroids (chunked brute force, NumPy only)."""
+    A KD-tree over the triangles' centroids (scipy) proposes the candidates and trimesh's
+    closest-point-on-triangle measures them: the triangle with the nearest centroid gives an upper
+    bound ``u`` on the distance, and only triangles whose centroid lies within ``u`` plus their own
+    circumradius-about-the-centroid can beat it, so the minimum over those is exact."""
+    from scipy.spatial import cKDTree
+    from trimesh.triangles import closest_point
     points, verts, faces = np.asarray(points, float), np.asarray(verts, float), np.asarray(faces)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"points: expected a (P, 3) array, got shape {points.shape}")
+    if len(faces) == 0:
+        raise ValueError("faces: the mesh has no triangles; cannot measure distances to it")
     tri = verts[faces]
-    centroid = tri.mean(axis=1).astype(np.float32)
-    c2 = np.einsum("ij,ij->i", centroid, centroid)
-    k = min(candidates, len(faces))
-    out = np.empty(len(points))
-    for start in range(0, len(points), chunk):
-        p = points[start:start + chunk]
-        d2 = c2[None, :] - 2.0 * (p.astype(np.float32) @ centroid.T)
-        near = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(faces) else np.broadcast_to(
-            np.arange(len(faces)), (len(p), k))
-        out[start:start + chunk] = point_triangle_distance(p[:, None, :], tri[near]).min(axis=1)
+    centroid = tri.mean(axis=1)
+    radius = np.linalg.norm(tri - centroid[:, None, :], axis=2).max(axis=1)
+    tree = cKDTree(centroid)
+    _, nearest = tree.query(points)
+    upper = np.linalg.norm(closest_point(tri[nearest], points) - points, axis=1)
+    found = tree.query_ball_point(points, upper + radius.max() * (1 + 1e-9) + 1e-12)
+    counts = np.fromiter(map(len, found), np.int64, len(points))
+    face = np.fromiter(itertools.chain.from_iterable(found), np.int64, int(counts.sum()))
+    point = np.repeat(np.arange(len(points)), counts)
+    keep = np.linalg.norm(points[point] - centroid[face], axis=1) - radius[face] <= upper[point] * (1 + 1e-9) + 1e-12
+    point, face = point[keep], face[keep]
+    distance = np.linalg.norm(closest_point(tri[face], points[point]) - points[point], axis=1)
+    out = upper.copy()                                  # ``point`` is sorted: reduce each point's run
+    counts = np.bincount(point, minlength=len(points))
+    has = counts > 0
+    out[has] = np.minimum(upper[has], np.minimum.reduceat(distance, (np.cumsum(counts) - counts)[has]))
     return out
 
 

@@ -12,3 +12,4 @@ from .adagrad import Adagrad
 from .clip import clip_grad_norm, clip_grad_value, global_grad_norm
 from .schedules import LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, LinearWarmup
 from .proximal import prox, ista, fista, lipschitz_constant, ProximalResult
+from .large_steps import LargeSteps, AdamUniform, uniform_laplacian

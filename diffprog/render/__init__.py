@@ -11,14 +11,18 @@ from .mesh import Mesh, face_normals, vertex_normals, join_meshes
 from .shapes import ico_sphere, plane, cube, subdivide
 from .camera import (Cameras, look_at, look_at_rotation, orbit, axis_angle_to_matrix, quaternion_to_matrix,
                      check_image_size)
+from .conventions import (cameras_from_opencv_projection, opencv_from_cameras_projection, cameras_from_pytorch3d,
+                          pytorch3d_from_cameras)
 from .clipping import screen_triangles
 from .fragments import Fragments
-from .rasterize_soft import SoftRasterizer, soft_blend
+from .rasterize_soft import SoftRasterizer
+from .blend import soft_blend, hard_blend
 from .rasterize_hard import HardRasterizer
 from .lights import DirectionalLight, PointLight, Material
 from .texture import sample_texture
 from .shading import shade, interpolate
 from .render import render, rasterize
+from .kernels import set_kernels, get_kernels, set_threads
 from .losses import (mse_loss, l1_loss, silhouette_iou_loss, laplacian_smoothing, edge_length, normal_consistency,
                      chamfer_distance, sample_points)
 from .files import load_mesh, save_mesh

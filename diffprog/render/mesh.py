@@ -24,6 +24,13 @@ def _as_tensor(x, name, requires_grad, dtype=None):
     return dp.tensor(arr.astype(dtype), requires_grad=requires_grad)
 
 
+def check_finite_verts(v):
+    """Raise ValueError naming the first vertex of ``v`` (V, 3) that is not finite."""
+    if not np.all(np.isfinite(v)):
+        bad = int(np.argwhere(~np.isfinite(v))[0, 0])
+        raise ValueError(f"verts: vertex {bad} is not finite ({v[bad].tolist()}); expected finite numbers")
+
+
 def check_faces(faces, num_verts, name="faces"):
     """Return ``faces`` as an (F, 3) int64 array, raising ValueError on bad shape or indices."""
     arr = np.asarray(faces.data if type(faces) is Tensor else faces)
@@ -60,9 +67,7 @@ class Mesh:
             raise ValueError(f"verts: expected a (V, 3) array of vertex positions, got shape {v.shape}")
         if v.shape[0] == 0:
             raise ValueError("verts: the mesh is empty (0 vertices); expected at least 3 vertices")
-        if not np.all(np.isfinite(v)):
-            bad = int(np.argwhere(~np.isfinite(v))[0, 0])
-            raise ValueError(f"verts: vertex {bad} is not finite ({v[bad].tolist()}); expected finite numbers")
+        check_finite_verts(v)
         self.faces = check_faces(faces, v.shape[0])
         if self.faces.shape[0] == 0:
             raise ValueError("faces: the mesh is empty (0 faces); expected at least one triangle")

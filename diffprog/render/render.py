@@ -4,7 +4,7 @@ import numpy as np
 import diffprog.autodiff as dp
 from .camera import Cameras
 from .clipping import screen_triangles
-from .mesh import Mesh
+from .mesh import Mesh, check_finite_verts
 from .rasterize_soft import SoftRasterizer
 from .shading import SHADERS, shade
 
@@ -23,12 +23,15 @@ def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=
     """Render ``mesh`` (or a list of N meshes, one per camera) seen by N cameras.
 
     lights: a light or list of lights (default: one white ``DirectionalLight``); rasterizer:
-    ``SoftRasterizer(...)`` (default) or ``HardRasterizer()``; shader: 'silhouette', 'flat',
-    'gouraud' or 'phong'; background: RGB colour (3,) or image (H, W, 3) / (N, H, W, 3), Tensor
-    or array; material: ``Material`` (default ambient 1, diffuse 1, specular 0.2, shininess 32).
-    Returns an (N, H, W, 4) RGBA Tensor (row 0 at the top): RGB the blended colours over the
-    background, A the silhouette. For ``shader='silhouette'`` RGB repeats A. With
-    ``return_fragments=True`` returns (image, fragments).
+    ``SoftRasterizer(...)`` (default) or ``HardRasterizer()``; shader: 'silhouette', 'unlit',
+    'flat', 'gouraud' or 'phong' (see ``shading``), or any callable
+    ``shader(fragments, mesh, cams, lights) -> (P, C)`` Tensor of colours per pixel-face pair
+    (None: silhouette only); background: colour (C,) or image (H, W, C) / (N, H, W, C), Tensor
+    or array (C = 3 for the built-in shaders); material: ``Material`` of the built-in lit shaders
+    (default ambient 1, diffuse 1, specular 0.2, shininess 32).
+    Returns an (N, H, W, C + 1) Tensor (row 0 at the top): the blended colours over the
+    background, then the silhouette. For ``shader='silhouette'`` it is (N, H, W, 4), RGB repeating A.
+    With ``return_fragments=True`` returns (image, fragments).
     """
     if isinstance(mesh, (list, tuple)):
         if len(mesh) != len(cams):
@@ -39,13 +42,17 @@ def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=
         if return_fragments:
             return dp.concatenate([o[0] for o in outs], axis=0), [o[1] for o in outs]
         return dp.concatenate(outs, axis=0)
-    if shader not in SHADERS:
-        raise ValueError(f"shader: expected one of {SHADERS}, got {shader!r}")
+    if not callable(shader) and shader not in SHADERS:
+        raise ValueError(f"shader: expected one of {SHADERS} or a callable (fragments, mesh, cams, lights) -> "
+                         f"(P, C) colours, got {shader!r}")
     rasterizer = SoftRasterizer() if rasterizer is None else rasterizer
     frags = rasterize(mesh, cams, rasterizer)
-    colors = shade(frags, mesh, cams, lights, shader, material)
+    if callable(shader):
+        colors = _custom_colors(shader, frags, mesh, cams, lights)
+    else:
+        colors = shade(frags, mesh, cams, lights, shader, material)
     dtype = mesh.verts.dtype
-    bg = _check_background(background, cams, dtype)
+    bg = _check_background(background, cams, dtype, 3 if colors is None else colors.shape[1])
     if colors is not None:
         colors = colors.astype(dtype) if colors.dtype != dtype else colors
     image = rasterizer.blend(frags, colors, bg, cams.znear, cams.zfar)
@@ -64,15 +71,31 @@ def _check(mesh, cams):
         raise TypeError(f"mesh: expected a diffprog.render.Mesh (e.g. from load_mesh), got {type(mesh).__name__}")
     if not isinstance(cams, Cameras):
         raise TypeError(f"cams: expected Cameras (e.g. from look_at), got {type(cams).__name__}")
+    check_finite_verts(mesh.verts.data)      # values written into mesh.verts after it was built
 
 
-def _check_background(background, cams, dtype):
+def _custom_colors(shader, fragments, mesh, cams, lights):
+    name = getattr(shader, "__name__", type(shader).__name__)
+    colors = shader(fragments, mesh, cams, lights)
+    if colors is None:
+        return None
+    if type(colors) is not dp.Tensor:
+        colors = dp.tensor(np.asarray(colors, dtype=mesh.verts.dtype))
+    if colors.ndim != 2 or colors.shape[0] != len(fragments):
+        raise ValueError(f"shader: {name} returned colours of shape {colors.shape}; expected ({len(fragments)}, C), "
+                         f"one row per pixel-face pair")
+    return colors
+
+
+def _check_background(background, cams, dtype, channels=3):
     bg = background if type(background) is dp.Tensor else dp.tensor(np.asarray(background, dtype=dtype))
     h, w = cams.image_size
-    ok = bg.shape in ((3,), (h, w, 3), (len(cams), h, w, 3))
+    c = channels
+    ok = bg.shape in ((c,), (h, w, c), (len(cams), h, w, c))
     if not ok:
-        raise ValueError(f"background: expected an RGB colour (3,) or an image ({h}, {w}, 3) or "
-                         f"({len(cams)}, {h}, {w}, 3), got shape {bg.shape}")
+        kind = "an RGB colour" if c == 3 else "a colour"
+        raise ValueError(f"background: expected {kind} ({c},) or an image ({h}, {w}, {c}) or "
+                         f"({len(cams)}, {h}, {w}, {c}), got shape {bg.shape}")
     if not np.all(np.isfinite(bg.data)):
         raise ValueError("background: expected finite values")
     return bg

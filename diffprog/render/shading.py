@@ -5,6 +5,7 @@ lighting is plain engine code over the (P, ...) pair arrays. All of it is differ
 respect to vertices, colours, UVs, texture, camera, lights and material. Shaders:
 
 - ``silhouette``: no colour (the blend gives the coverage only);
+- ``unlit``: the albedo alone (texture, vertex colours or white), no light, no normal;
 - ``flat``: lighting with the face normal at each pixel's surface point;
 - ``gouraud``: lighting evaluated at the vertices and interpolated;
 - ``phong``: lighting per pixel with interpolated, renormalized vertex normals.
@@ -20,47 +21,37 @@ import copy
 import numpy as np
 
 import diffprog.autodiff as dp
+from . import kernels
 from .fragments import Fragments
 from .lights import DirectionalLight, Material, PointLight
 from .mesh import _normalize, vertex_normals, face_normals
 from .texture import sample_texture
 
-SHADERS = ("silhouette", "flat", "gouraud", "phong")
+SHADERS = ("silhouette", "unlit", "flat", "gouraud", "phong")
 
 
-def _scatter_rows(index, rows, size):
-    """sum of ``rows`` (K, C) into ``size`` rows by ``index`` (K,): one bincount per channel."""
-    out = np.empty((size, rows.shape[1]), dtype=rows.dtype)
-    for c in range(rows.shape[1]):
-        out[:, c] = np.bincount(index, weights=rows[:, c], minlength=size)
-    return out
+class Interpolate(dp.Function):
+    """(values (V, C), bary (P, 3), index (P, 3)) -> (P, C) = sum_i bary_i values[index_i]."""
+
+    @staticmethod
+    def forward(ctx, values, bary, index):
+        ctx.kernels, ctx.values, ctx.bary, ctx.index = kernels.active(), values, bary, index
+        return ctx.kernels.interpolate(values, bary, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.kernels.interpolate_backward(ctx.values, ctx.bary, ctx.index, g) + (None,)
 
 
 def interpolate(values, faces, fragments, image=None):
     """Interpolate per-vertex ``values`` (V, C) — or per camera (N, V, C) with ``image`` the pairs'
     camera indices — over the fragments' faces with their barycentrics -> (P, C).
     One fused op: differentiable with respect to ``values`` and the barycentrics."""
-    shape = values.shape
-    idx = faces[fragments.parent]                                   # (P, 3)
+    index = faces[fragments.parent]                                   # (P, 3)
     if image is not None:
-        idx = idx + (image * shape[1])[:, None]
-        values = dp.reshape(values, (-1, shape[-1]))
-    size = values.shape[0]
-
-    class _Interpolate(dp.Function):
-        @staticmethod
-        def forward(ctx, vals, bary):
-            ctx.vals, ctx.bary = vals, bary
-            return np.einsum("pi,pic->pc", bary, vals[idx])
-
-        @staticmethod
-        def backward(ctx, g):
-            vals, bary = ctx.vals, ctx.bary
-            g_vals = _scatter_rows(idx.T.ravel(), (bary.T[:, :, None] * g[None]).reshape(-1, g.shape[1]), size)
-            g_bary = np.stack([np.einsum("pc,pc->p", g, vals[idx[:, i]]) for i in range(3)], axis=1)
-            return g_vals, g_bary
-
-    return _Interpolate.apply(values, fragments.bary)
+        index = index + (image * values.shape[1])[:, None]
+        values = dp.reshape(values, (-1, values.shape[-1]))
+    return Interpolate.apply(values, fragments.bary, index)
 
 
 def albedo(mesh, fragments):
@@ -107,6 +98,8 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         raise ValueError(f"shader: expected one of {SHADERS}, got {shader!r}")
     if shader == "silhouette":
         return None
+    if shader == "unlit":
+        return albedo(mesh, fragments)
     if lights is None:
         lights = [DirectionalLight(requires_grad=False)]
     elif not isinstance(lights, (list, tuple)):
@@ -142,6 +135,9 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         normal_source = vertex_normals(mesh.verts, mesh.faces)              # (V, 3), interpolated
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers     # (N, 3)
     base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
+    if len(fragments) and getattr(kernels.active(), "light_pairs", None) is not None:
+        return _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material,
+                                shader == "phong", cams.orthographic)
     objects = lights + [material]
     fields = [(i, k) for i, o in enumerate(objects) for k, v in vars(o).items() if type(v) is dp.Tensor]
     values = [getattr(objects[i], k) for i, k in fields]
@@ -162,40 +158,87 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
     return _chunked(run, P, args)
 
 
+class CheckpointedBlocks(dp.Function):
+    """``run(start, stop, *arrays)`` over blocks ``bounds`` of pairs as one recorded op: the forward
+    keeps only the inputs; the backward recomputes each block with its own small graph and writes
+    the blocks' cotangents into place (the first two arrays are per pair and are sliced; the others
+    are shared)."""
+
+    @staticmethod
+    def forward(ctx, run, bounds, *arrays):
+        ctx.run, ctx.bounds, ctx.arrays = run, bounds, arrays
+        with dp.no_grad():
+            outs = [run(a, b, arrays[0][a:b], arrays[1][a:b], *arrays[2:]).data for a, b in bounds]
+        return np.concatenate(outs, axis=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        arrays, needs = ctx.arrays, ctx.needs_input_grad[2:]
+        grads = [np.zeros_like(x) if n else None for x, n in zip(arrays, needs)]
+        for a, b in ctx.bounds:
+            leaves = [dp.tensor(x[a:b] if i < 2 else x, requires_grad=n)
+                      for i, (x, n) in enumerate(zip(arrays, needs))]
+            with dp.enable_grad():
+                out = ctx.run(a, b, *leaves)
+                if out.requires_grad:
+                    out.backward(g[a:b])
+            for i, leaf in enumerate(leaves):
+                if grads[i] is not None and leaf.grad is not None:
+                    if i < 2:
+                        grads[i][a:b] += leaf.grad
+                    else:
+                        grads[i] += leaf.grad
+        return (None, None) + tuple(grads)
+
+
 def _chunked(run, P, args):
-    """``run`` over blocks of pairs as one recorded op: the forward keeps only the inputs; the
-    backward recomputes each block with its own small graph and writes the blocks' cotangents
-    into place (the first two arguments are per pair and are sliced; the others are shared)."""
     bounds = [(a, min(a + SHADE_CHUNK, P)) for a in range(0, P, SHADE_CHUNK)]
+    return CheckpointedBlocks.apply(run, bounds, *args)
 
-    class _Blocks(dp.Function):
-        @staticmethod
-        def forward(ctx, *arrays):
-            ctx.arrays = arrays
-            with dp.no_grad():
-                outs = [run(a, b, arrays[0][a:b], arrays[1][a:b], *arrays[2:]).data for a, b in bounds]
-            return np.concatenate(outs, axis=0)
 
-        @staticmethod
-        def backward(ctx, g):
-            arrays, needs = ctx.arrays, ctx.needs_input_grad
-            grads = [np.zeros_like(x) if n else None for x, n in zip(arrays, needs)]
-            for a, b in bounds:
-                leaves = [dp.tensor(x[a:b] if i < 2 else x, requires_grad=n)
-                          for i, (x, n) in enumerate(zip(arrays, needs))]
-                with dp.enable_grad():
-                    out = run(a, b, *leaves)
-                    if out.requires_grad:
-                        out.backward(g[a:b])
-                for i, leaf in enumerate(leaves):
-                    if grads[i] is not None and leaf.grad is not None:
-                        if i < 2:
-                            grads[i][a:b] += leaf.grad
-                        else:
-                            grads[i] += leaf.grad
-            return tuple(grads)
+class LitPairs(dp.Function):
+    """Fused per-pair lighting (compiled kernel set): (base, points, normals, view_source, light
+    vectors, light colours, ambient, diffuse, specular, shininess, options) -> (P, 3)."""
 
-    return _Blocks.apply(*args)
+    @staticmethod
+    def forward(ctx, base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess, options):
+        ctx.kernels = kernels.active()
+        ctx.arrays = (base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess)
+        ctx.options = options
+        return ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options))
+
+    @staticmethod
+    def backward(ctx, g):
+        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), g)
+        return tuple(gr.astype(x.dtype, copy=False).reshape(x.shape) for gr, x in zip(grads, ctx.arrays)) + (None,)
+
+
+def _kernel_args(arrays, options):
+    base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess = arrays
+    image, orthographic, normalize, kind, attenuation = options
+    return (base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, attenuation,
+            ambient, diffuse, specular, shininess)
+
+
+def _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material, phong,
+                     orthographic):
+    """The same colours as ``_lit_pairs`` from one compiled kernel (the light and material
+    parameters are gathered into small arrays by engine code, so their gradients flow)."""
+    points = interpolate(mesh.verts, mesh.faces, fragments)
+    normals = interpolate(normal_source, mesh.faces, fragments) if phong else normal_source[fragments.parent]
+    vec = dp.stack([l.position if isinstance(l, PointLight) else -l.direction / dp.norm(l.direction)
+                    for l in lights])
+    color = dp.stack([dp.broadcast_to(l.color, (3,)) for l in lights])
+    ambient = 0.0
+    for light in lights:
+        ambient = ambient + light.ambient
+    kind = np.array([isinstance(l, PointLight) for l in lights], dtype=np.int64)
+    attenuation = np.array([[1.0, 0.0, 0.0] if getattr(l, "attenuation", None) is None else l.attenuation.data
+                            for l in lights], dtype=np.float64)
+    options = (image, bool(orthographic), bool(phong), kind, attenuation)
+    return LitPairs.apply(base, points, normals, view_source, vec, color,
+                          dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
+                          dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()), options)
 
 
 def _lit_pairs(fragments, base, verts, faces, normal_source, view_source, image, lights, material, shader,

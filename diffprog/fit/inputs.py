@@ -11,21 +11,28 @@ import os
 
 # role -> (singular, plural) as a change is reported
 _ROLES = {"scene": ("scene file", "scene files"), "transforms": ("transforms.json", "transforms.json files"),
-          "photograph": ("photograph", "photographs"), "mask": ("mask", "masks"),
+          "colmap": ("COLMAP model file", "COLMAP model files"), "photograph": ("photograph", "photographs"),
+          "mask": ("mask", "masks"),
           "reference_mesh": ("reference mesh", "reference meshes"), "initial_mesh": ("initial mesh", "initial meshes")}
+_COLMAP_FILES = ("cameras", "images", "points3D")      # a COLMAP sparse model's files (.bin or .txt)
 _CHUNK = 1 << 20
 _memory = {}                        # (path, size, mtime_ns) -> sha256, for the life of this process
 
 
 def input_files(scene):
     """``[(role, absolute path)]`` of every file the fit of ``scene`` (a parsed Scene) reads: the scene
-    file, ``photos.transforms``, each photograph (and its mask file, if any), ``photos.reference_mesh`` and
+    file, ``photos.transforms`` or the COLMAP model's files, each photograph (and its mask file, if any), ``photos.reference_mesh`` and
     ``mesh.initial``."""
     root = os.path.dirname(os.path.abspath(scene.path))
     files = [("scene", os.path.abspath(scene.path))]
     transforms = scene["photos.transforms"]
     if transforms:
         files.append(("transforms", os.path.normpath(os.path.join(root, os.path.expanduser(transforms)))))
+    colmap = scene.sections["photos"].get("colmap")
+    if colmap:
+        folder = os.path.normpath(os.path.join(root, os.path.expanduser(colmap)))
+        files += [("colmap", os.path.join(folder, name)) for name in sorted(os.listdir(folder))
+                  if os.path.splitext(name)[0] in _COLMAP_FILES and os.path.isfile(os.path.join(folder, name))]
     for view in scene.views:
         files.append(("photograph", os.path.abspath(view.image)))
         if getattr(view, "mask", None):                  # a separate mask file, where views carry one

@@ -184,3 +184,24 @@ def test_scratch_folders_of_a_killed_run_are_removed(tmp_path):
     (Path(left) / "texture.png").write_bytes(b"half")
     (tmp_path / "keep").mkdir()
     assert remove_partial_files(tmp_path) == [left] and os.listdir(tmp_path) == ["keep"]
+
+
+def test_colmap_model_files_and_masks_are_inputs(tmp_path):
+    """A COLMAP scene's model files and mask images count as inputs (a changed mask re-runs a batch job)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "io"))
+    from capture_helpers import synthetic_model, write_images
+    from diffprog.fit import load_scene
+    from diffprog.fit.inputs import describe_changes, hash_inputs
+    from diffprog.io import colmap
+    model, _ = synthetic_model()
+    colmap.write_model(model, tmp_path / "sparse" / "0", binary=True)
+    write_images(tmp_path / "images", [image.name for image in model.images.values()], masks=tmp_path / "masks")
+    scene_file = tmp_path / "scene.toml"
+    scene_file.write_text('[photos]\ncolmap = "sparse/0"\nmasks = "masks"\n[render]\nimage_size = 32\n')
+    before = hash_inputs(load_scene(scene_file))
+    roles = [entry["role"] for entry in before.values()]
+    assert roles.count("colmap") >= 2 and roles.count("mask") == roles.count("photograph") > 0
+    mask = next(path for path, entry in before.items() if entry["role"] == "mask")
+    with open(mask, "ab") as handle:
+        handle.write(b"\0")
+    assert describe_changes(before, hash_inputs(load_scene(scene_file))) == ["1 mask changed"]

@@ -90,12 +90,12 @@ def test_unchanged_files_are_not_hashed_again(own_photos, monkeypatch):
     roles = [entry["role"] for entry in first.values()]
     assert roles.count("photograph") == 24 and {"scene", "transforms", "initial_mesh"} <= set(roles)
     fit_inputs._memory.clear()
-    opened = []
-    real_open = open
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    hashed = []
+    real_sha256 = fit_inputs.hashlib.sha256
+    monkeypatch.setattr(fit_inputs.hashlib, "sha256", lambda *a: hashed.append(1) or real_sha256(*a))
     again = job.inputs(known=first)
     assert again == first
-    assert not [path for path in opened if path.endswith(".png")]       # sizes and mtimes matched: no reading
+    assert hashed == []                                                 # sizes and mtimes matched: nothing hashed
     _edit_photograph(photos / "004.png")
     monkeypatch.undo()
     changed = job.inputs(known=first)

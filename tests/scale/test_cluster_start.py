@@ -28,6 +28,7 @@ def _environment(**extra):
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)]), **extra}
 
 
+@pytest.mark.slow                                   # three cluster starts and two fits: ~30 s
 def test_worker_dying_at_start_up_is_retried_and_said(make_scenes, tmp_path):
     folder = make_scenes(2)
     preload = tmp_path / "die_once.py"

@@ -233,7 +233,7 @@ def main():
     args = parser.parse_args()
     cores = numba.config.NUMBA_NUM_THREADS
     compile_cold, compile_warm, first_numpy = compile_times()
-    print(f"first render (fresh process, incl. imports): numba cold cache {compile_cold:.1f} s, warm cache "
+    print(f"first render (fresh process, incl. imports, wall s): numba cold cache {compile_cold:.1f} s, warm cache "
           f"{compile_warm:.1f} s, numpy kernels {first_numpy:.1f} s", flush=True)
     meshes = {"sphere 5,120": R.ico_sphere(4), "Spot 5,856": R.load_mesh(SPOT, requires_grad=False),
               "sphere 20,480": R.ico_sphere(5)}
@@ -304,7 +304,7 @@ def _report(rows, scaling, compile, cores):
              f"loss = weighted sum of RGBA. Times: median process CPU seconds at 1 thread; 'all threads' "
              f"({cores}) is wall time. Memory: tracemalloc peak (NumPy arrays; numba's own buffers are "
              f"allocated through NumPy and counted).", "",
-             f"First render in a fresh process (imports included, ico-sphere 320 faces at 32x32, silhouette + "
+             f"First render in a fresh process (wall seconds, imports included, ico-sphere 320 faces at 32x32, silhouette + "
              f"phong + unlit + hard): numba kernels cold cache {compile[0]:.1f} s (compiling), warm cache "
              f"{compile[1]:.1f} s, NumPy kernels {compile[2]:.1f} s.", "",
              "| size | mesh | shader | NumPy kernels | numba, 1 thread | speed-up | numba, all threads | peak memory "

@@ -1,5 +1,9 @@
 """Differentiable mesh rendering: camera -> (clipping) -> rasterizer -> shader -> blend.
 
+The pair search, pair geometry, blending, interpolation, texture and lighting run in compiled
+(numba) kernels; ``set_kernels("numpy")`` (or ``DIFFPROG_KERNELS=numpy``) selects the NumPy
+reference kernels instead, and ``set_threads(n)`` sets numba's thread count.
+
     >>> from diffprog import render as R
     >>> mesh = R.ico_sphere(3)
     >>> cams = R.look_at(eye=R.orbit(n=4, elev=20, dist=2.7), fov=45, image_size=(64, 64))

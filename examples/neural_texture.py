@@ -11,10 +11,14 @@ trades detail (training PSNR) for generalization to unseen views (held-out PSNR)
 
     python examples/neural_texture.py                  # ~2-3 min on two cores
     python examples/neural_texture.py --size 64 --steps 100 --encodings none gaussian_4
+    python examples/neural_texture.py --smoke          # seconds (tests)
+
+The table is also written to neural_texture.json under examples/output/ (or --out DIR).
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -24,7 +28,10 @@ from diffprog import optim, render as R
 from diffprog.fit import cameras_from_matrices, masked_psnr
 from diffprog.fit.color_field import ColorField, field_shader
 from diffprog.io import read_mesh
-from diffprog.io.scene import read_photograph
+from diffprog.io.photo import read_photograph
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import output_folder      # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, "assets", "spot", "photos")
@@ -36,7 +43,7 @@ BACKGROUND = np.ones(3)
 def make_field(name, verts, width, depth):
     """A ColorField around ``verts`` for an encoding name: none, positional, sinusoidal, gaussian_<scale>."""
     if name.startswith("gaussian_"):
-        return ColorField.around(verts, encoding="gaussian", frequencies=128, scale=float(name.split("_")[1]),
+        return ColorField.around(verts, encoding="gaussian", frequencies=64, scale=float(name.split("_")[1]),
                                  width=width, depth=depth)
     if name in ("positional", "sinusoidal"):
         return ColorField.around(verts, encoding=name, frequencies=6, scale=16.0, width=width, depth=depth)
@@ -100,22 +107,31 @@ def train(name, verts, faces, sets, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128, help="image size (photographs are 256x256)")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=4096, help="pixels per step")
+    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--batch", type=int, default=2048, help="pixels per step")
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--encodings", nargs="+", default=ENCODINGS)
+    parser.add_argument("--smoke", action="store_true", help="32x32, 40 steps, two encodings (seconds)")
+    parser.add_argument("--out", default=None, help="output folder (default examples/output)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.size, args.steps, args.width, args.encodings = 32, 40, 16, ["none", "gaussian_4"]
+    out = output_folder(args.out)
     verts, faces, sets = load(args.size)
     print(f"Spot's mesh ({len(verts)} vertices) with a colour field ({args.width} wide, {args.depth} hidden layers); "
           f"{len(sets['fit'][1])} training / {len(sets['held_out'][1])} held-out photographs at {args.size}x{args.size}; "
           f"{args.steps} Adam steps of {args.batch} pixels")
     print(f"{'encoding':<14}{'train PSNR':>12}{'held-out PSNR':>15}{'CPU s':>8}")
+    results = {}
     for name in args.encodings:
         train_psnr, held_out_psnr, seconds = train(name, verts, faces, sets, args)
         print(f"{name:<14}{train_psnr:>12.2f}{held_out_psnr:>15.2f}{seconds:>8.1f}", flush=True)
+        results[name] = {"train_psnr": train_psnr, "held_out_psnr": held_out_psnr, "cpu_seconds": seconds}
+    with open(os.path.join(out, "neural_texture.json"), "w") as f:
+        json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
     >>> from diffprog.fit import run_scene
     >>> metrics = run_scene("scenes/spot_quick.toml")          # writes out/spot_quick/...
 
-``run_scene`` is the whole job (what ``diffprog fit`` runs: ``driver.py``); ``Fitter`` is its
+``ColorField`` (``render.shading = "field"``), its texture baker (``bake.py``) and
+``TemplateOffsets`` (``[template] l1``: sparse edits of a template) are the fit's colour-field and
+template pieces. ``run_scene`` is the whole job (what ``diffprog fit`` runs: ``driver.py``); ``Fitter`` is its
 state and step (``fitter.py``); ``load_scene`` reads a scene file against the fit's schema
 (``scene.py``); the metrics and the camera helpers are usable on their own.
 """
@@ -14,3 +16,6 @@ from .metrics import chamfer_over_diagonal, masked_psnr, point_mesh_distance, si
 from .cameras import cameras_from_matrices, look_at_point
 from .shading import render_unlit
 from .camera_recovery import recover_camera, spherical_from_eye, eye_from_spherical
+from .color_field import ColorField, field_shader, render_field
+from .template import TemplateOffsets, region_chamfer_over_diagonal
+from .bake import bake_texture, export_textured, unwrap

@@ -38,6 +38,27 @@ from diffprog import optim
 from diffprog.prox import l1 as l1_prox
 
 
+def gaussian_blur(images, sigma):
+    """(N, H, W) images (Tensor or array) blurred by a Gaussian of ``sigma`` pixels (separable,
+    two matrix products; borders renormalized), differentiable. ``sigma = 0`` returns them unchanged.
+
+    Template fits compare *blurred* silhouettes: the per-pixel mismatch between a rasterized edge
+    and a photographed (box-filtered) one has no coherent sign along an edge, so a blur of a pixel
+    or two averages it away, while a real change of shape (several pixels, coherent) survives; the
+    loss gradient on vertices that need not move drops several-fold (measured on Spot: the 90th
+    percentile at the true shape falls from 4.4e-4 to 6.6e-5 at sigma = 1.5 px, while the edited
+    region's median only halves), which is what lets the L1 threshold separate them."""
+    if sigma == 0:
+        return images
+    h, w = images.shape[-2:]
+
+    def matrix(n):
+        x = np.arange(n)
+        k = np.exp(-0.5 * ((x[:, None] - x[None, :]) / sigma) ** 2)
+        return k / k.sum(axis=1, keepdims=True)
+    return dp.matmul(dp.matmul(matrix(h), images), matrix(w).T)
+
+
 class OffsetL1:
     """The prox hook ``prox(x, step)`` of a template fit: soft-thresholding at ``l1 * step / d``
     with ``d`` the optimizer's current per-coordinate step denominator (Adam: ``sqrt(v_hat) + eps``;

@@ -59,6 +59,8 @@ EXAMPLES = {
     "neural_ode_spiral": (["--smoke"], lambda r, out: r["final_trajectory_error"] < r["initial_trajectory_error"]),
     "fit_mesh": (["--smoke"], lambda r, out: r["iou_after"] > r["iou_before"] + 0.1),
     "spectral_bias": (["--smoke"], _spectral),
+    "neural_texture": (["--smoke"], lambda r, out: r["gaussian_4"]["train_psnr"] > r["none"]["train_psnr"]),
+    "template_edit": (["--smoke"], lambda r, out: r["L1"]["outside_unmoved"] > 0.5 > r["L2"]["outside_unmoved"]),
 }
 
 

@@ -14,7 +14,7 @@ FIELD = {"render.shading": "field", "schedule.iterations": 16, "schedule.color_i
          "schedule.checkpoint_every": 5, "color_field.width": 16, "color_field.frequencies": 16,
          "color_field.texture_size": 128, "output.turntable_frames": 2}
 HORSESHOE = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
-TEMPLATE = {"mesh.initial": HORSESHOE, "template.l1": 2e-3, "template.smoothness": 10.0, "template.refit": 0.25,
+TEMPLATE = {"mesh.initial": HORSESHOE, "template.l1": 2e-3, "template.blur": 0.0, "template.smoothness": 10.0, "template.refit": 0.25,
             "loss.edge": 0.0, "loss.laplacian": 0.0, "loss.normal_consistency": 0.0, "schedule.iterations": 12,
             "schedule.color_iterations": 0, "schedule.checkpoint_every": 4, "output.turntable_frames": 2}
 

@@ -108,3 +108,15 @@ def test_tiny_template_edit_recovers_the_moved_group_and_leaves_the_rest_bit_ide
     assert np.array_equal(t.verts().data[~near], template[~near])           # the rest is bit-identical
     moved = t.moved()
     assert moved[group].all() and np.mean(~moved[~group]) >= 0.75
+
+
+def test_gaussian_blur_keeps_constants_and_mass_and_is_separable():
+    from diffprog.fit.template import gaussian_blur
+    from scipy.ndimage import gaussian_filter
+    rng = np.random.default_rng(3)
+    images = rng.uniform(size=(2, 20, 24))
+    np.testing.assert_allclose(gaussian_blur(np.ones((1, 20, 24)), 1.5).data, 1.0, rtol=1e-12)
+    assert gaussian_blur(images, 0) is images
+    inner = gaussian_blur(images, 1.0).data[:, 6:-6, 6:-6]                 # away from the renormalized border
+    reference = gaussian_filter(images, sigma=(0, 1.0, 1.0), mode="constant", truncate=8.0)[:, 6:-6, 6:-6]
+    np.testing.assert_allclose(inner, reference, atol=1e-6)

@@ -126,7 +126,7 @@ def test_from_torch_module_trains_with_diffprog(rng):
         optimizer.step()
     assert float(loss) < 0.5 * first
     module.copy_to_torch()
-    assert float(((net(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2).mean()) == pytest.approx(
+    assert ((net(torch.from_numpy(x)) - torch.from_numpy(y)) ** 2).mean().item() == pytest.approx(
         float(dp.mean((module(x) - y) ** 2)), rel=1e-12)
 
 

@@ -135,7 +135,8 @@ def main(argv=None):
     lines = [f"`python benchmarks/capture.py{' --iterations-scale ' + str(args.iterations_scale) if args.iterations_scale != 1 else ''}`"
              f" on {platform.node()} (2 cores, shared with other jobs: load average ~{os.getloadavg()[0]:.0f}), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
-             f"NumPy {np.__version__}; one BLAS thread; the two fits ran at once, one process each.", "",
+             f"NumPy {np.__version__}; one BLAS thread; {len(tasks)} fits, {min(args.jobs, len(tasks))} at once, one process "
+             f"each.", "",
              "| photographs | held-out IoU (true cameras, masks) | chamfer / bbox diagonal | fit's own held-out IoU "
              "| iterations | CPU s | wall s |", "|---|---|---|---|---|---|---|"]
     scores = {}

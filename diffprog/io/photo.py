@@ -22,17 +22,25 @@ def render_size(width, height, long_side):
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+_INFO = {}          # (path, size, mtime_ns) -> image_info: a scene loaded again does not reopen its photographs
+
+
 def image_info(path):
-    """``((width, height), has_alpha)`` of the image file ``path``, from its header."""
+    """``((width, height), has_alpha)`` of the image file ``path``, from its header (remembered
+    while the file's size and modification time stay the same)."""
     from PIL import Image
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image {path!r} does not exist")
-    try:
-        with Image.open(path) as image:
-            alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
-            return image.size, alpha
-    except Exception as error:                                  # Pillow raises many kinds
-        raise SceneError(f"cannot read {path!r} as an image ({type(error).__name__}: {error})") from None
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _INFO:
+        try:
+            with Image.open(path) as image:
+                alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+                _INFO[key] = (image.size, alpha)
+        except Exception as error:                              # Pillow raises many kinds
+            raise SceneError(f"cannot read {path!r} as an image ({type(error).__name__}: {error})") from None
+    return _INFO[key]
 
 
 def _open(path, where):

@@ -25,7 +25,8 @@ _UFUNCS = {}            # ufunc -> diffprog function (elementwise call)
 _REDUCE = {}            # ufunc -> reduction (x, axis=..., keepdims=...)
 _ACCUMULATE = {}        # ufunc -> scan (x, axis=...)
 _CONSTANT_UFUNCS = set()  # piecewise constant: derivative 0 almost everywhere (floor, rint, ...)
-_IGNORED = {"optimize", "subok", "casting", "order", "kind", "stable", "device"}
+_IGNORED = {"optimize", "subok", "casting", "order", "kind", "stable", "device", "copy", "overwrite_input"}
+_ALIASES = {"correction": "ddof"}    # NumPy's newer spellings of a keyword diffprog knows
 
 
 def np_name(func):
@@ -128,6 +129,7 @@ def _adapter(np_func, dp_func, rename):
         except TypeError as e:
             raise TypeError(f"{name}: {e}") from None
         positional, named = [], {}
+        cast = None
         operands = True
         for pname, value in bound.arguments.items():
             p = sig.parameters[pname]
@@ -144,16 +146,21 @@ def _adapter(np_func, dp_func, rename):
                 items = [(pname, value)]
             for key, val in items:
                 key = rename.get(key, key)
+                if key not in dparams and _ALIASES.get(key) in dparams:
+                    key = _ALIASES[key]
                 if key in dparams or takes_kwargs:
                     if val is not np._NoValue:
                         named[key] = val
+                elif key == "dtype" and val is not None:
+                    cast = val                      # computed in the inputs' dtype, then cast
                 elif not _is_default(sig, key, val):
                     return _unsupported(np_func, name, key, args, kwargs)
         for pname in required - set(named):           # NumPy's default for a required dp keyword
             p = sig.parameters.get(pname)
             if p is not None and p.default is not p.empty and p.default is not np._NoValue:
                 named[pname] = p.default
-        return dp_func(*positional, **named)
+        result = dp_func(*positional, **named)
+        return result if cast is None else result.astype(cast)
     handler.__name__ = getattr(np_func, "__name__", "handler")
     return handler
 

@@ -29,6 +29,9 @@ def test_numpy_signatures_are_bound_positionally_and_by_keyword():
     np.testing.assert_allclose(np.diagonal(x, 1).data, np.diagonal(x.data, 1))
     assert np.take_along_axis(x, np.argsort(x.data), -1).requires_grad
     assert np.einsum("ij->j", x, optimize=True).shape == (3,)
+    assert np.sum(x, dtype=np.float32).dtype == np.float32 and np.sum(x, dtype=np.float32).requires_grad
+    np.testing.assert_allclose(np.var(x, correction=1).data, np.var(x.data, ddof=1))
+    assert np.reshape(x, (3, 2), copy=None).shape == (3, 2)
 
 
 def test_functions_without_floating_results_run_on_the_data():

@@ -261,13 +261,16 @@ def _reduce(ufunc, what, inputs, kwargs):
     dtype = kwargs.pop("dtype", None)
     initial = kwargs.pop("initial", np._NoValue)
     where = kwargs.pop("where", True)
-    if kwargs or initial is not np._NoValue or where is not True:
-        key = sorted(kwargs)[0] if kwargs else ("initial" if initial is not np._NoValue else "where")
+    reduction = _REDUCE[ufunc]
+    extra = {k: v for k, v in (("initial", initial), ("where", where)) if v is not np._NoValue and v is not True}
+    accepted = inspect.signature(reduction).parameters
+    if kwargs or any(k not in accepted for k in extra):
+        key = sorted(kwargs)[0] if kwargs else next(k for k in extra if k not in accepted)
         return _raw_call(ufunc.reduce, what, inputs,
                          dict(kwargs, axis=axis, keepdims=keepdims, dtype=dtype, initial=initial, where=where),
                          f"diffprog does not implement its {key}= argument")
     x = x if dtype is None else _as_tensor(x).astype(dtype)
-    return _REDUCE[ufunc](x, axis=axis, keepdims=keepdims)
+    return reduction(x, axis=axis, keepdims=keepdims, **extra)
 
 
 def install(ufuncs, reductions, scans, constants):

@@ -128,9 +128,9 @@ def main():
         path = os.path.join(ROOT, "benchmarks", "RESULTS.md")
         with open(path) as f:
             old = f.read()
-        head, _, rest = old.partition("\n\n")
+        cut = old.find("\n## ") + 1 or len(old)            # a new section at the top, under the intro
         with open(path, "w") as f:
-            f.write(head + "\n\n" + text + "\n" + rest)
+            f.write(old[:cut] + text + "\n" + old[cut:])
 
 
 if __name__ == "__main__":

@@ -132,15 +132,25 @@ def _axis(axis):
     return axis
 
 
-def sum(x, axis=None, keepdims=False):
-    """Sum over ``axis`` (int, tuple or None for all)."""
-    return apply(P.SUM, x, axis=_axis(axis), keepdims=keepdims)
+_select = where     # (the reductions' ``where=`` keyword shadows the function inside them)
 
 
-def mean(x, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis``."""
+def sum(x, axis=None, keepdims=False, *, initial=None, where=True):
+    """Sum over ``axis`` (int, tuple or None for all). NumPy's ``initial`` is added and ``where``
+    (a boolean mask broadcast against ``x``) keeps only the masked entries."""
+    if where is not True:
+        x = _select(where, x, 0.0)
+    out = apply(P.SUM, x, axis=_axis(axis), keepdims=keepdims)
+    return out if initial is None else out + initial
+
+
+def mean(x, axis=None, keepdims=False, *, where=True):
+    """Arithmetic mean over ``axis`` (of the entries selected by ``where``, as in NumPy)."""
     shape = np.shape(_raw(x))
     axis = _axis(axis)
+    if where is not True:
+        count = np.sum(np.broadcast_to(np.asarray(where, dtype=bool), shape), axis=axis, keepdims=keepdims)
+        return sum(x, axis=axis, keepdims=keepdims, where=where) / count
     n = int(np.prod(shape)) if axis is None else int(np.prod([shape[a] for a in P.B.normalize_axes(axis, len(shape))]))
     return sum(x, axis=axis, keepdims=keepdims) / builtins.max(n, 1) if n else sum(x, axis, keepdims) * np.nan
 
@@ -150,14 +160,25 @@ def prod(x, axis=None, keepdims=False):
     return apply(P.PROD, x, axis=_axis(axis), keepdims=keepdims)
 
 
-def max(x, axis=None, keepdims=False):
-    """Maximum over ``axis``. Convention: tied maxima share the gradient evenly."""
-    return apply(P.MAX, x, axis=_axis(axis), keepdims=keepdims)
+def _extremum(prim, combine, fill, x, axis, keepdims, initial, where):
+    if where is not True:
+        if initial is None:
+            raise ValueError(f"{prim.name}: where= needs initial= (the value of an empty selection), as in NumPy")
+        x = _select(where, x, fill)
+    out = apply(prim, x, axis=_axis(axis), keepdims=keepdims)
+    return out if initial is None else combine(out, initial)
 
 
-def min(x, axis=None, keepdims=False):
-    """Minimum over ``axis``. Convention: tied minima share the gradient evenly."""
-    return apply(P.MIN, x, axis=_axis(axis), keepdims=keepdims)
+def max(x, axis=None, keepdims=False, *, initial=None, where=True):
+    """Maximum over ``axis``. Convention: tied maxima share the gradient evenly. NumPy's
+    ``initial`` joins the comparison; ``where`` (needs ``initial``) masks entries out."""
+    return _extremum(P.MAX, maximum, -np.inf, x, axis, keepdims, initial, where)
+
+
+def min(x, axis=None, keepdims=False, *, initial=None, where=True):
+    """Minimum over ``axis``. Convention: tied minima share the gradient evenly (``initial`` and
+    ``where`` as in ``max``)."""
+    return _extremum(P.MIN, minimum, np.inf, x, axis, keepdims, initial, where)
 
 
 amax, amin = max, min

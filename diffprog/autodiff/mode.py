@@ -66,7 +66,7 @@ def enable_grad():
 
 
 def detect_anomaly():
-    """Context manager / decorator: raise ``FloatingPointError`` naming the first primitive whose
-    forward output is NaN or inf although its inputs are finite (``sqrt(-1)``, ``log(0)``), and,
+    """Context manager / decorator: raise ``FloatingPointError`` naming the first recorded primitive
+    whose forward output is NaN or inf although its inputs are finite (``sqrt(-1)``, ``log(0)``), and,
     during backward, the primitive whose backward rule first produced a NaN or inf."""
     return _FlagContext(ANOMALY, True)

@@ -25,7 +25,8 @@ _UFUNCS = {}            # ufunc -> diffprog function (elementwise call)
 _REDUCE = {}            # ufunc -> reduction (x, axis=..., keepdims=...)
 _ACCUMULATE = {}        # ufunc -> scan (x, axis=...)
 _CONSTANT_UFUNCS = set()  # piecewise constant: derivative 0 almost everywhere (floor, rint, ...)
-_IGNORED = {"optimize", "subok", "casting", "order", "kind", "stable", "device"}
+_IGNORED = {"optimize", "subok", "casting", "order", "kind", "stable", "device", "copy", "overwrite_input"}
+_ALIASES = {"correction": "ddof"}    # NumPy's newer spellings of a keyword diffprog knows
 
 
 def np_name(func):
@@ -128,6 +129,7 @@ def _adapter(np_func, dp_func, rename):
         except TypeError as e:
             raise TypeError(f"{name}: {e}") from None
         positional, named = [], {}
+        cast = None
         operands = True
         for pname, value in bound.arguments.items():
             p = sig.parameters[pname]
@@ -144,16 +146,21 @@ def _adapter(np_func, dp_func, rename):
                 items = [(pname, value)]
             for key, val in items:
                 key = rename.get(key, key)
+                if key not in dparams and _ALIASES.get(key) in dparams:
+                    key = _ALIASES[key]
                 if key in dparams or takes_kwargs:
                     if val is not np._NoValue:
                         named[key] = val
+                elif key == "dtype" and val is not None:
+                    cast = val                      # computed in the inputs' dtype, then cast
                 elif not _is_default(sig, key, val):
                     return _unsupported(np_func, name, key, args, kwargs)
         for pname in required - set(named):           # NumPy's default for a required dp keyword
             p = sig.parameters.get(pname)
             if p is not None and p.default is not p.empty and p.default is not np._NoValue:
                 named[pname] = p.default
-        return dp_func(*positional, **named)
+        result = dp_func(*positional, **named)
+        return result if cast is None else result.astype(cast)
     handler.__name__ = getattr(np_func, "__name__", "handler")
     return handler
 
@@ -254,13 +261,16 @@ def _reduce(ufunc, what, inputs, kwargs):
     dtype = kwargs.pop("dtype", None)
     initial = kwargs.pop("initial", np._NoValue)
     where = kwargs.pop("where", True)
-    if kwargs or initial is not np._NoValue or where is not True:
-        key = sorted(kwargs)[0] if kwargs else ("initial" if initial is not np._NoValue else "where")
+    reduction = _REDUCE[ufunc]
+    extra = {k: v for k, v in (("initial", initial), ("where", where)) if v is not np._NoValue and v is not True}
+    accepted = inspect.signature(reduction).parameters
+    if kwargs or any(k not in accepted for k in extra):
+        key = sorted(kwargs)[0] if kwargs else next(k for k in extra if k not in accepted)
         return _raw_call(ufunc.reduce, what, inputs,
                          dict(kwargs, axis=axis, keepdims=keepdims, dtype=dtype, initial=initial, where=where),
                          f"diffprog does not implement its {key}= argument")
     x = x if dtype is None else _as_tensor(x).astype(dtype)
-    return _REDUCE[ufunc](x, axis=axis, keepdims=keepdims)
+    return reduction(x, axis=axis, keepdims=keepdims, **extra)
 
 
 def install(ufuncs, reductions, scans, constants):

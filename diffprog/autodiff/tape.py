@@ -93,21 +93,20 @@ def apply1(prim, x):
     """Apply a one-argument primitive (the fast path of ``apply``)."""
     t = _new(Tensor)
     t.grad = t._kw = None
-    flags = _get_flags()
     if type(x) is Tensor:
         try:
             t.data = prim.forward(x.data)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(prim, (x,), e) from None
-        if x.requires_grad and flags & GRAD:
+        if x.requires_grad and (flags := _get_flags()) & GRAD:
             t.requires_grad, t._prim, t._parents, t._seq = True, prim, (x,), _next_seq()
+            if flags & ANOMALY:
+                check_forward(prim, (x,), t.data)
         else:
             t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
     else:
         t.data = prim.forward(x)
         t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
-    if flags & ANOMALY:
-        check_forward(prim, (x,), t.data)
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x,), None)
     return t
@@ -123,13 +122,12 @@ def apply2(prim, x, y):
         t.data = prim.forward(x.data if tx else x, y.data if ty else y)
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, (x, y), e) from None
-    flags = _get_flags()
-    if ((tx and x.requires_grad) or (ty and y.requires_grad)) and flags & GRAD:
+    if ((tx and x.requires_grad) or (ty and y.requires_grad)) and (flags := _get_flags()) & GRAD:
         t.requires_grad, t._prim, t._parents, t._seq = True, prim, (x, y), _next_seq()
+        if flags & ANOMALY:
+            check_forward(prim, (x, y), t.data)
     else:
         t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
-    if flags & ANOMALY:
-        check_forward(prim, (x, y), t.data)
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x, y), None)
     return t
@@ -149,10 +147,12 @@ def apply(prim, *args, **kw):
         out = prim.forward(*datas, **kw)
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, args, e) from None
-    flags = _get_flags()
-    t = _node(out, prim, args, kw or None) if (need and flags & GRAD) else _wrap(out)
-    if flags & ANOMALY:
-        check_forward(prim, args, out)
+    if need and (flags := _get_flags()) & GRAD:
+        t = _node(out, prim, args, kw or None)
+        if flags & ANOMALY:
+            check_forward(prim, args, out)
+    else:
+        t = _wrap(out)
     if _get_tangents() is not None:
         _push_tangent(t, prim, args, kw or None)
     return t
@@ -369,7 +369,7 @@ def _finite(a):
 
 
 def check_forward(prim, args, out):
-    """Anomaly mode: refuse a primitive that makes NaN/inf out of finite inputs."""
+    """Anomaly mode: refuse a recorded primitive that makes NaN/inf out of finite inputs."""
     if not _finite(out) and all(_finite(a) for a in args):
         raise FloatingPointError(
             f"anomaly detected: dp.{prim.name} returned non-finite values (nan or inf) in its forward "

@@ -29,6 +29,9 @@ def test_numpy_signatures_are_bound_positionally_and_by_keyword():
     np.testing.assert_allclose(np.diagonal(x, 1).data, np.diagonal(x.data, 1))
     assert np.take_along_axis(x, np.argsort(x.data), -1).requires_grad
     assert np.einsum("ij->j", x, optimize=True).shape == (3,)
+    assert np.sum(x, dtype=np.float32).dtype == np.float32 and np.sum(x, dtype=np.float32).requires_grad
+    np.testing.assert_allclose(np.var(x, correction=1).data, np.var(x.data, ddof=1))
+    assert np.reshape(x, (3, 2), copy=None).shape == (3, 2)
 
 
 def test_functions_without_floating_results_run_on_the_data():
@@ -47,8 +50,8 @@ def test_functions_without_a_rule_are_refused_by_name():
         np.unique(x)
     with pytest.raises(TypeError, match=r"np\.interp is not differentiable"):
         np.interp(0.5, np.array([0.0, 1.0]), x[:2])
-    with pytest.raises(TypeError, match=r"np\.sum\(\.\.\., initial=\.\.\.\) is not differentiable"):
-        np.sum(x, initial=1.0)
+    with pytest.raises(TypeError, match=r"np\.take\(\.\.\., mode=\.\.\.\) is not differentiable"):
+        np.take(x, [0, 5], mode="clip")
     with pytest.raises(TypeError, match=r"out= writes into an array"):
         np.sum(x, out=np.zeros(()))
 
@@ -88,8 +91,8 @@ def test_ufunc_methods():
     assert np.add.reduce(x).requires_grad and np.multiply.outer(x[0], x[1]).requires_grad
     with pytest.raises(TypeError, match=r"np\.add\.at .*in place"):
         np.add.at(x, [0], 1.0)
-    with pytest.raises(TypeError, match=r"np\.add\.reduce .*where= argument"):
-        np.add.reduce(x, where=np.array([True, False, True]))
+    with pytest.raises(TypeError, match=r"np\.multiply\.reduce .*where= argument"):
+        np.multiply.reduce(x, where=np.array([True, False, True]))
     with pytest.raises(TypeError, match=r"np\.exp.*out= writes"):
         np.exp(x, out=np.zeros((2, 3)))
     with pytest.raises(TypeError, match="immutable"):
@@ -100,6 +103,19 @@ def test_ufunc_methods():
         buf = np.zeros((2, 3))
         np.exp(x, out=buf)
         np.testing.assert_allclose(buf, np.exp(x.data))
+
+
+def test_initial_and_where_of_reductions():
+    x0 = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]])
+    mask = np.array([True, False, True])
+    for fn in (lambda x: np.sum(x, axis=1, where=mask, initial=0.5),
+               lambda x: np.mean(x, axis=0, where=mask[None, :] | (x0 > 0)),
+               lambda x: np.max(x, axis=1, where=mask, initial=-5.0),
+               lambda x: np.min(x, initial=0.0),
+               lambda x: np.add.reduce(x, axis=1, where=mask)):
+        with dp.no_grad():
+            np.testing.assert_allclose(fn(dp.tensor(x0)).data, fn(x0))
+        assert dp.gradcheck(lambda x: fn(x), x0)
 
 
 def test_dtype_keyword_and_methods():

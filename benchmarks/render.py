@@ -1,4 +1,5 @@
-"""Benchmark: the soft rasterizer's forward + backward time and peak memory per image.
+"""Benchmark: the soft rasterizer's forward + backward time and peak memory per image, with the
+compiled (numba) kernels and the NumPy reference kernels side by side (issue 14).
 
 Scenes: an ico-sphere of 5,120 faces, Spot (5,856 faces) and a 20,480-face ico-sphere, at 128x128
 and 256x256, silhouette and Phong shading (sigma = gamma = 1e-4, every face within the influence
@@ -8,8 +9,8 @@ an online softmax so it fits in memory; backward by recomputing each chunk). For
 PyTorch3D's published CPU figure is about 9 s per forward + backward for a 2.5k-face teapot at
 256x256 (pytorch3d issue 469). Times are process CPU seconds, medians of repeats, one thread.
 
-    python benchmarks/render.py            # appends a section to benchmarks/RESULTS.md
-    python benchmarks/render.py --no-save
+    python benchmarks/render.py            # writes a section at the top of benchmarks/RESULTS.md
+    python benchmarks/render.py --no-save --no-dense
 """
 import os
 
@@ -183,11 +184,57 @@ def dense_torch(mesh, cams, shader, chunk_pairs=1 << 18):
     return run
 
 
+def compile_times():
+    """Seconds to first results of the compiled kernels in fresh processes: with an empty numba
+    cache (cold: compiling) and again with the cache written (warm: loading)."""
+    import shutil
+    import subprocess
+    import tempfile
+    code = ("import time; t = time.time(); import numpy as np, diffprog as dp; from diffprog import render as R; "
+            "R.set_kernels('numba'); m = R.ico_sphere(2); m = R.Mesh(m.verts.data, m.faces, colors=np.ones((m.num_verts, 3))); "
+            "c = R.look_at(eye=(0, 0, 2.5), fov=45, image_size=(32, 32)); "
+            "[dp.sum(R.render(m, c, shader=s)).backward() for s in ('silhouette', 'phong', 'unlit')]; "
+            "dp.sum(R.render(m, c, rasterizer=R.HardRasterizer(), shader='unlit')).backward(); print(time.time() - t)")
+    cache = tempfile.mkdtemp(prefix="numba-cache-")
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=os.path.join(os.path.dirname(__file__), ".."))
+    try:
+        out = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout.split()[-1]) for _ in range(2)]
+        env["DIFFPROG_KERNELS"] = "numpy"
+        code_np = code.replace("R.set_kernels('numba'); ", "")
+        out.append(float(subprocess.run([sys.executable, "-c", code_np], env=env, capture_output=True, text=True,
+                                        check=True).stdout.split()[-1]))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return out
+
+
+def measure(kernels, threads, mesh, cams, shader, repeats):
+    import numba
+    R.set_kernels(kernels)
+    numba.set_num_threads(threads)
+    ours(mesh, cams, shader)                                     # warm up (compiles once)
+    t, img = timed(lambda: ours(mesh, cams, shader), repeats)
+    if threads > 1:                                             # CPU time would count every thread
+        start = time.perf_counter()
+        for _ in range(repeats):
+            ours(mesh, cams, shader)
+        t = (time.perf_counter() - start) / repeats
+    return t, img
+
+
 def main():
+    import numba
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-save", action="store_true", help="print only, do not append to RESULTS.md")
+    parser.add_argument("--no-save", action="store_true", help="print only, do not write to RESULTS.md")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-dense", action="store_true", help="skip the dense PyTorch reference (slow)")
+    parser.add_argument("--scaling", action="store_true", help="also time doubling the faces")
     args = parser.parse_args()
+    cores = numba.config.NUMBA_NUM_THREADS
+    compile_cold, compile_warm, first_numpy = compile_times()
+    print(f"first render (fresh process, incl. imports): numba cold cache {compile_cold:.1f} s, warm cache "
+          f"{compile_warm:.1f} s, numpy kernels {first_numpy:.1f} s", flush=True)
     meshes = {"sphere 5,120": R.ico_sphere(4), "Spot 5,856": R.load_mesh(SPOT, requires_grad=False),
               "sphere 20,480": R.ico_sphere(5)}
     dense_cases = {("sphere 5,120", 128, "silhouette"), ("sphere 5,120", 128, "phong"),
@@ -197,65 +244,82 @@ def main():
         for name, base in meshes.items():
             for shader in ("silhouette", "phong"):
                 mesh, cams = scene(base, size)
-                ours(mesh, cams, shader)                                 # warm up
-                t, img = timed(lambda: ours(mesh, cams, shader), args.repeats)
+                t_np, img_np = measure("numpy", 1, mesh, cams, shader, args.repeats)
+                mem_np = peak_memory(lambda: ours(mesh, cams, shader))
+                t_nb, img = measure("numba", 1, mesh, cams, shader, args.repeats)
+                mem_nb = peak_memory(lambda: ours(mesh, cams, shader))
+                t_all, _ = measure("numba", cores, mesh, cams, shader, args.repeats)
+                numba.set_num_threads(1)
                 pairs = len(R.rasterize(mesh, cams, R.SoftRasterizer(sigma=SIGMA, gamma=GAMMA)))
-                mem = peak_memory(lambda: ours(mesh, cams, shader))
-                row = dict(size=size, mesh=name, shader=shader, time=t, mem=mem, pairs=pairs, dense=None, diff=None)
-                if (name, size, shader) in dense_cases:
+                row = dict(size=size, mesh=name, shader=shader, numpy=t_np, time=t_nb, all=t_all, mem_np=mem_np,
+                           mem=mem_nb, pairs=pairs, dense=None, diff=None,
+                           kdiff=float(np.abs(img.data - img_np.data).max()))
+                if (name, size, shader) in dense_cases and not args.no_dense:
                     td, ref = timed(dense_torch(mesh, cams, shader), 1)
                     row["dense"] = td
                     row["diff"] = float(np.abs(ref.detach().numpy() - img.data).max())
                 rows.append(row)
                 print(_fmt(row), flush=True)
-    # doubling the face count at fixed screen coverage
     scaling = []
-    for shader in ("silhouette", "phong"):
-        for k, sigma in ((None, SIGMA), (8, SIGMA), (None, 1e-5)):
-            a_mesh, cams = scene(R.ico_sphere(4), 128)
-            b_mesh, _ = scene(bisected(R.ico_sphere(4)), 128)
-            ours(a_mesh, cams, shader, k, sigma)
-            ta, _ = timed(lambda: ours(a_mesh, cams, shader, k, sigma), args.repeats)
-            ours(b_mesh, cams, shader, k, sigma)
-            tb, _ = timed(lambda: ours(b_mesh, cams, shader, k, sigma), args.repeats)
-            count = [len(R.rasterize(m, cams, R.SoftRasterizer(sigma=sigma))) for m in (a_mesh, b_mesh)]
-            scaling.append((shader, k, sigma, ta, tb, count))
-            print(f"doubling faces 5,120 -> 10,240, {shader}, faces_per_pixel={k}, sigma={sigma:g}: {ta:.3f} s -> "
-                  f"{tb:.3f} s ({tb / ta:.2f}x; pairs {count[0]:,} -> {count[1]:,})", flush=True)
-    text = _report(rows, scaling)
+    if args.scaling:                                 # doubling the face count at fixed screen coverage
+        R.set_kernels("numba")
+        for shader in ("silhouette", "phong"):
+            for k, sigma in ((None, SIGMA), (8, SIGMA), (None, 1e-5)):
+                a_mesh, cams = scene(R.ico_sphere(4), 128)
+                b_mesh, _ = scene(bisected(R.ico_sphere(4)), 128)
+                ours(a_mesh, cams, shader, k, sigma)
+                ta, _ = timed(lambda: ours(a_mesh, cams, shader, k, sigma), args.repeats)
+                ours(b_mesh, cams, shader, k, sigma)
+                tb, _ = timed(lambda: ours(b_mesh, cams, shader, k, sigma), args.repeats)
+                count = [len(R.rasterize(m, cams, R.SoftRasterizer(sigma=sigma))) for m in (a_mesh, b_mesh)]
+                scaling.append((shader, k, sigma, ta, tb, count))
+    text = _report(rows, scaling, (compile_cold, compile_warm, first_numpy), cores)
     print(text)
     if not args.no_save:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as f:
-            f.write(text)
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+        with open(path) as f:
+            old = f.read()
+        head, sep, rest = old.partition("\n## ")
+        with open(path, "w") as f:
+            f.write(head.rstrip("\n") + "\n" + text + ("\n## " + rest if sep else ""))
 
 
 def _fmt(r):
     dense = f"{r['dense']:8.2f} s {r['dense'] / r['time']:6.1f}x  max|diff| {r['diff']:.1e}" if r["dense"] else ""
-    return (f"{r['size']:4d}  {r['mesh']:14s} {r['shader']:10s} {r['time']:7.3f} s {r['mem']:7.1f} MB "
-            f"{r['pairs']:9d} pairs {r['pairs'] / r['time'] / 1e6:6.2f} M pairs/s  {dense}")
+    return (f"{r['size']:4d}  {r['mesh']:14s} {r['shader']:10s} numpy {r['numpy']:7.3f} s  numba {r['time']:7.3f} s "
+            f"({r['numpy'] / r['time']:5.1f}x)  all threads {r['all']:7.3f} s  {r['mem_np']:6.1f} -> {r['mem']:6.1f} MB "
+            f"{r['pairs']:9d} pairs {r['pairs'] / r['time'] / 1e6:6.2f} M pairs/s  max|numba-numpy| {r['kdiff']:.1e}  "
+            f"{dense}")
 
 
-def _report(rows, scaling):
-    lines = ["", "## render: soft rasterizer forward + backward (benchmarks/render.py)", "",
+def _report(rows, scaling, compile, cores):
+    import numba
+    lines = ["", "## render (issue 14): compiled (numba) vs NumPy reference kernels, soft rasterizer forward + backward "
+             "(benchmarks/render.py)", "",
              f"`python benchmarks/render.py` on {datetime.date.today()}, "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), one thread; "
-             f"Python {platform.python_version()}, NumPy {np.__version__}, "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other jobs "
+             f"(load average ~10-15 during the run: absolute times are inflated and noisy, ratios measured "
+             f"in the same run); Python {platform.python_version()}, NumPy {np.__version__}, numba {numba.__version__}, "
              f"PyTorch {torch.__version__}. sigma = gamma = 1e-4, no faces-per-pixel cap, float64, one image, "
-             f"loss = weighted sum of RGBA. Time: median process CPU seconds; memory: tracemalloc peak.", "",
-             "| size | mesh | shader | ours fwd+bwd | peak memory | pixel-face pairs | pairs/s | dense PyTorch "
-             "| speed-up |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"loss = weighted sum of RGBA. Times: median process CPU seconds at 1 thread; 'all threads' "
+             f"({cores}) is wall time. Memory: tracemalloc peak (NumPy arrays; numba's own buffers are "
+             f"allocated through NumPy and counted).", "",
+             f"First render in a fresh process (imports included, ico-sphere 320 faces at 32x32, silhouette + "
+             f"phong + unlit + hard): numba kernels cold cache {compile[0]:.1f} s (compiling), warm cache "
+             f"{compile[1]:.1f} s, NumPy kernels {compile[2]:.1f} s.", "",
+             "| size | mesh | shader | NumPy kernels | numba, 1 thread | speed-up | numba, all threads | peak memory "
+             "NumPy -> numba | pairs | pairs/s (numba, 1 thread) | dense PyTorch | max abs diff numba vs NumPy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        dense = (f"{r['dense']:.2f} s | {r['dense'] / r['time']:.1f}x") if r["dense"] else "not run | -"
-        lines.append(f"| {r['size']} | {r['mesh']} | {r['shader']} | {r['time']:.3f} s | {r['mem']:.0f} MB | "
-                     f"{r['pairs']:,} | {r['pairs'] / r['time'] / 1e6:.2f} M | {dense} |")
-    lines += ["", "PyTorch3D's published CPU figure for the record: about 9 s per forward + backward, 2.5k-face "
-              "teapot at 256x256 (pytorch3d issue 469).", "",
-              "Doubling the faces at fixed screen coverage (ico-sphere 5,120 -> each face bisected, 10,240), "
-              "128x128:", ""]
-    for shader, k, sigma, ta, tb, count in scaling:
-        lines.append(f"- {shader}, faces_per_pixel={k}, sigma={sigma:g}: {ta:.3f} s -> {tb:.3f} s ({tb / ta:.2f}x; "
-                     f"pixel-face pairs {count[0]:,} -> {count[1]:,})")
+        dense = f"{r['dense']:.2f} s" if r["dense"] else "not run"
+        lines.append(f"| {r['size']} | {r['mesh']} | {r['shader']} | {r['numpy']:.3f} s | {r['time']:.3f} s | "
+                     f"{r['numpy'] / r['time']:.1f}x | {r['all']:.3f} s | {r['mem_np']:.0f} -> {r['mem']:.0f} MB | "
+                     f"{r['pairs']:,} | {r['pairs'] / r['time'] / 1e6:.2f} M | {dense} | {r['kdiff']:.1e} |")
+    if scaling:
+        lines += ["", "Doubling the faces at fixed screen coverage (numba kernels, 128x128):", ""]
+        for shader, k, sigma, ta, tb, count in scaling:
+            lines.append(f"- {shader}, faces_per_pixel={k}, sigma={sigma:g}: {ta:.3f} s -> {tb:.3f} s "
+                         f"({tb / ta:.2f}x; pixel-face pairs {count[0]:,} -> {count[1]:,})")
     lines.append("")
     return "\n".join(lines) + "\n"
 

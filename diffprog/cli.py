@@ -240,6 +240,29 @@ def info(args):
     return 0
 
 
+def convert(args):
+    """Convert a COLMAP sparse model to a transforms.json (OpenGL camera-to-world, per-frame intrinsics)."""
+    import os
+    from diffprog.io import colmap
+    from diffprog.io.transforms import write_transforms
+    try:
+        model = colmap.read_model(args.model)
+        images = args.images or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.model))), "images")
+        frames = colmap.frames_of_model(model, images, args.masks)
+        errors = colmap.reprojection_errors(model, frames)
+        distorted = any(f.distorted for f in frames)
+        write_transforms(args.output, frames, {"camera_model": "OPENCV" if distorted else "PINHOLE",
+                                               "comment": f"converted from the COLMAP model {args.model} by "
+                                                          f"diffprog convert"})
+    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, OSError) as error:
+        return _fail("convert", error)
+    check = (f"; its {len(errors)} sparse-point observations reproject with median error "
+             f"{np.median(errors):.3g} px" if len(errors) else "")
+    print(f"wrote {args.output}: {len(frames)} images, {len(model.cameras)} camera(s)"
+          f"{', with lens distortion' if distorted else ''}{check}")
+    return 0
+
+
 def photos(args):
     """Regenerate the bundled photographs with Mitsuba 3 (assets/make_photos.py)."""
     import importlib.util
@@ -283,7 +306,7 @@ def build_parser():
     p.add_argument("--keys", action="store_true", help="list every scene-file key with its type and default")
     p.add_argument("--seed", type=int, help="random seed (overrides schedule.seed)")
     p.add_argument("--iterations", type=int, help="optimization steps (overrides schedule.iterations)")
-    p.add_argument("--image-size", type=int, help="square image size (overrides render.image_size)")
+    p.add_argument("--image-size", type=int, help="long side of the rendered images (overrides render.image_size)")
     p.add_argument("--out", help="output directory (overrides output.directory)")
     p.add_argument("--resume", action="store_true", help="continue from the output directory's checkpoint")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -315,6 +338,14 @@ def build_parser():
     p = sub.add_parser("info", help="print a mesh file's statistics")
     p.add_argument("mesh")
     p.set_defaults(run=info)
+
+    p = sub.add_parser("convert", help="convert a COLMAP sparse model to a transforms.json")
+    p.add_argument("format", choices=["colmap"], help="input format")
+    p.add_argument("model", help="COLMAP sparse model folder (cameras, images[, points3D] .bin or .txt), e.g. sparse/0")
+    p.add_argument("-o", "--output", required=True, help="transforms.json to write")
+    p.add_argument("--images", help="folder of the images (default: 'images' beside the model's parent folder)")
+    p.add_argument("--masks", help="folder of masks (image name + '.png'); adds mask_path to each frame")
+    p.set_defaults(run=convert)
 
     p = sub.add_parser("photos", help="regenerate the bundled photographs (needs Mitsuba 3)")
     p.add_argument("--object", choices=["spot", "horseshoe", "all"], default="all")

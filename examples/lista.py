@@ -11,6 +11,7 @@ divided by 16 (> 1: a trained network beats ISTA at equal depth).
     python examples/lista.py            # short run: ~2 CPU minutes, writes examples/output/quick/
     python examples/lista.py --full     # the recorded protocol: ~16 CPU minutes, writes examples/output/
     python examples/lista.py --out DIR  # anywhere else
+    python examples/lista.py --smoke    # a 40 x 80 dictionary, 6 layers, seconds (tests)
 
 Writes ``lista_nmse.png`` and ``lista_results.json`` into the output folder and nothing else.
 """
@@ -22,10 +23,13 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import OUTPUT, output_folder, pyplot  # noqa: E402
 from diffprog.optim import ista, fista  # noqa: E402
 from diffprog import prox  # noqa: E402
 import diffprog as dp  # noqa: E402
@@ -60,12 +64,7 @@ def equivalence(ista_curve, target, depth):
 
 
 def plot(curves, path, depth):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        plt = None
+    plt = pyplot("drawing a plain line chart instead")
     if plt is not None:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for name, curve in curves.items():
@@ -81,6 +80,7 @@ def plot(curves, path, depth):
         ax.legend()
         fig.tight_layout()
         fig.savefig(path, dpi=120)
+        plt.close(fig)
         return
     from PIL import Image, ImageDraw                  # fallback: a plain line chart
     w, h, pad = 700, 450, 50
@@ -102,8 +102,9 @@ def plot(curves, path, depth):
 PROTOCOLS = {   # training steps per network, test codes, ISTA/FISTA iterations
     "full": {"steps": {"ALISTA": 2500, "LISTA-CP": 2500, "LISTA (tied)": 8000}, "test": 500, "baseline": 800},
     "short": {"steps": {"ALISTA": 400, "LISTA-CP": 400, "LISTA (tied)": 600}, "test": 200, "baseline": 400},
+    "smoke": {"steps": {"ALISTA": 60, "LISTA-CP": 60, "LISTA (tied)": 60}, "test": 100, "baseline": 100,
+              "size": (40, 80), "layers": 6},
 }
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
@@ -111,19 +112,24 @@ def main():
     parser.add_argument("--full", action="store_true",
                         help="the recorded protocol (2,500 training steps for ALISTA and LISTA-CP, 8,000 for tied "
                              "LISTA, whose shared matrices learn more slowly; 500 test codes; 800 ISTA iterations)")
+    parser.add_argument("--smoke", action="store_true", help="a 40 x 80 dictionary, 6 layers, 60 steps (seconds)")
     parser.add_argument("--out", default=None, help="output folder (default: examples/output/quick, or "
                                                     "examples/output with --full)")
     parser.add_argument("--steps", type=int, default=None, help="training steps for every network")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--layers", type=int, default=16)
-    parser.add_argument("--size", type=int, nargs=2, default=(250, 500), metavar=("M", "N"),
-                        help="dictionary shape: M measurements of N-dimensional codes")
+    parser.add_argument("--layers", type=int, default=None, help="network depth (default 16)")
+    parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("M", "N"),
+                        help="dictionary shape: M measurements of N-dimensional codes (default 250 500)")
     parser.add_argument("--test", type=int, default=None, help="test codes")
     parser.add_argument("--baseline-iterations", type=int, default=None)
     args = parser.parse_args()
-    protocol = PROTOCOLS["full" if args.full else "short"]
-    out = args.out or os.path.join(HERE, "output" if args.full else os.path.join("output", "quick"))
-    os.makedirs(out, exist_ok=True)
+    if args.full and args.smoke:
+        parser.error("--full and --smoke exclude each other")
+    protocol_name = "full" if args.full else "smoke" if args.smoke else "short"
+    protocol = PROTOCOLS[protocol_name]
+    args.size = tuple(args.size or protocol.get("size", (250, 500)))
+    args.layers = args.layers or protocol.get("layers", 16)
+    out = output_folder(args.out or (OUTPUT if args.full else os.path.join(OUTPUT, "quick")))
 
     A = sparse_coding_problem(*args.size, seed=0)
     y_test, x_test = sparse_codes(A, args.test or protocol["test"], rng=12345)
@@ -161,7 +167,7 @@ def main():
     plot({"ISTA": curves["ista"], "FISTA": curves["fista"],
           **{k: v for k, v in curves.items() if k not in ("ista", "fista")}},
          os.path.join(out, "lista_nmse.png"), args.layers)
-    summary = {"protocol": "full" if args.full else "short", "size": list(args.size), "layers": args.layers,
+    summary = {"protocol": protocol_name, "size": list(args.size), "layers": args.layers,
                "ista_db": curves["ista"].tolist(), "fista_db": curves["fista"].tolist(), "alphas": alphas,
                "networks": results}
     with open(os.path.join(out, "lista_results.json"), "w") as fh:

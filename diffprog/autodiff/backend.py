@@ -8,6 +8,7 @@ Python operators (``g * x``) already dispatch this way on their own.
 import numpy as np
 
 from .tensor import Tensor
+from . import tape
 from .tape import apply, apply1, apply2
 from . import primitives as P
 
@@ -154,3 +155,6 @@ def unreduce(g, in_shape, axis, keepdims):
     if not keepdims:
         g = reshape(g, shape=reduced_shape(in_shape, axis))
     return broadcast_to(g, shape=tuple(in_shape))
+
+
+tape.set_unbroadcast(sum_to)

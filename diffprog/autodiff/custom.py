@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from . import mode as _mode
-from .tape import Primitive, _node, _wrap
+from .tape import Primitive, Unbatchable, _node, _wrap
 from .tensor import Tensor
 
 
@@ -166,8 +166,7 @@ class custom_jvp:
 
     def __call__(self, *args):
         if _linearizing.get() and self.rule is not None:
-            from .transforms import _Unbatchable
-            raise _Unbatchable(self.fun.__name__)
+            raise Unbatchable(self.fun.__name__)
         table = _mode._tangents.get()
         if table is None or self.rule is None or not any(type(a) is Tensor and id(a) in table for a in args):
             return self.fun(*args)
@@ -180,6 +179,8 @@ class custom_jvp:
         finally:
             _mode._tangents.reset(token)
         value, tout = self.rule(raw, tans)
+        if type(out) is not Tensor:          # an array result: give it a Tensor to carry the tangent
+            out = _wrap(np.asarray(out))
         tout = np.asarray(_raw(tout))
         if tout.shape != np.shape(_raw(out)):
             raise ValueError(f"custom JVP rule of {self.fun.__name__!r} returned a tangent of shape {tout.shape}, "

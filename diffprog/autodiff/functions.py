@@ -61,6 +61,13 @@ angle = _unary(P.ANGLE, "Argument of a complex number in (-pi, pi]; gradient 0 a
                         "Complex gradients (all of dp) follow the conjugate-Wirtinger convention of PyTorch "
                         "and JAX: for a real loss L of z = a + ib, the gradient is dL/da + i dL/db.")
 absolute = abs
+arcsinh = _unary(P.ARCSINH, "Inverse hyperbolic sine.")
+arccosh = _unary(P.ARCCOSH, "Inverse hyperbolic cosine (x >= 1).")
+arctanh = _unary(P.ARCTANH, "Inverse hyperbolic tangent (|x| < 1).")
+log2 = _unary(P.LOG2, "Base-2 logarithm.")
+log10 = _unary(P.LOG10, "Base-10 logarithm.")
+exp2 = _unary(P.EXP2, "2**x.")
+cbrt = _unary(P.CBRT, "Real cube root (its derivative is infinite at 0).")
 sign = _unary(P.SIGN, "Sign of x; its gradient is 0 everywhere.")
 reciprocal = _unary(P.RECIPROCAL, "1 / x.")
 conj = _unary(P.CONJ, "Complex conjugate.")
@@ -89,6 +96,8 @@ maximum = _binary(P.MAXIMUM, "Elementwise maximum. Convention: at ties the gradi
                              "(half to each argument).")
 minimum = _binary(P.MINIMUM, "Elementwise minimum. Convention: at ties the gradient is split evenly.")
 arctan2 = _binary(P.ARCTAN2, "Four-quadrant arctan(y / x); gradient 0 at the origin.")
+hypot = _binary(P.HYPOT, "sqrt(x**2 + y**2) without overflow; gradient 0 at the origin.")
+logaddexp = _binary(P.LOGADDEXP, "log(exp(x) + exp(y)), computed stably.")
 matmul = _binary(P.MATMUL, "Matrix product with NumPy's rules (1-D operands, batched leading axes).")
 
 
@@ -261,18 +270,22 @@ def cross(a, b, axis=-1):
     return moveaxis(stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1), -1, axis)
 
 
-def trace(x, axis1=0, axis2=1):
-    """Sum of the diagonal over ``axis1`` and ``axis2``."""
+def trace(x, offset=0, axis1=0, axis2=1):
+    """Sum of the diagonal (``offset`` above the main one) over ``axis1`` and ``axis2``."""
     x = moveaxis(x, (axis1, axis2), (-2, -1))
     n, m = np.shape(_raw(x))[-2:]
-    return einsum("...ii->...", x) if n == m else sum(diagonal(x, -2, -1), axis=-1)
+    return einsum("...ii->...", x) if n == m and offset == 0 else sum(diagonal(x, offset, -2, -1), axis=-1)
 
 
-def diagonal(x, axis1=0, axis2=1):
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The diagonal ``offset`` above the main one (below when negative) over ``axis1`` and
+    ``axis2``, as the last axis of the result (NumPy's signature)."""
     x = moveaxis(x, (axis1, axis2), (-2, -1))
-    n = builtins.min(np.shape(_raw(x))[-2:])
-    r = np.arange(n)
-    return x[..., r, r]
+    n, m = np.shape(_raw(x))[-2:]
+    rows = np.arange(builtins.max(0, -offset), n)
+    cols = rows + offset
+    keep = cols < m
+    return x[..., rows[keep], cols[keep]]
 
 
 # ---- shape --------------------------------------------------------------------------------------
@@ -533,24 +546,6 @@ def _setitem(self, idx, value):
                     "dp.index_add or dp.concatenate (or edit t.data outside of any graph)")
 
 
-_UFUNCS = {np.add: add, np.subtract: subtract, np.multiply: multiply, np.true_divide: divide,
-           np.power: power, np.matmul: matmul, np.negative: negative, np.exp: exp, np.log: log,
-           np.log1p: log1p, np.expm1: expm1, np.sqrt: sqrt, np.square: square, np.sin: sin,
-           np.cos: cos, np.tan: tan, np.arcsin: arcsin, np.arccos: arccos, np.arctan: arctan,
-           np.sinh: sinh, np.cosh: cosh, np.tanh: tanh, np.absolute: abs, np.sign: sign,
-           np.maximum: maximum, np.minimum: minimum, np.arctan2: arctan2, np.reciprocal: reciprocal,
-           np.conjugate: conj}
-
-
-def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    """NumPy interop: ``ndarray + Tensor`` and ``np.sin(Tensor)`` stay in the graph."""
-    fn = _UFUNCS.get(ufunc)
-    if method == "__call__" and fn is not None and not kwargs:
-        return fn(*inputs)
-    raw = [i.data if type(i) is Tensor else i for i in inputs]
-    return getattr(ufunc, method)(*raw, **kwargs)
-
-
 def _install():
     T = Tensor
     T.__add__, T.__radd__ = add, _reflected(add)
@@ -564,7 +559,6 @@ def _install():
     T.__abs__ = abs
     T.__getitem__ = getitem
     T.__setitem__ = _setitem
-    T.__array_ufunc__ = _array_ufunc
     T.T = property(lambda self: transpose(self))
     T.mT = property(lambda self: swapaxes(self, -1, -2))
     for name in ("sum", "mean", "prod", "max", "min", "var", "std", "cumsum", "logsumexp", "exp", "log",

@@ -62,9 +62,8 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, modes=("rev",), order=
         bad = ~np.isclose(analytic, num, atol=atol, rtol=rtol)
         if np.any(bad):
             j = tuple(int(k) for k in np.argwhere(bad)[0])
-            raise AssertionError(
-                f"gradcheck ({mode}) failed for input {i} at element {j}: automatic {analytic[j]!r} vs "
-                f"finite difference {num[j]!r} (|diff| {abs(analytic[j] - num[j]):.3g}, atol {atol}, rtol {rtol})")
+            raise AssertionError(_element_message(f, xs, out0, mode, i, j, eps, atol, rtol,
+                                                  analytic[j], num[j]))
 
     nums = [numeric(i) for i in range(len(xs))]
     if "rev" in modes:
@@ -91,3 +90,32 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, modes=("rev",), order=
             return total
         gradcheck(second, *xs, eps=eps, atol=atol, rtol=rtol, modes=("rev",), order=order - 1, seed=seed + 1)
     return True
+
+
+def _element_message(f, xs, out0, mode, i, j, eps, atol, rtol, projected_auto, projected_num):
+    """The failure message: the derivatives of the output with respect to input ``i``'s element
+    ``j`` itself (automatic and by central differences), at the output entry where they differ most."""
+    flat_j = int(np.ravel_multi_index(j, xs[i].shape)) if xs[i].ndim else 0
+
+    def value(shift):
+        ys = [v.copy() for v in xs]
+        ys[i].reshape(-1)[flat_j] += shift
+        out = f(*ys)
+        return np.asarray(out.data if type(out) is Tensor else out, dtype=np.float64)
+    numeric = ((value(eps) - value(-eps)) / (2 * eps)).reshape(-1)
+    if mode == "fwd":
+        tangents = [np.zeros_like(x) for x in xs]
+        tangents[i].reshape(-1)[flat_j] = 1.0
+        _, t = T.jvp(f, [x.copy() for x in xs], tangents)
+        auto = np.asarray(t, dtype=np.float64).reshape(-1)
+    else:
+        def of_input(v):
+            return f(*[v if k == i else x.copy() for k, x in enumerate(xs)])
+        jac = np.asarray(T.jacobian(of_input, mode="rev")(xs[i].copy()), dtype=np.float64)
+        auto = jac.reshape(out0.size, xs[i].size)[:, flat_j]
+    k = int(np.argmax(np.abs(auto - numeric))) if auto.size else 0
+    where = "" if out0.ndim == 0 else f"[{', '.join(map(str, np.unravel_index(k, out0.shape)))}]"
+    return (f"gradcheck ({mode}) failed for input {i} at element {j}: automatic {auto[k]:.10g} vs finite "
+            f"difference {numeric[k]:.10g} for d out{where} / d x{i}{list(j)} (|diff| "
+            f"{abs(auto[k] - numeric[k]):.3g}, atol {atol}, rtol {rtol}; on the random projection checked: "
+            f"{projected_auto:.10g} vs {projected_num:.10g})")

@@ -5,6 +5,7 @@ the same time never see each other's ``no_grad`` blocks.
 """
 import contextvars
 import functools
+import threading
 
 GRAD = 1        # record operations for reverse mode
 ANOMALY = 2     # check every backward rule's output for NaN/inf
@@ -23,21 +24,25 @@ def is_grad_enabled():
 
 
 class _FlagContext:
-    """Context manager and decorator that sets or clears one flag for its duration."""
+    """Context manager and decorator that sets or clears one flag for its duration.
 
-    __slots__ = ("_bit", "_on", "_tokens")
+    One object may be entered again while active (nested ``with``) and from several threads at
+    once: each thread keeps its own stack of the values to restore."""
+
+    __slots__ = ("_bit", "_on", "_saved")
 
     def __init__(self, bit, on):
-        self._bit, self._on, self._tokens = bit, on, []
+        self._bit, self._on, self._saved = bit, on, threading.local()
 
     def __enter__(self):
         old = _flags.get()
-        new = (old | self._bit) if self._on else (old & ~self._bit)
-        self._tokens.append(_flags.set(new))
+        stack = self._saved.__dict__.setdefault("stack", [])
+        stack.append(old)
+        _flags.set((old | self._bit) if self._on else (old & ~self._bit))
         return self
 
     def __exit__(self, *exc):
-        _flags.reset(self._tokens.pop())
+        _flags.set(self._saved.stack.pop())
         return False
 
     def __call__(self, fn):
@@ -61,6 +66,7 @@ def enable_grad():
 
 
 def detect_anomaly():
-    """Context manager / decorator: during backward, raise ``FloatingPointError`` naming the
-    primitive whose backward rule first produced a NaN or inf."""
+    """Context manager / decorator: raise ``FloatingPointError`` naming the first primitive whose
+    forward output is NaN or inf although its inputs are finite (``sqrt(-1)``, ``log(0)``), and,
+    during backward, the primitive whose backward rule first produced a NaN or inf."""
     return _FlagContext(ANOMALY, True)

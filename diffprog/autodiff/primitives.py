@@ -18,16 +18,81 @@ import inspect
 
 import numpy as np
 
-from .tape import Primitive, apply1
+from .tape import Primitive, _zero_tangent, apply1
 from . import backend as B
 
 
 def _elementwise(name, forward, *rules, doc=None):
     return Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
-                     doc=doc)
+                     doc=doc, batch=batch_elementwise)
+
+
+# ---- batched tangents (forward-mode Jacobians push k columns at once) --------------------------
+
+def _pad(v, ndim):
+    """A batched tangent (k, *shape) with axes inserted after k so that it has 1 + ndim axes."""
+    return v.reshape(v.shape[:1] + (1,) * (ndim + 1 - v.ndim) + v.shape[1:])
+
+
+def batch_elementwise(prim, ins, ans, datas, kw, k):
+    """Rows whose rules broadcast: the tangents get a leading axis, ``axis`` keywords count from
+    the end. Also used by rows acting along one given axis (softmax, cumsum, flip)."""
+    nd = np.ndim(ans)
+    if "axis" in kw:
+        if kw["axis"] is None:
+            return None                                     # acts on the flattened array
+        axes = B.normalize_axes(kw["axis"], nd)
+        kw = dict(kw, axis=tuple(a - nd for a in axes) if isinstance(kw["axis"], tuple) else axes[0] - nd)
+    padded = [None if v is None else _pad(v, nd) for v in ins]
+    if prim.linear:
+        return prim.forward(*[v if v is not None else _zero_tangent(d) for v, d in zip(padded, datas)], **kw)
+    out = None
+    for i, v in enumerate(padded):
+        if v is not None:
+            c = prim.jvps[i](v, ans, *datas, **kw)
+            out = c if out is None else out + c
+    return out
+
+
+def _batch_matmul(prim, ins, ans, datas, kw, k):
+    return batch_elementwise(prim, ins, ans, datas, kw, k) if min(np.ndim(d) for d in datas) >= 2 else None
+
+
+def _batch_sum(prim, ins, ans, datas, kw, k):
+    x_nd = np.ndim(datas[0])
+    axes = tuple(range(x_nd)) if kw.get("axis") is None else B.normalize_axes(kw["axis"], x_nd)
+    return np.sum(ins[0], axis=tuple(a + 1 for a in axes), keepdims=kw.get("keepdims", False))
+
+
+def _batch_reshape(prim, ins, ans, datas, kw, k):
+    return np.reshape(ins[0], (k,) + np.shape(ans))
+
+
+def _batch_transpose(prim, ins, ans, datas, kw, k):
+    nd = np.ndim(ans)
+    axes = kw["axes"] if kw.get("axes") is not None else tuple(range(nd - 1, -1, -1))
+    return np.transpose(ins[0], (0,) + tuple(int(a) % nd + 1 for a in axes))
+
+
+def _batch_broadcast_to(prim, ins, ans, datas, kw, k):
+    return np.broadcast_to(_pad(ins[0], np.ndim(ans)), (k,) + np.shape(ans))
+
+
+def _batch_getitem(prim, ins, ans, datas, kw, k):
+    idx = kw["idx"]
+    if isinstance(idx, tuple) and not _is_basic(idx):
+        return None
+    return ins[0][(slice(None),) + (idx if isinstance(idx, tuple) else (idx,))]
+
+
+def _batch_concatenate(prim, ins, ans, datas, kw, k):
+    axis = B.normalize_axes(kw.get("axis", 0), np.ndim(ans))[0] + 1
+    return np.concatenate([v if v is not None else np.zeros((k,) + np.shape(d), dtype=np.result_type(d))
+                           for v, d in zip(ins, datas)], axis=axis)
 
 
 _FLOAT = np.dtype(np.float64)
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))   # Python floats keep float32 rules float32
 
 
 def _complex_vjp(rule, argnum=None):
@@ -68,8 +133,8 @@ def real_if_real(c, x):
     return c
 
 
-def _linear(name, forward, *rules, variadic=False):
-    return Primitive(name, forward, vjps=rules, linear=True, variadic=variadic)
+def _linear(name, forward, *rules, variadic=False, batch=None):
+    return Primitive(name, forward, vjps=rules, linear=True, variadic=variadic, batch=batch)
 
 
 def _like(mask, x):
@@ -84,8 +149,8 @@ def sigmoid_forward(x):
 
 
 # ---- elementwise, one argument -----------------------------------------------------------
-IDENTITY = _linear("identity", lambda x: x, lambda g, ans, x: g)
-NEGATIVE = _linear("negative", np.negative, lambda g, ans, x: -g)
+IDENTITY = _linear("identity", lambda x: x, lambda g, ans, x: g, batch=batch_elementwise)
+NEGATIVE = _linear("negative", np.negative, lambda g, ans, x: -g, batch=batch_elementwise)
 EXP = _elementwise("exp", np.exp, lambda g, ans, x: g * ans)
 LOG = _elementwise("log", np.log, lambda g, ans, x: g / x)
 LOG1P = _elementwise("log1p", np.log1p, lambda g, ans, x: g / (1 + x))
@@ -105,6 +170,13 @@ TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
 SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (1 - ans)))
 RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x))
 SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x))
+ARCSINH = _elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / B.sqrt(x * x + 1))
+ARCCOSH = _elementwise("arccosh", np.arccosh, lambda g, ans, x: g / B.sqrt(x * x - 1))
+ARCTANH = _elementwise("arctanh", np.arctanh, lambda g, ans, x: g / (1 - x * x))
+LOG2 = _elementwise("log2", np.log2, lambda g, ans, x: g / (x * _LN2))
+LOG10 = _elementwise("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
+EXP2 = _elementwise("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2)
+CBRT = _elementwise("cbrt", np.cbrt, lambda g, ans, x: g / (3 * ans * ans))
 
 
 def _abs_vjp(g, ans, x):
@@ -133,14 +205,15 @@ def _angle_jvp(t, ans, x):
     return np.imag(np.conj(x) * t) / np.where(r2 > 0, r2, 1)
 
 
-ABS = Primitive("abs", np.abs, vjps=[_abs_vjp], jvps=[_abs_jvp])
-ANGLE = Primitive("angle", np.angle, vjps=[_angle_vjp], jvps=[_angle_jvp])
-REAL = Primitive("real", np.real, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x))], linear=True)
+ABS = Primitive("abs", np.abs, vjps=[_abs_vjp], jvps=[_abs_jvp], batch=batch_elementwise)
+ANGLE = Primitive("angle", np.angle, vjps=[_angle_vjp], jvps=[_angle_jvp], batch=batch_elementwise)
+REAL = Primitive("real", np.real, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x))], linear=True,
+                 batch=batch_elementwise)
 IMAG = Primitive("imag", np.imag, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x)) * (
-    1j if B.dtype_of(x).kind == "c" else 0)], linear=True)
+    1j if B.dtype_of(x).kind == "c" else 0)], linear=True, batch=batch_elementwise)
 SIGN = _elementwise("sign", np.sign, lambda g, ans, x: g * 0)
 RECIPROCAL = _elementwise("reciprocal", lambda x: np.reciprocal(x), lambda g, ans, x: -g * ans * ans)
-CONJ = _linear("conj", np.conj, lambda g, ans, x: B.conj(g))
+CONJ = _linear("conj", np.conj, lambda g, ans, x: B.conj(g), batch=batch_elementwise)
 
 
 def _clip_rule(g, ans, x, a_min=None, a_max=None):
@@ -161,7 +234,8 @@ def _cast_forward(x, dtype):
 
 
 CAST = Primitive("astype", _cast_forward,
-                 vjps=[lambda g, ans, x, dtype: B.cast(real_if_real(g, x), dtype=B.dtype_of(x))], linear=True)
+                 vjps=[lambda g, ans, x, dtype: B.cast(real_if_real(g, x), dtype=B.dtype_of(x))], linear=True,
+                 batch=batch_elementwise)
 
 
 # ---- elementwise, two arguments (broadcasting is undone by the engine) --------------------
@@ -211,6 +285,11 @@ def _atan2_dx(g, ans, y, x):
 
 
 ARCTAN2 = _elementwise("arctan2", np.arctan2, _atan2_dy, _atan2_dx)
+HYPOT = _elementwise("hypot", np.hypot,
+                     lambda g, ans, x, y: g * x / B.where(B.data(ans) > 0, ans, 1),
+                     lambda g, ans, x, y: g * y / B.where(B.data(ans) > 0, ans, 1))
+LOGADDEXP = _elementwise("logaddexp", np.logaddexp, lambda g, ans, x, y: g * B.exp(x - ans),
+                         lambda g, ans, x, y: g * B.exp(y - ans))
 WHERE = _elementwise("where", np.where, None,
                      lambda g, ans, c, x, y: B.where(c, g, 0 * g),
                      lambda g, ans, c, x, y: B.where(c, 0 * g, g))
@@ -243,7 +322,8 @@ def _matmul_db(g, ans, a, b):
 
 
 MATMUL = Primitive("matmul", np.matmul, vjps=[_complex_vjp(_matmul_da, 0), _complex_vjp(_matmul_db, 1)],
-                   jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)])
+                   jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)],
+                   batch=_batch_matmul)
 
 
 # ---- reductions -------------------------------------------------------------------------------
@@ -252,7 +332,8 @@ def _sum_rule(g, ans, x, axis=None, keepdims=False):
     return B.unreduce(g, B.shape(x), axis, keepdims)
 
 
-SUM = _linear("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), _sum_rule)
+SUM = _linear("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), _sum_rule,
+              batch=_batch_sum)
 
 
 def _extremum_weights(ans, x, axis, keepdims):
@@ -349,7 +430,46 @@ def _cumsum_rule(g, ans, x, axis=None):
     return B.flip(B.cumsum(B.flip(g, axis=axis), axis=axis), axis=axis)
 
 
-CUMSUM = _linear("cumsum", lambda x, axis=None: np.cumsum(x, axis=axis), _cumsum_rule)
+CUMSUM = _linear("cumsum", lambda x, axis=None: np.cumsum(x, axis=axis), _cumsum_rule, batch=batch_elementwise)
+
+
+def _cumprod_others(x, axis):
+    """For each i along ``axis``: the cumulative product with x_i replaced by 1 (shape (n,) + x's
+    shape); d ans_j / d x_i is its entry j for j >= i (exact also where entries are zero)."""
+    n = np.shape(x)[axis]
+    out = np.empty((n,) + np.shape(x), dtype=np.result_type(x))
+    for i in range(n):                        # only taken when some entry is exactly zero
+        y = np.array(x, copy=True)
+        y[(slice(None),) * axis + (i,)] = 1
+        out[i] = np.cumprod(y, axis=axis)
+    return out
+
+
+def _cumprod_vjp(g, ans, x, axis):
+    xd = B.data(x)
+    if np.all(xd != 0):                       # differentiable form: reverse cumsum of g * ans, / x
+        return B.flip(B.cumsum(B.flip(g * ans, axis=axis), axis=axis), axis=axis) / x
+    others = _cumprod_others(xd, axis)
+    n = np.shape(xd)[axis]
+    later = np.arange(n)[:, None] <= np.arange(n)[None, :]            # j >= i
+    later = later.reshape((n,) + (1,) * axis + (n,) + (1,) * (np.ndim(xd) - axis - 1))
+    total = np.sum(B.data(g)[None] * others * later, axis=axis + 1)    # sum over j
+    return np.moveaxis(total, 0, axis)
+
+
+def _cumprod_jvp(t, ans, x, axis):
+    if np.all(x != 0):
+        return ans * np.cumsum(t / x, axis=axis)
+    others = _cumprod_others(x, axis)
+    n = np.shape(x)[axis]
+    later = (np.arange(n)[:, None] <= np.arange(n)[None, :]).reshape(
+        (n,) + (1,) * axis + (n,) + (1,) * (np.ndim(x) - axis - 1))
+    ti = np.expand_dims(np.moveaxis(t, axis, 0), axis + 1)            # t_i, broadcast over j
+    return np.sum(ti * others * later, axis=0)
+
+
+CUMPROD = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis), vjps=[_cumprod_vjp],
+                    jvps=[_cumprod_jvp])
 
 
 # ---- shape and indexing (all linear) ------------------------------------------------------------
@@ -366,14 +486,16 @@ def sum_to_forward(x, shape):
 
 
 RESHAPE = _linear("reshape", lambda x, shape: np.reshape(x, shape),
-                  lambda g, ans, x, shape: B.reshape(g, shape=B.shape(x)))
+                  lambda g, ans, x, shape: B.reshape(g, shape=B.shape(x)), batch=_batch_reshape)
 TRANSPOSE = _linear("transpose", lambda x, axes=None: np.transpose(x, axes),
                     lambda g, ans, x, axes=None: B.transpose(
-                        g, axes=None if axes is None else tuple(np.argsort(axes))))
+                        g, axes=None if axes is None else tuple(np.argsort(axes))), batch=_batch_transpose)
 BROADCAST_TO = _linear("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
-                       lambda g, ans, x, shape: g)        # the engine sums g back to x's shape
+                       lambda g, ans, x, shape: g,        # the engine sums g back to x's shape
+                       batch=_batch_broadcast_to)
 SUM_TO = _linear("sum_to", sum_to_forward, lambda g, ans, x, shape: B.broadcast_to(g, shape=B.shape(x)))
-FLIP = _linear("flip", lambda x, axis=None: np.flip(x, axis), lambda g, ans, x, axis=None: B.flip(g, axis=axis))
+FLIP = _linear("flip", lambda x, axis=None: np.flip(x, axis), lambda g, ans, x, axis=None: B.flip(g, axis=axis),
+               batch=batch_elementwise)
 
 
 def _is_basic(idx):
@@ -392,7 +514,7 @@ def scatter_add_forward(g, idx, shape):
 
 
 GETITEM = _linear("getitem", lambda x, idx: x[idx],
-                  lambda g, ans, x, idx: B.scatter_add(g, idx=idx, shape=B.shape(x)))
+                  lambda g, ans, x, idx: B.scatter_add(g, idx=idx, shape=B.shape(x)), batch=_batch_getitem)
 SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))
 
 
@@ -415,7 +537,7 @@ def _concat_rule(g, ans, *xs, axis=0, argnum=0):
 
 
 CONCATENATE = _linear("concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis), _concat_rule,
-                      variadic=True)
+                      variadic=True, batch=_batch_concatenate)
 
 
 def _pad_forward(x, pad_width):

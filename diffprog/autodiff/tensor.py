@@ -9,6 +9,8 @@ from itertools import count
 
 import numpy as np
 
+from . import mode
+
 _FLOAT_KINDS = "fc"
 _next_seq = count(1).__next__   # creation numbers: a topological order of any graph for free
 
@@ -71,6 +73,12 @@ class Tensor:
         return np.asarray(self.data).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if _converting_loses_gradient(self):
+            raise TypeError(
+                "implicit conversion of a Tensor that requires grad to a NumPy array (np.asarray, "
+                "np.array, or NumPy code without a diffprog counterpart) would drop its gradient; use "
+                "t.detach() (or t.numpy()) to leave the graph on purpose, or compute it under dp.no_grad(); "
+                "to build an array from Tensors use np.stack / dp.stack")
         arr = np.asarray(self.data)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
@@ -88,7 +96,10 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self):
-        return float(self.data)
+        if np.size(self.data) != 1:
+            raise TypeError(f"float() of a Tensor of shape {self.shape}: only one-element Tensors can be "
+                            f"converted to Python scalars")
+        return float(self.data.item())
 
     def __int__(self):
         return int(self.data)
@@ -148,21 +159,20 @@ class Tensor:
             self._seq = _next_seq()
         return self
 
-    def backward(self, grad=None, retain_graph=None, create_graph=False):
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-        ``grad`` is the cotangent seed, required when ``self`` is not a scalar. The graph's saved
-        values are freed afterwards unless ``retain_graph=True`` (default: ``create_graph``).
-        With ``create_graph=True`` the gradients are themselves recorded Tensors, so they can be
-        differentiated again.
-        """
-        from .tape import backward
-        backward(self, grad, retain_graph=create_graph if retain_graph is None else retain_graph,
-                 create_graph=create_graph)
+    # ``backward(grad=None, retain_graph=None, create_graph=False)`` is installed by ``tape``.
 
 
 def _raw(x):
     return x.data if type(x) is Tensor else x
+
+
+def _converting_loses_gradient(t):
+    """True when turning ``t`` into an ndarray would silently drop a derivative: reverse mode
+    records it, or forward mode carries a tangent for it."""
+    if t.requires_grad and mode._flags.get() & mode.GRAD:
+        return True
+    tangents = mode._tangents.get()
+    return tangents is not None and id(t) in tangents
 
 
 def tensor(data, requires_grad=False, dtype=None):

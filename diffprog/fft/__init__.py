@@ -15,9 +15,9 @@ the spectrum; ``irfft``'s weights the non-self-conjugate bins by 2 (they stand f
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff import functions as F
-from diffprog.autodiff.inputs import float_input
-from diffprog.autodiff.tape import Primitive, apply
+import diffprog.autodiff as F
+from diffprog.autodiff.extend import backend as B, float_input, implements
+from diffprog.autodiff.extend import Primitive, apply
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "fftshift", "ifftshift",
            "fftfreq", "rfftfreq"]
@@ -32,7 +32,7 @@ def _call(prim, x, **kw):
 
 
 def _real_part(c, x):
-    if np.iscomplexobj(F._raw(x)):
+    if np.iscomplexobj(B.data(x)):
         return c
     return F.real(c) if type(c) is Tensor else np.real(c)
 
@@ -53,9 +53,9 @@ def _rfft_forward(x, axis, norm):
 
 
 def _rfft_vjp(g, ans, x, axis, norm):
-    n = F._raw(x).shape[axis]
-    m = F._raw(g).shape[axis]
-    widths = [(0, 0)] * F._raw(g).ndim
+    n = B.data(x).shape[axis]
+    m = B.data(g).shape[axis]
+    widths = [(0, 0)] * B.data(g).ndim
     widths[axis] = (0, n - m)
     full = F.pad(g, widths) if type(g) is Tensor else np.pad(g, widths)
     return _real_part(_call(FFTN, full, axes=(axis,), norm=_DUAL[norm], inverse=True), x)
@@ -69,14 +69,14 @@ def _irfft_forward(x, n, axis, norm):
 
 
 def _irfft_vjp(g, ans, x, n, axis, norm):
-    m = F._raw(x).shape[axis]
+    m = B.data(x).shape[axis]
     weights = np.full(m, 2.0)
     weights[0] = 1.0
     if n % 2 == 0 and m == n // 2 + 1:
         weights[-1] = 1.0
-    shape = [1] * F._raw(g).ndim
+    shape = [1] * B.data(g).ndim
     shape[axis] = m
-    weights = weights.reshape(shape).astype(np.result_type(F._raw(g).dtype, np.float32))
+    weights = weights.reshape(shape).astype(np.result_type(B.data(g).dtype, np.float32))
     return _call(RFFT, g, axis=axis, norm=_DUAL[norm]) * weights
 
 
@@ -103,14 +103,14 @@ def _norm(norm):
 
 
 def _axes(x, axes, name):
-    nd = np.ndim(F._raw(x))
+    nd = np.ndim(B.data(x))
     if axes is None:
         return tuple(range(nd))
     axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
     out = []
     for a in axes:
         if not -nd <= int(a) < nd:
-            raise ValueError(f"{name}: axis {a} is out of range for an input of shape {np.shape(F._raw(x))}")
+            raise ValueError(f"{name}: axis {a} is out of range for an input of shape {np.shape(B.data(x))}")
         out.append(int(a) % nd)
     if len(set(out)) != len(out):
         raise ValueError(f"{name}: repeated axes {axes}")
@@ -123,7 +123,7 @@ def _as_float(x, name):
 
 def _resize(x, sizes, axes, name):
     """Crop or zero-pad ``x`` to ``sizes`` along ``axes`` (NumPy's ``n=``/``s=``), differentiably."""
-    shape = np.shape(F._raw(x))
+    shape = np.shape(B.data(x))
     idx, widths, crop, grow = [slice(None)] * len(shape), [(0, 0)] * len(shape), False, False
     for n, a in zip(sizes, axes):
         if n is None:
@@ -189,8 +189,8 @@ def ifft2(x, s=None, axes=(-2, -1), norm=None):
 def rfft(x, n=None, axis=-1, norm=None):
     """DFT of a real signal along ``axis``: the n // 2 + 1 non-negative frequencies."""
     x = _as_float(x, "rfft")
-    if np.iscomplexobj(F._raw(x)):
-        raise TypeError(f"rfft: expected a real input, got dtype {F._raw(x).dtype}; use fft for complex signals")
+    if np.iscomplexobj(B.data(x)):
+        raise TypeError(f"rfft: expected a real input, got dtype {B.data(x).dtype}; use fft for complex signals")
     axis = _axes(x, (axis,), "rfft")[0]
     x = _resize(x, (n,), (axis,), "rfft")
     return apply(RFFT, x, axis=axis, norm=_norm(norm))
@@ -202,13 +202,13 @@ def irfft(x, n=None, axis=-1, norm=None):
     are ignored, and get zero gradient)."""
     x = _as_float(x, "irfft")
     axis = _axes(x, (axis,), "irfft")[0]
-    m = np.shape(F._raw(x))[axis]
+    m = np.shape(B.data(x))[axis]
     n = 2 * (m - 1) if n is None else int(n)
     if n < 1:
         raise ValueError(f"irfft: n must be >= 1, got {n} (input has {m} bins along axis {axis})")
     x = _resize(x, (n // 2 + 1,), (axis,), "irfft")
-    if not np.iscomplexobj(F._raw(x)):
-        x = F.astype(x, np.result_type(F._raw(x).dtype, np.complex64))
+    if not np.iscomplexobj(B.data(x)):
+        x = F.astype(x, np.result_type(B.data(x).dtype, np.complex64))
     return apply(IRFFT, x, n=n, axis=axis, norm=_norm(norm))
 
 
@@ -236,3 +236,7 @@ def rfftfreq(n, d=1.0):
     if int(n) < 1:
         raise ValueError(f"rfftfreq: n must be a positive integer, got {n}")
     return np.fft.rfftfreq(int(n), d)
+
+
+for _name in ("fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "fftshift", "ifftshift"):
+    implements(getattr(np.fft, _name))(globals()[_name])      # np.fft.fft(Tensor) runs this module's fft

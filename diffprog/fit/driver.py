@@ -3,7 +3,8 @@
 ``run_scene`` loads the scene, checks the output folder (before any work), loads the photographs,
 builds the :class:`~diffprog.fit.fitter.Fitter`, steps it to the end with a progress bar, previews
 and checkpoints, and writes the fitted mesh, the comparison images, the turntable, the loss curve
-and ``metrics.json`` (last: its presence means the output set is complete).
+``metrics.json`` (last: its presence means the output set is complete) and, when cameras are refined,
+``cameras.json`` (the refined cameras in the ``transforms.json`` format, with the photographs' file names).
 
 Robustness:
 - Ctrl-C (SIGINT) and SIGTERM (what Slurm, Kubernetes and Dask send on preemption) while stepping:
@@ -28,15 +29,17 @@ import numpy as np
 
 import diffprog.autodiff as dp
 from diffprog import render as R
+from diffprog.io.config import load_config
+from diffprog.io.transforms import Frame, write_transforms
 from . import report
-from .cameras import look_at_point
+from .cameras import look_at_point, refined_camera_to_world, rotation_angle_degrees
 from .checkpoint import read_checkpoint, write_checkpoint
-from .files import atomic_write, remove_partial_files, write_json
+from .files import atomic_write, remove_partial_files, scratch_folder, write_json
 from .fitter import PARAMETER_GROUPS, Fitter
 from .inputs import changed_files, hash_inputs
 from .metrics import chamfer_over_diagonal, masked_psnr, silhouette_iou
 from .outputs import check_output_folder
-from .scene import load_scene, read_views
+from .scene import SCHEMA, load_scene, read_views
 
 CHECKPOINT = "checkpoint.npz"
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -116,9 +119,9 @@ def run_scene(scene_path, out_dir=None, overrides=None, resume=False, progress=T
     if out_dir is not None:
         overrides["output.directory"] = os.fspath(out_dir)
     with _Signals() as signals:
-        scene = load_scene(scene_path, overrides)
+        check_output_folder(load_config(scene_path, SCHEMA, overrides).sections["output"]["directory"])
+        scene = load_scene(scene_path, overrides)                  # reads the photographs' headers
         out = scene["output.directory"]
-        check_output_folder(out)
         checkpoint = os.path.join(out, CHECKPOINT)
         saved = read_checkpoint(checkpoint) if resume and os.path.isfile(checkpoint) else None
         known = json.loads(str(saved["inputs"])) if saved is not None and "inputs" in saved else None
@@ -221,19 +224,66 @@ def _number(value):
 
 def _preview(fitter, path):
     """Photograph | current fit | error for the first fitting view."""
-    cams = fitter.cameras(np.array([0]))
     with dp.no_grad():
-        shader = _FieldShader(fitter) if fitter.field is not None else "unlit"
-        image = report.render_hard(fitter.verts.data, fitter.faces, fitter.colors.data, cams, fitter.background,
-                                   shader)
-    report.write_side_by_side(path, fitter.target_rgb[0], image[0, ..., :3])
+        image = fitter.render(np.array([0]), R.HardRasterizer())
+    report.write_side_by_side(path, fitter.target_rgb[0], np.asarray(image.data)[0, ..., :3])
+
+
+def _evaluate(fitter, views, photos, camera_to_world, prefix, out, colors, shader):
+    """Comparison images of ``views`` (with their ``photos``) rendered from ``camera_to_world`` and
+    their silhouette IoU and masked PSNR."""
+    verts, faces = fitter.verts.data, fitter.faces
+    images = []
+    for view, matrix in zip(views, camera_to_world):
+        size, focal, center = view.intrinsics(fitter.size)
+        with dp.no_grad():
+            images.append(report.render_antialiased(verts, faces, colors, matrix[None], focal[None], center[None],
+                                                    size, fitter.background, shader=shader)[0])
+    photo_rgb = [report.composite(np.asarray(p), fitter.background) for p in photos]
+    report.write_view_comparisons(out, prefix, [os.path.splitext(os.path.basename(v.image))[0] for v in views],
+                                  photos, images, fitter.background)
+    flat = np.concatenate([i[..., :3].reshape(-1, 3) for i in images])
+    mask = np.concatenate([np.asarray(p)[..., 3].ravel() > 0.5 for p in photos])
+    return {f"{prefix}_silhouette_iou": float(np.mean([silhouette_iou(i[..., 3], np.asarray(p)[..., 3])
+                                                       for i, p in zip(images, photos)])),
+            f"{prefix}_masked_psnr": masked_psnr(flat, np.concatenate([p.reshape(-1, 3) for p in photo_rgb]), mask)}
+
+
+def refined_cameras(fitter):
+    """(V, 4, 4) camera-to-world matrices of the fitting views after refinement."""
+    with dp.no_grad():
+        rotation, translation = fitter.camera_refinements()
+    matrices = refined_camera_to_world(fitter.camera_to_world, None if rotation is None else rotation.data,
+                                       None if translation is None else translation.data)
+    out = np.repeat(np.eye(4)[None], len(matrices), axis=0)
+    out[:, :3, :] = np.asarray(getattr(matrices, "data", matrices))
+    return out
+
+
+def _write_cameras(fitter, scene, out):
+    """``cameras.json`` (transforms.json format, the photographs' file names): every view's camera,
+    the fitting views' refined; returns the metrics of how far they moved."""
+    refined = dict(zip(map(id, fitter.views), refined_cameras(fitter)))
+    frames = [Frame(v.image, refined.get(id(v), v.camera_to_world), v.focal, v.principal_point, v.width, v.height,
+                    v.distortion, v.mask, "held_out" if v.held_out else "fit") for v in scene.views]
+    extra = {"camera_model": "OPENCV" if any(f.distorted for f in frames) else "PINHOLE",
+             "comment": "cameras refined by diffprog fit (OpenGL camera-to-world)"}
+    atomic_write(os.path.join(out, "cameras.json"), lambda temporary: write_transforms(temporary, frames, extra),
+                 suffix=".json")
+    with dp.no_grad():
+        rotation, translation = fitter.camera_refinements()
+    angles = rotation_angle_degrees(rotation.data)
+    moved = 100 * np.linalg.norm(translation.data, axis=1) / fitter.distance
+    return {"camera_rotation_change_degrees_mean": float(angles.mean()),
+            "camera_rotation_change_degrees_max": float(angles.max()),
+            "camera_position_change_percent_mean": float(moved.mean()),
+            "camera_position_change_percent_max": float(moved.max())}
 
 
 def _field_outputs(fitter, out):
     """With a colour field: the field at the vertices (vertex colours), its shader for the
     comparison renders, and ``fitted.obj`` + ``fitted.mtl`` + ``texture.png`` (the field baked
     into a UV texture). Returns (colours, shader, unwrap method used)."""
-    import tempfile
     from .bake import export_textured
     field, settings = fitter.field, fitter.settings["color_field"]
     verts, faces = fitter.verts.data, fitter.faces
@@ -244,7 +294,7 @@ def _field_outputs(fitter, out):
         colors = np.clip(field.colors_at(point_uvs), 0, 1)
     else:
         colors = np.clip(field.colors_at(verts), 0, 1)
-    with tempfile.TemporaryDirectory(dir=out) as scratch:      # written whole, then moved into place
+    with scratch_folder(out) as scratch:                         # written whole, then moved into place
         unwrap = export_textured(os.path.join(scratch, "fitted.obj"), field, verts, faces, settings["texture_size"],
                                  settings["unwrap"], colors=colors)
         for name in ("texture.png", "fitted.mtl", "fitted.obj"):
@@ -266,7 +316,7 @@ class _FieldShader:
 
 
 def _finish(fitter, scene, out, held_out, reference):
-    """Write the mesh, images, loss plot and metrics; return the metrics."""
+    """Write the mesh, images, loss plot, cameras and metrics; return the metrics."""
     verts, faces, colors = fitter.verts.data, fitter.faces, np.clip(fitter.colors.data, 0, 1)
     shader, field = "unlit", fitter.field
     if field is not None:
@@ -274,22 +324,21 @@ def _finish(fitter, scene, out, held_out, reference):
     mesh = R.Mesh(verts, faces, colors=colors, requires_grad=False)
     for name in ("fitted.ply",) if field is not None else ("fitted.obj", "fitted.ply"):
         atomic_write(os.path.join(out, name), lambda temporary: R.save_mesh(mesh, temporary))
-    background = fitter.background
-    views = scene.held_out_views or scene.fit_views
-    photos = held_out if held_out is not None else read_views(scene, fitter.size, views)
-    with dp.no_grad():
-        images = report.render_antialiased(verts, faces, colors, np.stack([v.camera_to_world for v in views]),
-                                           np.array([v.fov for v in views]), fitter.size, background, shader=shader)
-    photo_rgb = report.composite(photos, background)
-    prefix = "held_out" if held_out is not None else "fit_view"
-    report.write_view_comparisons(out, prefix, [os.path.splitext(os.path.basename(v.image))[0] for v in views],
-                                  photos, images, background)
-    mask = photos[..., 3] > 0.5
-    metrics = {f"{prefix}_silhouette_iou": float(np.mean([silhouette_iou(i[..., 3], p[..., 3])
-                                                          for i, p in zip(images, photos)])),
-               f"{prefix}_masked_psnr": masked_psnr(images[..., :3], photo_rgb, mask)}
+    if held_out is not None:
+        views = scene.held_out_views
+        metrics = _evaluate(fitter, views, held_out, [v.camera_to_world for v in views], "held_out", out, colors,
+                            shader)
+    else:
+        photos = [np.concatenate([rgb, alpha[..., None]], axis=-1)
+                  for rgb, alpha in zip(fitter.target_rgb, fitter.target_alpha)]
+        metrics = _evaluate(fitter, fitter.views, photos, refined_cameras(fitter), "fit_view", out, colors, shader)
     if reference is not None:
         metrics["chamfer_over_diagonal"] = chamfer_over_diagonal(verts, faces, reference.verts.data, reference.faces)
+    if "cameras" in fitter.optimize:
+        metrics.update(_write_cameras(fitter, scene, out))
+    if fitter.exposure:
+        gain, _ = fitter.gain_and_bias(np.arange(len(fitter.views)))
+        metrics["exposure_gain_range"] = [float(gain.data.min()), float(gain.data.max())]
     if field is not None:
         metrics["texture_unwrap"] = unwrap
     template = fitter.template_vertices()
@@ -299,9 +348,11 @@ def _finish(fitter, scene, out, held_out, reference):
                    final_loss=fitter.history["total"][-1] if fitter.history["total"] else float("nan"),
                    seconds=round(fitter.seconds, 3), cpu_seconds=round(fitter.cpu_seconds, 3))
     center = look_at_point(fitter.camera_to_world)
-    distance = float(np.mean(np.linalg.norm(fitter.camera_to_world[:, :3, 3] - center, axis=1)))
+    distance = float(np.mean(fitter.distance))
+    size, focal, _ = fitter.views[0].intrinsics(fitter.size)
+    fov = float(np.degrees(2 * np.arctan(0.5 * size[0] / focal[1])))             # vertical, as look_at takes it
     report.write_turntable(os.path.join(out, "turntable.gif"), verts, faces, colors, center, distance,
-                           float(fitter.fov[0]), max(fitter.size, 128), scene["output.turntable_frames"], background)
+                           fov, max(fitter.size, 128), scene["output.turntable_frames"], fitter.background)
     report.write_loss_plot(os.path.join(out, "loss_curve.png"), fitter.history, scene.sections["loss"])
     write_json(os.path.join(out, "metrics.json"), metrics)
     return metrics

@@ -5,6 +5,7 @@ clears them when the next run starts in that folder."""
 import json
 import os
 import re
+import shutil
 import tempfile
 
 import numpy as np
@@ -16,10 +17,16 @@ _PARTIAL_NAME = re.compile(r"\..+\.partial-[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
 
 
 def remove_partial_files(folder):
-    """Remove the temporary files that ``atomic_write`` left in ``folder`` and its subfolders when its
-    process was killed; returns their paths. Call it only while no other process writes there."""
+    """Remove the temporary files (and scratch folders, see ``scratch_folder``) that atomic writes left in
+    ``folder`` and its subfolders when their process was killed; returns their paths. Call it only while no
+    other process writes there."""
     removed = []
-    for root, _, names in os.walk(folder):
+    for root, folders, names in os.walk(folder):
+        for name in list(folders):
+            if _PARTIAL_NAME.fullmatch(name):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+                removed.append(os.path.join(root, name))
+                folders.remove(name)
         for name in names:
             if _PARTIAL_NAME.fullmatch(name):
                 path = os.path.join(root, name)
@@ -29,6 +36,12 @@ def remove_partial_files(folder):
                 except FileNotFoundError:
                     pass
     return removed
+
+
+def scratch_folder(folder):
+    """A temporary folder inside ``folder`` for outputs written together and then moved into place
+    (``tempfile.TemporaryDirectory``), named so that ``remove_partial_files`` clears it after a kill."""
+    return tempfile.TemporaryDirectory(dir=folder, prefix=".scratch" + _PARTIAL)
 
 
 def atomic_write(path, write, suffix=""):

@@ -28,10 +28,10 @@ import diffprog.autodiff as dp
 from diffprog import optim
 from diffprog import render as R
 from . import report
-from .cameras import cameras_from_matrices
+from .cameras import look_at_point, view_cameras
 from .color_field import ColorField, field_shader, shade_field
 from .initial import initial_mesh
-from .shading import render_unlit
+from .shading import exposed, render_unlit
 from .template import TemplateOffsets, gaussian_blur
 
 LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
@@ -41,6 +41,7 @@ PARAMETER_GROUPS = {
     "vertices": (("verts",), "learning_rate"),
     "colors": (("colors",), "color_learning_rate"),
     "cameras": (("rotation", "translation"), "camera_learning_rate"),
+    "exposure": (("log_gain", "bias"), "exposure_learning_rate"),
 }
 # Keys that may change between an interrupted run and its resumption without changing the result.
 FREE_KEYS = {"output.directory", "output.turntable_frames", "schedule.preview_every", "schedule.checkpoint_every"}
@@ -55,9 +56,13 @@ def configuration(scene):
 
 
 class Fitter:
-    """The state of one fit: the mesh (``verts``, ``faces``, ``colors``), camera refinements
-    (``rotation``, ``translation``: (V, 3) per fitting view), the optimizer and the loss history;
-    ``step()`` advances it by one iteration.
+    """The state of one fit: the mesh (``verts``, ``faces``, ``colors``), per-fitting-view camera
+    refinements (``rotation``: (V, 3) world-frame axis-angle radians about the camera centre;
+    ``translation``: (V, 3) in units of the camera's distance to the point the cameras look at;
+    see ``camera_refinements``; fitted from ``schedule.camera_start`` of the run on) and exposures
+    (``log_gain``, ``bias``: (V, 3)), the optimizer and the loss history; ``step()`` advances it by
+    one iteration. ``photos``: the fitting views' RGBA photographs (an (N, H, W, 4) array, or a
+    list of arrays when their sizes differ), as ``read_views`` returns them.
 
     Steps ``0 .. schedule.iterations - 1`` fit the geometry and colours with the soft rasterizer;
     the ``schedule.color_iterations`` steps after them fit the colours alone against every fitting
@@ -71,11 +76,20 @@ class Fitter:
         self.views = scene.fit_views
         self.size = render["image_size"]
         self.background = np.asarray(render["background"], float)
-        self.target_alpha = photos[..., 3]
-        self.target_rgb = report.composite(photos, self.background)
+        self.target_alpha = [np.asarray(p)[..., 3] for p in photos]
+        self.target_rgb = [report.composite(np.asarray(p), self.background) for p in photos]
         self.camera_to_world = np.stack([v.camera_to_world for v in self.views])
-        self.fov = np.array([v.fov for v in self.views])
-        self.optimize = set(mesh["optimize"])
+        intrinsics = [v.intrinsics(self.size) for v in self.views]
+        self.image_sizes = [size for size, _, _ in intrinsics]
+        self.focal = np.stack([focal for _, focal, _ in intrinsics])
+        self.principal_point = np.stack([center for _, _, center in intrinsics])
+        for index, (size, alpha) in enumerate(zip(self.image_sizes, self.target_alpha)):
+            if alpha.shape != tuple(size):
+                raise ValueError(f"photos[{index}]: shape {alpha.shape}, expected {tuple(size)} (render.image_size "
+                                 f"{self.size} as the long side of {self.views[index].image})")
+        self.distance = np.linalg.norm(self.camera_to_world[:, :3, 3] - look_at_point(self.camera_to_world), axis=1)
+        self.optimize = set(mesh["optimize"] or ())
+        self.exposure = "exposure" in self.optimize
         self.geometry_iterations = schedule["iterations"]
         self.iterations = schedule["iterations"] + schedule["color_iterations"]
         self.subdivide_at = sorted({int(round(f * self.geometry_iterations)) for f in schedule["subdivide_at"]}
@@ -84,19 +98,25 @@ class Fitter:
         self.seconds = 0.0                      # wall-clock and process CPU time of the steps so far
         self.cpu_seconds = 0.0
         self.history = {name: [] for name in LOSS_TERMS + ("total",)}
-        self._color_fragments = None
+        self._color_fragments = {}
         start = self._start_values()
         self.field = self._make_field(start) if render["shading"] == "field" else None
         self._set_parameters(start)
 
+    @property
+    def fov(self):
+        """(V,) horizontal fields of view in degrees of the fitting views."""
+        return np.array([v.fov for v in self.views])
+
     # ---- parameters ----------------------------------------------------------------------------
     def _start_values(self):
         """Starting values of every parameter group's tensors (attribute name -> array)."""
-        verts, faces = initial_mesh(self.settings["mesh"], self.camera_to_world, self.fov, self.target_alpha)
+        verts, faces = initial_mesh(self.settings["mesh"], self.camera_to_world, self.focal.mean(axis=1),
+                                    self.target_alpha)
         colors = np.broadcast_to(np.asarray(self.settings["mesh"]["initial_color"], float), verts.shape).copy()
         n = len(self.views)
-        return {"verts": verts, "faces": faces, "colors": colors,
-                "rotation": np.zeros((n, 3)), "translation": np.zeros((n, 3))}
+        return {"verts": verts, "faces": faces, "colors": colors, "rotation": np.zeros((n, 3)),
+                "translation": np.zeros((n, 3)), "log_gain": np.zeros((n, 3)), "bias": np.zeros((n, 3))}
 
     def _make_field(self, start):
         options = dict(self.settings["color_field"])
@@ -143,7 +163,7 @@ class Fitter:
         self.faces = np.asarray(values["faces"], np.int64)
         optimize = {"colors"} if color_stage else self.optimize
         schedule = self.settings["schedule"]
-        groups = []
+        groups, self.group_names = [], []
         self.template, self.template_optimizer = None, None
         for group, (names, rate_key) in PARAMETER_GROUPS.items():
             trained = group in optimize
@@ -151,17 +171,21 @@ class Fitter:
             tensors = []
             for name in names:
                 setattr(self, name, dp.tensor(np.asarray(values[name], float), requires_grad=trained and not offsets))
-                tensors.append(getattr(self, name))
+                if name != "bias" or self.settings["render"]["exposure_bias"]:
+                    tensors.append(getattr(self, name))
+            rate = schedule[rate_key] or (schedule["color_learning_rate"] if group == "exposure" else None)
             if trained and offsets:
-                self._set_template(values, schedule[rate_key] or schedule["learning_rate"])
+                self._set_template(values, rate or schedule["learning_rate"])
             elif trained:
-                groups.append({"params": tensors, "lr": schedule[rate_key] or schedule["learning_rate"]})
+                groups.append({"params": tensors, "lr": rate or schedule["learning_rate"]})
+                self.group_names.append(group)
         if self.field is not None:
             saved = {k[len("field."):]: v for k, v in values.items() if k.startswith("field.")}
             if saved:
                 self.field.load_state_dict(saved)
             if "colors" in optimize:                           # the field replaces the vertex colours
-                groups = [g for g in groups if g["params"][0] is not self.colors]
+                kept = [(n, g) for n, g in zip(self.group_names, groups) if n != "colors"]
+                self.group_names, groups = [n for n, _ in kept] + ["color_field"], [g for _, g in kept]
                 groups.append({"params": self.field.parameters(), "lr": self.settings["color_field"]["learning_rate"]})
         if not groups and self.template_optimizer is not None:
             groups = None
@@ -174,7 +198,7 @@ class Fitter:
             self.optimizer = optim.SGD(groups, lr=schedule["learning_rate"], momentum=schedule["momentum"])
         else:
             self.optimizer = optim.Adam(groups, lr=schedule["learning_rate"])
-        self._color_fragments = None
+        self._color_fragments = {}
 
     def _set_template(self, values, lr):
         """Offsets from the template (``mesh.initial``) with their own optimizer and prox hook."""
@@ -197,7 +221,7 @@ class Fitter:
         """The template's vertices (``mesh.initial``) of a template fit (``template.l1 > 0``), else None."""
         if not self.template_mode:
             return None
-        return initial_mesh(self.settings["mesh"], self.camera_to_world, self.fov, self.target_alpha)[0]
+        return initial_mesh(self.settings["mesh"], self.camera_to_world, self.focal.mean(axis=1), self.target_alpha)[0]
 
     @property
     def refit_at(self):
@@ -223,26 +247,70 @@ class Fitter:
         verts = self.template.verts() if self.template is not None else self.verts
         return R.Mesh(verts, self.faces, colors=self.colors, requires_grad=False)
 
+    def size_groups(self, views):
+        """``[(size (H, W), views of that size)]`` for an index array of fitting views."""
+        groups = {}
+        for view in np.asarray(views):
+            groups.setdefault(self.image_sizes[view], []).append(view)
+        return [(size, np.array(group)) for size, group in groups.items()]
+
+    def camera_refinements(self):
+        """``(rotation, translation)``: (V, 3) Tensors of every fitting view's refinement (world-frame
+        axis-angle about the camera centre; world units), or ``(None, None)`` when cameras are not
+        fitted. Their means over the views are held at zero, so the cameras cannot drift together
+        (with the mesh following them)."""
+        if "cameras" not in self.optimize:
+            return None, None
+        rotation = self.rotation - dp.mean(self.rotation, axis=0, keepdims=True)
+        translation = self.translation - dp.mean(self.translation, axis=0, keepdims=True)
+        return rotation, translation * self.distance[:, None]
+
     def cameras(self, views):
-        """``render.Cameras`` of the fitting views ``views`` (index array), refined when fitted."""
-        refine = "cameras" in self.optimize
-        return cameras_from_matrices(self.camera_to_world[views], self.fov[views], self.size,
-                                     self.rotation[views] if refine else None,
-                                     self.translation[views] if refine else None)
+        """``render.Cameras`` of the fitting views ``views`` (index array; one image size), refined
+        when cameras are fitted."""
+        sizes = {self.image_sizes[v] for v in views}
+        if len(sizes) != 1:
+            raise ValueError(f"views: expected fitting views of one image size, got sizes {sorted(sizes)}")
+        rotation, translation = self.camera_refinements()
+        return view_cameras(self.camera_to_world[views], self.focal[views], self.principal_point[views], sizes.pop(),
+                            None if rotation is None else rotation[views],
+                            None if translation is None else translation[views])
+
+    def gain_and_bias(self, views):
+        """``(gain, bias)`` (len(views), 3) Tensors of the views' exposures (None without exposure):
+        the gains' geometric mean and the biases' mean over the fitting views are held at 1 and 0
+        (the vertex colours carry the overall level)."""
+        if not self.exposure:
+            return None, None
+        gain = dp.exp(self.log_gain - dp.mean(self.log_gain, axis=0, keepdims=True))[views]
+        if not self.settings["render"]["exposure_bias"]:
+            return gain, None
+        return gain, (self.bias - dp.mean(self.bias, axis=0, keepdims=True))[views]
 
     def render(self, views, rasterizer, silhouette_only=False):
-        """(len(views), S, S, 4) RGBA Tensor of the current mesh in the fitting views ``views``."""
+        """(len(views), H, W, 4) RGBA Tensor of the current mesh in the fitting views ``views`` (one
+        image size), as each photograph's exposure would show it."""
+        gain, bias = self.gain_and_bias(views)
         if self.field is not None and not silhouette_only:
             mesh = self.mesh()
             if self.field.in_dim == 2:
                 mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
-            return R.render(mesh, self.cameras(views), rasterizer=rasterizer, shader=field_shader(self.field),
+            shade = field_shader(self.field)
+
+            def shader(fragments, mesh, cams, lights):
+                return exposed(shade(fragments, mesh, cams, lights), fragments, gain, bias)
+
+            return R.render(mesh, self.cameras(views), rasterizer=rasterizer, shader=shader,
                             background=self.background)
         return render_unlit(self.mesh(), self.cameras(views), rasterizer, self.background,
-                            silhouette_only=silhouette_only)
+                            silhouette_only=silhouette_only, gain=gain, bias=bias)
+
+    def _target(self, name, views):
+        return np.stack([getattr(self, name)[v] for v in views])
 
     def losses(self, views, sigma):
-        """Unweighted loss terms (Tensors) for the fitting views ``views`` at softness ``sigma``."""
+        """Unweighted loss terms (Tensors) for the fitting views ``views`` at softness ``sigma``
+        (image errors are means over every pixel of every view, whatever their sizes)."""
         render, weights = self.settings["render"], self.settings["loss"]
         terms = {}
         need_colors = weights["rgb"] > 0
@@ -250,13 +318,20 @@ class Fitter:
             rasterizer = R.SoftRasterizer(sigma=sigma, gamma=render["gamma"],
                                           faces_per_pixel=render["faces_per_pixel"] or None,
                                           cull_backfaces=render["cull_backfaces"])
-            image = self.render(views, rasterizer, silhouette_only=not need_colors)
-            if weights["silhouette"] > 0:
-                blur = self.settings["template"]["blur"] if self.template is not None else 0.0
-                terms["silhouette"] = R.mse_loss(gaussian_blur(image[..., 3], blur),
-                                                 gaussian_blur(self.target_alpha[views], blur))
-            if need_colors:
-                terms["rgb"] = R.mse_loss(image[..., :3], self.target_rgb[views])
+            groups = self.size_groups(views)
+            pixels = sum(len(group) * size[0] * size[1] for size, group in groups)
+            for size, group in groups:
+                image = self.render(group, rasterizer, silhouette_only=not need_colors)
+                share = len(group) * size[0] * size[1] / pixels
+                parts = {}
+                if weights["silhouette"] > 0:
+                    blur = self.settings["template"]["blur"] if self.template is not None else 0.0
+                    parts["silhouette"] = R.mse_loss(gaussian_blur(image[..., 3], blur),
+                                                     gaussian_blur(self._target("target_alpha", group), blur))
+                if need_colors:
+                    parts["rgb"] = R.mse_loss(image[..., :3], self._target("target_rgb", group))
+                for name, value in parts.items():
+                    terms[name] = share * value if name not in terms else terms[name] + share * value
         mesh = self.mesh()
         if weights["edge"] > 0:
             terms["edge"] = R.edge_length(mesh)
@@ -269,21 +344,28 @@ class Fitter:
     def color_losses(self):
         """The colour stage's loss: mean squared colour error over every fitting view (z-buffer)."""
         rasterizer = R.HardRasterizer()
-        if self._color_fragments is None:
+        groups = self.size_groups(np.arange(len(self.views)))
+        pixels = sum(len(group) * size[0] * size[1] for size, group in groups)
+        total = 0
+        for size, group in groups:
+            if size not in self._color_fragments:
+                with dp.no_grad():
+                    mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
+                    self._color_fragments[size] = R.rasterize(mesh, self.cameras(group), rasterizer)
+            fragments = self._color_fragments[size]
             with dp.no_grad():
-                cams = self.cameras(np.arange(len(self.views)))
+                gain, bias = self.gain_and_bias(group)
+            if self.field is not None:
                 mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
-                self._color_fragments = (R.rasterize(mesh, cams, rasterizer), cams)
-        fragments, cams = self._color_fragments
-        if self.field is not None:
-            mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
-            if self.field.in_dim == 2:
-                mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
-            colors = shade_field(self.field, fragments, mesh)
-        else:
-            colors = R.interpolate(self.colors, self.faces, fragments)
-        image = rasterizer.blend(fragments, colors, self.background)
-        return {"rgb": R.mse_loss(image[..., :3], self.target_rgb)}
+                if self.field.in_dim == 2:
+                    mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
+                colors = shade_field(self.field, fragments, mesh)
+            else:
+                colors = R.interpolate(self.colors, self.faces, fragments)
+            image = rasterizer.blend(fragments, exposed(colors, fragments, gain, bias), self.background)
+            total = total + len(group) * size[0] * size[1] / pixels * R.mse_loss(image[..., :3],
+                                                                                 self._target("target_rgb", group))
+        return {"rgb": total}
 
     # ---- one iteration -------------------------------------------------------------------------
     def step(self):
@@ -296,9 +378,14 @@ class Fitter:
             self.subdivide()
         if self.template_optimizer is not None and self.iteration == self.refit_at and self.refit_at > 0:
             self.template.refit(self.template_optimizer)
+        start = round(schedule["camera_start"] * self.geometry_iterations)
         optimizers = [o for o in (self.optimizer, self.template_optimizer) if o is not None]
-        for group in [g for o in optimizers for g in o.param_groups]:
-            group["lr"] = group["initial_lr"] * self._decay()
+        named = list(zip(self.group_names, self.optimizer.param_groups)) if self.optimizer is not None else []
+        if self.template_optimizer is not None:
+            named += [("vertices", g) for g in self.template_optimizer.param_groups]
+        for name, group in named:
+            frozen = name == "cameras" and self.iteration < start
+            group["lr"] = 0.0 if frozen else group["initial_lr"] * self._decay()
         if self.iteration >= self.geometry_iterations:
             terms = self.color_losses()
             total = terms["rgb"]

@@ -10,9 +10,9 @@ from diffprog import render as R
 from .cameras import look_at_point, silhouette_radius
 
 
-def initial_mesh(settings, camera_to_world, fov, alphas):
+def initial_mesh(settings, camera_to_world, focal, alphas):
     """``(verts (V, 3), faces (F, 3))`` arrays from the ``[mesh]`` settings, the fitting views'
-    (N, 4, 4) camera-to-world matrices, horizontal fields of view (degrees) and (N, S, S) masks."""
+    (N, 4, 4) camera-to-world matrices, (N,) focal lengths in pixels and N masks (2-D arrays)."""
     if settings["initial"] != "ico_sphere":
         loaded = R.load_mesh(settings["initial"], requires_grad=False)
         return np.asarray(loaded.verts.data, float), loaded.faces
@@ -20,6 +20,6 @@ def initial_mesh(settings, camera_to_world, fov, alphas):
     center = look_at_point(camera_to_world) if center is None else np.asarray(center, float)
     radius = settings["radius"]
     if radius is None:
-        radius = silhouette_radius(camera_to_world, fov, alphas, center)
+        radius = silhouette_radius(camera_to_world, focal, alphas, center)
     sphere = R.ico_sphere(settings["level"], radius=radius, center=center, requires_grad=False)
     return np.asarray(sphere.verts.data, float), sphere.faces

@@ -11,24 +11,28 @@ import os
 
 # role -> (singular, plural) as a change is reported
 _ROLES = {"scene": ("scene file", "scene files"), "transforms": ("transforms.json", "transforms.json files"),
-          "photograph": ("photograph", "photographs"), "reference_mesh": ("reference mesh", "reference meshes"),
-          "initial_mesh": ("initial mesh", "initial meshes")}
+          "photograph": ("photograph", "photographs"), "mask": ("mask", "masks"),
+          "reference_mesh": ("reference mesh", "reference meshes"), "initial_mesh": ("initial mesh", "initial meshes")}
 _CHUNK = 1 << 20
 _memory = {}                        # (path, size, mtime_ns) -> sha256, for the life of this process
 
 
 def input_files(scene):
     """``[(role, absolute path)]`` of every file the fit of ``scene`` (a parsed Scene) reads: the scene
-    file, ``photos.transforms``, each photograph, ``photos.reference_mesh`` and ``mesh.initial``."""
+    file, ``photos.transforms``, each photograph (and its mask file, if any), ``photos.reference_mesh`` and
+    ``mesh.initial``."""
     root = os.path.dirname(os.path.abspath(scene.path))
     files = [("scene", os.path.abspath(scene.path))]
     transforms = scene["photos.transforms"]
     if transforms:
         files.append(("transforms", os.path.normpath(os.path.join(root, os.path.expanduser(transforms)))))
-    files += [("photograph", os.path.abspath(view.image)) for view in scene.views]
+    for view in scene.views:
+        files.append(("photograph", os.path.abspath(view.image)))
+        if getattr(view, "mask", None):                  # a separate mask file, where views carry one
+            files.append(("mask", os.path.abspath(view.mask)))
     if scene["photos.reference_mesh"]:
         files.append(("reference_mesh", os.path.abspath(scene["photos.reference_mesh"])))
-    if scene["mesh.initial"] != "ico_sphere":
+    if scene["mesh.initial"] != "ico_sphere" and os.path.isfile(scene["mesh.initial"]):
         files.append(("initial_mesh", os.path.abspath(scene["mesh.initial"])))
     return files
 
@@ -86,7 +90,7 @@ def describe_changes(old, new):
     for role, (singular, plural) in _ROLES.items():
         for what in ("changed", "added", "removed"):
             count = counts.get((role, what), 0)
-            if count == 1 and role != "photograph":
+            if count == 1 and role not in ("photograph", "mask"):
                 lines.append(f"{singular} {what}")
             elif count:
                 lines.append(f"{count} {singular if count == 1 else plural} {what}")

@@ -36,17 +36,22 @@ def render_hard(verts, faces, colors, cams, background, shader="unlit"):
     return np.asarray(R.render(mesh, cams, rasterizer=R.HardRasterizer(), shader=shader, background=background).data)
 
 
-def render_antialiased(verts, faces, colors, camera_to_world, fov, size, background, supersample=4, shader="unlit"):
-    """(N, S, S, 4): z-buffer renders at ``supersample`` times the size, box-filtered down, so each
-    pixel holds the area average over the pixel (the photographs' box pixel filter; alpha is coverage)."""
-    from .cameras import cameras_from_matrices
-    big = size * supersample
+def render_antialiased(verts, faces, colors, camera_to_world, focal, principal_point, size, background,
+                       supersample=4, shader="unlit"):
+    """(N, H, W, 4): z-buffer renders at ``supersample`` times the size (H, W), box-filtered down, so
+    each pixel holds the area average over the pixel (the photographs' box pixel filter; alpha is
+    coverage). camera_to_world: (N, 4, 4); focal, principal_point: (N, 2) pixels at ``size``;
+    shader: as for ``render_hard``."""
+    from .cameras import view_cameras
+    h, w = size
     images = []
     for start in range(0, len(camera_to_world), 4):
-        cams = cameras_from_matrices(camera_to_world[start:start + 4], fov[start:start + 4], big)
+        part = slice(start, start + 4)
+        cams = view_cameras(camera_to_world[part], np.asarray(focal)[part] * supersample,
+                            np.asarray(principal_point)[part] * supersample, (h * supersample, w * supersample))
         images.append(render_hard(verts, faces, colors, cams, background, shader))
     image = np.concatenate(images)
-    return image.reshape(len(image), size, supersample, size, supersample, 4).mean(axis=(2, 4))
+    return image.reshape(len(image), h, supersample, w, supersample, 4).mean(axis=(2, 4))
 
 
 def write_turntable(path, verts, faces, colors, center, distance, fov, size, frames, background,

@@ -94,7 +94,7 @@ def visual_hull(camera_to_world, fov, masks, resolution=64, center=None, radius=
     fov = np.broadcast_to(np.asarray(fov, np.float64), (len(c2w),))
     center = look_at_point(c2w) if center is None else np.asarray(center, np.float64)
     if radius is None:
-        radius = silhouette_radius(c2w, fov, masks, center)
+        radius = silhouette_radius(c2w, focal_from_fov(fov, masks.shape[-1]), masks, center)
     reach = 3.0 * radius
     lower, upper = center - reach, center + reach
     for first, cells in ((True, 32), (False, resolution)):

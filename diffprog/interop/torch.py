@@ -84,7 +84,7 @@ def to_torch_function(f, name=None):
             ctx.vjp_fn, ctx.wanted, ctx.multi, ctx.nargs = vjp_fn, wanted, multi, len(args)
             ctx.shapes = [np.shape(o.data if type(o) is Tensor else o) for o in outs]
             ctx.dtypes = [np.asarray(o.data if type(o) is Tensor else o).dtype for o in outs]
-            ctx.arg_dtypes = [a.dtype if isinstance(a, torch.Tensor) else None for a in args]
+            ctx.arg_kinds = [(a.dtype, a.device) if isinstance(a, torch.Tensor) else None for a in args]
             results = tuple(_from_numpy(o.data if type(o) is Tensor else o).to(device) for o in outs)
             for r in results:
                 if not r.is_floating_point():
@@ -101,7 +101,8 @@ def to_torch_function(f, name=None):
                    for g, s, dt in zip(grads, ctx.shapes, ctx.dtypes)]
             result = ctx.vjp_fn(tuple(cts) if ctx.multi else cts[0])
             for i, g in zip(ctx.wanted, result):
-                grads_in[i] = _from_numpy(np.ascontiguousarray(g)).to(ctx.arg_dtypes[i])
+                dtype, device = ctx.arg_kinds[i]
+                grads_in[i] = _from_numpy(np.ascontiguousarray(g)).to(device=device, dtype=dtype)
             return (None, None, *grads_in)
 
     Bridge.__name__ = Bridge.__qualname__ = f"Bridge_{label}"

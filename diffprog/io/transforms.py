@@ -31,7 +31,7 @@ class Frame:
     image: path; camera_to_world: (4, 4) OpenGL matrix as stored; focal: (fx, fy) and
     principal_point: (cx, cy) in pixels of an image ``width`` x ``height``; distortion: (6,)
     ``k1 k2 p1 p2 k3 k4`` (OpenCV radial-tangential; zeros for a pinhole); mask: path or None;
-    split: the frame's ``split`` field or None."""
+    split: the frame's ``split`` field or None; camera_model: as given in the file (None if absent)."""
     image: str
     camera_to_world: np.ndarray
     focal: tuple
@@ -41,6 +41,7 @@ class Frame:
     distortion: np.ndarray
     mask: str = None
     split: str = None
+    camera_model: str = None
 
     @property
     def distorted(self):
@@ -123,7 +124,8 @@ def _frame(meta, frame, index, path, folder, check_files):
         mask = complete_path(folder, mask)
         if check_files and not os.path.isfile(mask):
             raise FileNotFoundError(f"{label}: mask_path: mask {mask!r} does not exist")
-    model = get("camera_model") or "PINHOLE"
+    given_model = get("camera_model")
+    model = given_model or "PINHOLE"
     if model not in CAMERA_MODELS:
         raise SceneError(f"{label}: camera_model {model!r} is not supported (expected one of "
                          f"{', '.join(CAMERA_MODELS)}; undistort such images first, e.g. with COLMAP's image_undistorter)")
@@ -144,7 +146,7 @@ def _frame(meta, frame, index, path, folder, check_files):
         distortion[2:] = 0.0
     split = frame.get("split")
     return Frame(image, matrix, focal, (cx, cy), int(width), int(height), distortion, mask,
-                 split if isinstance(split, str) else None)
+                 split if isinstance(split, str) else None, given_model)
 
 
 def _focal(get, width, height, label, path):
@@ -182,8 +184,9 @@ def check_camera_to_world(matrix, where):
 
 def write_transforms(path, frames, extra=None):
     """Write ``frames`` (:class:`Frame` list) to a ``transforms.json`` at ``path``; intrinsics shared
-    by every frame go to the top level, the rest per frame; paths are written relative to the
-    JSON file's folder. ``extra``: more top-level fields."""
+    by every frame go to the top level, the rest per frame; absolute paths are written relative to
+    the JSON file's folder. ``camera_model`` is written (OPENCV) only for distorted frames unless
+    ``extra`` (more top-level fields) gives it."""
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
 
     def intrinsics(frame):
@@ -200,7 +203,8 @@ def write_transforms(path, frames, extra=None):
     all_intrinsics = [intrinsics(f) for f in frames]
     shared = {k: v for k, v in all_intrinsics[0].items() if all(i.get(k) == v for i in all_intrinsics)}
     meta = dict(extra or {})
-    meta["camera_model"] = "OPENCV" if any(f.distorted for f in frames) else "PINHOLE"
+    if any(f.distorted for f in frames):
+        meta["camera_model"] = "OPENCV"
     meta.update(shared)
     if "fl_x" in shared and "w" in shared:
         meta["camera_angle_x"] = 2 * math.atan(0.5 * shared["w"] / shared["fl_x"])

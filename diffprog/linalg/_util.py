@@ -3,9 +3,9 @@ outputs from one primitive, the complex-conjugate form of holomorphic rules, inp
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff import backend as B
-from diffprog.autodiff.inputs import float_input
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import backend as B
+from diffprog.autodiff.extend import float_input
+from diffprog.autodiff.extend import Primitive, apply
 
 
 def raw(x):

@@ -11,8 +11,8 @@ inf/NaN there). Zero singular values: the 1/s terms of the rectangular part are 
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff import backend as B
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import backend as B
+from diffprog.autodiff.extend import Primitive, apply
 
 from ._util import MultiOutput, as_matrix, call, diag_embed, diagonal, gap_inverse, raw, require_real
 from .solve import SOLVE

@@ -2,8 +2,8 @@
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff import backend as B
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import backend as B
+from diffprog.autodiff.extend import Primitive, apply
 
 from ._util import as_matrix, call, holomorphic, raw
 from .solve import INV

@@ -2,9 +2,9 @@
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff import backend as B
-from diffprog.autodiff import functions as F
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import backend as B
+import diffprog.autodiff as F
+from diffprog.autodiff.extend import Primitive, apply
 
 from ._util import as_matrix, call, holomorphic, raw
 from .decompositions import svd

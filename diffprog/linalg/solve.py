@@ -1,9 +1,9 @@
-"""Linear systems: ``solve``, ``inv``, ``cho_solve``, ``lstsq``."""
+"""Linear systems: ``solve``, ``inv``, ``cho_solve`` (``lstsq`` is in ``lstsq.py``)."""
 import numpy as np
 
-from diffprog.autodiff import backend as B
-from diffprog.autodiff import functions as F
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import backend as B
+import diffprog.autodiff as F
+from diffprog.autodiff.extend import Primitive, apply
 
 from ._util import as_matrix, call, holomorphic, raw
 
@@ -72,27 +72,3 @@ def cho_solve(c, b, lower=True):
     c = as_matrix(c, "cho_solve", square=True, arg="c")
     lo = c if lower else F.swapaxes(c, -1, -2)
     return solve(F.swapaxes(lo, -1, -2), solve(lo, b))
-
-
-def lstsq(a, b):
-    """Least-squares solution x minimising ||a x - b|| (minimum-norm x when a is wide).
-
-    ``a``: (..., m, n) of full rank; ``b``: (m,) or (..., m, k). Returns x only (PyTorch's
-    ``solution``). Computed from a QR factorisation (of a when m >= n: x = R^-1 Q^T b; of a^T
-    otherwise: x = Q R^-T b), so its gradients are those of ``qr`` and ``solve``."""
-    from .decompositions import qr
-    a = as_matrix(a, "lstsq")
-    m, n = np.shape(raw(a))[-2:]
-    bd = np.shape(raw(b))
-    vector = len(bd) == 1
-    if (vector and bd[0] != m) or (not vector and (len(bd) < 2 or bd[-2] != m)):
-        raise ValueError(f"linalg.lstsq: b must have shape ({m},) or (..., {m}, k) to match a of shape "
-                         f"{np.shape(raw(a))}, got {bd}")
-    rhs = F.expand_dims(b, -1) if vector else b
-    if m >= n:
-        q, r = qr(a)
-        x = solve(r, F.swapaxes(q, -1, -2) @ rhs)
-    else:
-        q, r = qr(F.swapaxes(a, -1, -2))
-        x = q @ solve(F.swapaxes(r, -1, -2), rhs)
-    return F.squeeze(x, -1) if vector else x

@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 import diffprog.autodiff as ad
-from diffprog.autodiff import backend as B
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import backend as B
+from diffprog.autodiff.extend import Primitive, apply
 from .module import Module
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)

@@ -9,7 +9,7 @@ differentiate twice (asking for more raises NotImplementedError).
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import Primitive, apply
 
 
 def lstm_sequence(projected, weight_hh, h0, c0, truncate=0):

@@ -12,7 +12,7 @@ import numpy as np
 
 import diffprog.autodiff as ad
 from diffprog.autodiff import Tensor
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import Primitive, apply
 from .module import Module, Parameter
 from . import init as _init
 from .layers import check_features, linear_map

@@ -15,7 +15,7 @@ one evaluation of ``f`` with its vector-Jacobian product (one small graph, freed
 import numpy as np
 
 from diffprog.autodiff import Tensor, enable_grad, no_grad
-from diffprog.autodiff.tape import Primitive, run_backward
+from diffprog.autodiff.extend import Primitive, cotangents
 
 from .solvers import integrate
 
@@ -59,7 +59,7 @@ def _vjp_all(g, ans, args, needs, kw):
         if type(out) is not Tensor or not out.requires_grad:
             cots = [None] * (1 + len(inputs))
         else:
-            cots = run_backward([out], [a.astype(out.data.dtype, copy=False)], [y] + inputs)
+            cots = cotangents([out], [a.astype(out.data.dtype, copy=False)], [y] + inputs)
         parts = [np.asarray(out.data if type(out) is Tensor else out).reshape(-1)]
         for c, n in zip(cots, [size] + param_sizes):
             parts.append(np.zeros(n, dtype) if c is None else -np.asarray(c).reshape(-1))

@@ -3,8 +3,8 @@ adjoint sensitivity method."""
 import numpy as np
 
 from diffprog.autodiff import Tensor, stack
-from diffprog.autodiff import functions as F
-from diffprog.autodiff.tape import apply
+import diffprog.autodiff as F
+from diffprog.autodiff.extend import apply, backend as B
 from diffprog.autodiff.pytree import flatten
 
 from .adjoint import ODE_ADJOINT
@@ -51,13 +51,13 @@ def odeint(f, y0, t, params=None, method="dopri5", rtol=1e-7, atol=1e-9, adjoint
             raise ValueError(f"odeint: {name} must be a non-negative number, got {v!r}")
     if step_size is not None and not step_size > 0:
         raise ValueError(f"odeint: step_size must be positive, got {step_size!r}")
-    times = np.asarray(F._raw(t), dtype=np.float64)
+    times = np.asarray(B.data(t), dtype=np.float64)
     if times.ndim != 1 or times.size < 1:
         raise ValueError(f"odeint: t must be a 1-D sequence of output times, got shape {times.shape}")
     steps = np.diff(times)
     if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
         raise ValueError(f"odeint: t must be strictly increasing or strictly decreasing, got {times}")
-    y0_raw = np.asarray(F._raw(y0))
+    y0_raw = np.asarray(B.data(y0))
     if y0_raw.dtype.kind not in "fc":
         if type(y0) is Tensor:
             raise TypeError(f"odeint: y0 must be floating point, got dtype {y0_raw.dtype}")
@@ -69,8 +69,8 @@ def odeint(f, y0, t, params=None, method="dopri5", rtol=1e-7, atol=1e-9, adjoint
         return f(tt, y, params) if with_params else f(tt, y)
 
     out = field(float(times[0]), y0)
-    if np.shape(F._raw(out)) != y0_raw.shape:
-        raise ValueError(f"odeint: f returned shape {np.shape(F._raw(out))} for a state of shape "
+    if np.shape(B.data(out)) != y0_raw.shape:
+        raise ValueError(f"odeint: f returned shape {np.shape(B.data(out))} for a state of shape "
                          f"{y0_raw.shape}; dy/dt must have the shape of y")
     time_grad = type(t) is Tensor and t.requires_grad
     start = y0

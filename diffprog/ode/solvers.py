@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from diffprog.autodiff import Tensor
-from diffprog.autodiff.tape import Primitive, apply
+from diffprog.autodiff.extend import Primitive, apply
 
 
 class Tableau:

@@ -13,7 +13,7 @@ import numpy as np
 
 import diffprog.fft as fft
 from diffprog.autodiff import Tensor
-from diffprog.autodiff import functions as F
+import diffprog.autodiff as F
 
 
 def _raw(x):

@@ -43,11 +43,21 @@ class Interpolate(dp.Function):
         return ctx.kernels.interpolate_backward(ctx.values, ctx.bary, ctx.index, g) + (None,)
 
 
+def _vertex_index(faces, fragments):
+    """faces[fragments.parent], computed once per (fragments, faces) pair (shaders interpolate
+    several attributes over the same faces)."""
+    cache = fragments.__dict__.setdefault("_vertex_index", {})
+    key = id(faces)
+    if key not in cache or cache[key][0] is not faces:
+        cache[key] = (faces, faces[fragments.parent])
+    return cache[key][1]
+
+
 def interpolate(values, faces, fragments, image=None):
     """Interpolate per-vertex ``values`` (V, C) — or per camera (N, V, C) with ``image`` the pairs'
     camera indices — over the fragments' faces with their barycentrics -> (P, C).
     One fused op: differentiable with respect to ``values`` and the barycentrics."""
-    index = faces[fragments.parent]                                   # (P, 3)
+    index = _vertex_index(faces, fragments)                           # (P, 3)
     if image is not None:
         index = index + (image * values.shape[1])[:, None]
         values = dp.reshape(values, (-1, values.shape[-1]))
@@ -209,7 +219,8 @@ class LitPairs(dp.Function):
 
     @staticmethod
     def backward(ctx, g):
-        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), g)
+        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), g,
+                                                 need_shininess=ctx.needs_input_grad[9])
         return tuple(gr.astype(x.dtype, copy=False).reshape(x.shape) for gr, x in zip(grads, ctx.arrays)) + (None,)
 
 

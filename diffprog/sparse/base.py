@@ -66,6 +66,13 @@ def warn_not_converged(name, max_iter, gap, tol):
                      f"{gap:.3e} > tolerance {tol:.3e}; increase max_iter or tol, or check feature scaling")
 
 
+def _targets_for(y, prediction):
+    y = np.asarray(y).ravel()
+    if y.shape[0] != prediction.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} entries but X has {prediction.shape[0]} rows; expected one per row")
+    return y
+
+
 def r2_score(y, prediction):
     """Coefficient of determination, scikit-learn's ``score`` for regressors."""
     y = np.asarray(y, dtype=float).ravel()
@@ -83,7 +90,8 @@ class RegressorMixin:
 
     def score(self, X, y):
         """R^2 of ``predict(X)`` against y (n_samples,)."""
-        return float(r2_score(y, self.predict(X)))
+        prediction = self.predict(X)
+        return float(r2_score(_targets_for(y, prediction), prediction))
 
 
 class ClassifierMixin:
@@ -93,7 +101,8 @@ class ClassifierMixin:
 
     def score(self, X, y):
         """Mean accuracy of ``predict(X)`` against the labels y (n_samples,)."""
-        return float(np.mean(self.predict(X) == np.asarray(y).ravel()))
+        prediction = self.predict(X)
+        return float(np.mean(prediction == _targets_for(y, prediction)))
 
 
 class LinearRegressorMixin(RegressorMixin):

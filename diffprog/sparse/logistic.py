@@ -46,6 +46,8 @@ def _best_intercept(z, loss_and_derivatives, b):
     the dual point below feasible (its equality constraint) and the duality gap a certificate."""
     value, grad, hess = loss_and_derivatives(z + b)
     for _ in range(50):
+        if np.ndim(b) == 0 and not hess > 0:                              # flat: nothing left to gain
+            break
         step = grad / hess if np.ndim(b) == 0 else np.linalg.solve(hess, grad)
         if float(np.sum(step * grad)) <= 1e-15 * max(value, 1.0):        # Newton decrement: converged
             break
@@ -87,8 +89,9 @@ def _binary_loss(s):
 
 
 def _fit_binary(design, y_sign, alpha, fit_intercept, tol, max_iter):
-    """Binary problem; ``v = [w, b]`` (p + fit_intercept,). Returns the solution, fista's result
-    and the gap scale. With an intercept, the gap is taken at the best intercept for w."""
+    """Binary problem; ``v = [w, b]`` (p + fit_intercept,). Returns ``(v, fista's result, final
+    duality gap, gap scale)``. With an intercept, the gap is taken at the best intercept for w,
+    and that intercept is returned."""
     n, p = design.n, design.p
     loss, _ = logistic(design, y_sign, fit_intercept)
     lam = n * alpha
@@ -132,7 +135,7 @@ def _softmax_loss(onehot):
 def _fit_multinomial(design, codes, n_classes, alpha, fit_intercept, tol, max_iter):
     """Multinomial problem; ``V = [W, b]`` (K, p + fit_intercept). Dual point: the softmax
     probabilities pulled towards the one-hot labels until ``||X^T (Q - Y)||_inf <= n alpha``
-    (at the best intercepts for W, as in the binary case)."""
+    (at the best intercepts for W, as in the binary case). Returns as :func:`_fit_binary`."""
     n, p = design.n, design.p
     loss, _ = multinomial(design, codes, n_classes, fit_intercept)
     lam = n * alpha

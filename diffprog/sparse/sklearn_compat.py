@@ -45,7 +45,8 @@ def _sklearn():
 
 
 def sklearn_available():
-    """True when scikit-learn can be imported (checked once per process)."""
+    """True when scikit-learn >= 1.6 can be imported (checked once per process; older versions
+    lack the tags API and are treated as absent)."""
     return _sklearn() is not None
 
 
@@ -73,7 +74,7 @@ def sklearn_tags(estimator_type):
     takes dense or ``scipy.sparse`` X and a 1-D target."""
     sk = _sklearn()
     if sk is None:
-        raise ImportError("__sklearn_tags__ needs scikit-learn: pip install scikit-learn")
+        raise ImportError("__sklearn_tags__ needs scikit-learn >= 1.6: pip install \"diffprog[sklearn]\"")
     return sk["Tags"](
         estimator_type=estimator_type,
         target_tags=sk["TargetTags"](required=True),

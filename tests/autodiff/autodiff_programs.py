@@ -21,13 +21,13 @@ class DpLib:
         return getattr(self.dp, name)
 
     def data(self, x):
-        return np.asarray(x)
+        return np.asarray(getattr(x, "data", x))      # the numbers, out of the graph
 
     def ndim(self, x):
-        return np.ndim(np.asarray(x))
+        return np.ndim(self.data(x))
 
     def shape(self, x):
-        return np.shape(np.asarray(x))
+        return np.shape(self.data(x))
 
     def flip(self, x, axis):
         return self.dp.flip(x, axis=axis)

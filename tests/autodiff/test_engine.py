@@ -439,9 +439,11 @@ def test_comparisons_return_plain_boolean_arrays():
 
 def test_array_protocol_and_conversions():
     x = leaf([[1.0, 2.0], [3.0, 4.0]])
-    arr = np.asarray(x)
+    with dp.no_grad():                # a Tensor that requires grad converts only outside the graph
+        arr = np.asarray(x)
+        assert np.asarray(x, dtype=np.float32).dtype == np.float32
     assert type(arr) is np.ndarray and np.array_equal(arr, x.data)
-    assert np.asarray(x, dtype=np.float32).dtype == np.float32
+    assert np.asarray(x.detach(), dtype=np.float32).dtype == np.float32
     assert x.numpy() is x.data or np.shares_memory(x.numpy(), x.data)
     assert leaf(3.5).item() == 3.5 and float(leaf(2.0)) == 2.0
     assert x.tolist() == [[1.0, 2.0], [3.0, 4.0]]

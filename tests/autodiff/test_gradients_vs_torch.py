@@ -25,7 +25,7 @@ def both(fn, *inputs, seed=0):
 
     def projected(*xs):
         out = fn(DP, *xs)
-        value.append(np.asarray(out))
+        value.append(np.asarray(out.data))
         return dp.sum(out * u)
     dp_grads = dp.grad(projected, argnums=tuple(range(len(inputs))))(*inputs)
     return value[0], out_t.detach().numpy(), dp_grads, torch_grads

@@ -34,6 +34,20 @@ def distinct(rng, *shapes):
     return tuple(out)
 
 
+def above_one(rng, *shapes):
+    return tuple(rng.uniform(1.2, 3.0, s) for s in shapes)
+
+
+def with_zeros(rng, *shapes):
+    """Normal entries with one exact zero per row (the cumulative product's hard case)."""
+    out = []
+    for s in shapes:
+        x = rng.standard_normal(s)
+        x[..., 1] = 0.0
+        out.append(x)
+    return tuple(out)
+
+
 def unary(prim, gen=normal, shape=(2, 3), **kw):
     return (lambda x: apply(prim, x, **kw)), gen, (shape,)
 
@@ -84,6 +98,13 @@ ROWS[P.RESHAPE] = ((lambda x: apply(P.RESHAPE, x, shape=(3, 2))), normal, ((2, 3
 ROWS[P.TRANSPOSE] = ((lambda x: apply(P.TRANSPOSE, x, axes=(2, 0, 1))), normal, ((2, 3, 4),))
 ROWS[P.GETITEM] = ((lambda x: apply(P.GETITEM, x, idx=(np.array([0, 2, 0]), slice(1, None)))),
                    normal, ((4, 3),))
+
+ROWS.update({
+    P.ARCSINH: unary(P.ARCSINH), P.ARCCOSH: unary(P.ARCCOSH, above_one), P.ARCTANH: unary(P.ARCTANH, unit),
+    P.LOG2: unary(P.LOG2, positive), P.LOG10: unary(P.LOG10, positive), P.EXP2: unary(P.EXP2),
+    P.CBRT: unary(P.CBRT, away_from_zero), P.HYPOT: binary(P.HYPOT, away_from_zero),
+    P.LOGADDEXP: binary(P.LOGADDEXP), P.CUMPROD: unary(P.CUMPROD, with_zeros, axis=1),
+})
 
 TABLE = [(prim, *row) for prim, row in ROWS.items()]
 

@@ -158,7 +158,7 @@ ELEMENTWISE = [
     Case("clip", dp.clip, np.clip, [((2, 3),)], away_from_bounds, kw=dict(a_min=-0.5, a_max=None)),
     Case("clip", lambda x, lo, hi: dp.clip(x, lo, hi), np.clip, [((2, 3), (), (3,)), ((4,), (4,), ())],
          lambda rng, a, b, c: (away_from_bounds(rng, a)[0], np.full(b, -0.5), np.full(c, 0.5))),
-    Case("scalars", lambda x: (dp.maximum(x, 0.3) * dp.minimum(-0.2, x) + dp.where(np.asarray(x) > 0, x, 0.0)
+    Case("scalars", lambda x: (dp.maximum(x, 0.3) * dp.minimum(-0.2, x) + dp.where(np.asarray(getattr(x, 'data', x)) > 0, x, 0.0)
                                + dp.arctan2(x, 2.0) + dp.arctan2(-1.0, x) + 2.0 ** x + x ** 0 + 1.5 / x
                                + dp.clip(x, -1, 1) / 3 - dp.power(x, 2)),
          lambda x: (np.maximum(x, 0.3) * np.minimum(-0.2, x) + np.where(x > 0, x, 0.0) + np.arctan2(x, 2.0)
@@ -173,7 +173,7 @@ ELEMENTWISE = [
     _binary("arctan2", np.arctan2, nonzero),
     _binary("maximum", np.maximum, tied),
     _binary("minimum", np.minimum, tied),
-    Case("where", lambda x, y: dp.where(np.asarray(x) > 0, x, y), lambda x, y: np.where(x > 0, x, y),
+    Case("where", lambda x, y: dp.where(np.asarray(getattr(x, 'data', x)) > 0, x, y), lambda x, y: np.where(x > 0, x, y),
          [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((4,), ())], nonzero),
     Case("where", lambda x, y: dp.where(np.array([True, False, True]), x, y),
          lambda x, y: np.where(np.array([True, False, True]), x, y), [((2, 3), ()), ((), ())]),

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,14 @@ def test_partial_files_of_a_killed_writer_are_removed(tmp_path):
     assert [os.path.basename(path) for path in removed] == left
     assert os.listdir(tmp_path / "previews") == []
     assert sorted(os.listdir(tmp_path)) == [".hidden-user-file", "metrics.json", "previews"]
+
+
+def test_scratch_folders_of_a_killed_run_are_removed(tmp_path):
+    import tempfile
+    from diffprog.fit.files import scratch_folder
+    with scratch_folder(tmp_path) as scratch:
+        assert os.path.basename(scratch).startswith(".scratch.partial-")
+    left = tempfile.mkdtemp(dir=tmp_path, prefix=".scratch.partial-")      # what a kill inside the block leaves
+    (Path(left) / "texture.png").write_bytes(b"half")
+    (tmp_path / "keep").mkdir()
+    assert remove_partial_files(tmp_path) == [left] and os.listdir(tmp_path) == ["keep"]

@@ -113,7 +113,7 @@ def test_from_torch_module_trains_with_diffprog(rng):
     rx = torch.tensor(x, requires_grad=True)
     ref = ((net(rx) - torch.from_numpy(y)) ** 2).mean()
     ref.backward()
-    assert float(loss) == pytest.approx(float(ref), rel=1e-12)
+    assert float(loss) == pytest.approx(ref.item(), rel=1e-12)
     np.testing.assert_allclose(xt.grad, rx.grad.numpy(), rtol=1e-12, atol=1e-14)
     for p, (_, q) in zip(module.parameters(), net.named_parameters()):
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-12, atol=1e-14)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from scale_helpers import metrics_by_name  # noqa: F401  (conftest puts tests/scale on sys.path)
 
 pytest.importorskip("distributed", reason="the Dask tests need the 'scale' extra (dask[distributed])")
 ROOT = Path(__file__).resolve().parents[2]

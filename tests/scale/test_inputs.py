@@ -4,7 +4,6 @@ reused for files whose size and modification time did not change."""
 import json
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from PIL import Image
 
 from diffprog import scale
 from diffprog.fit import inputs as fit_inputs
-from scale_helpers import BASE_SCENE, TINY, metrics_by_name, write_scene
+from scale_helpers import BASE_SCENE, TINY, write_scene
 
 PHOTOS = BASE_SCENE.parent.parent / "assets" / "horseshoe" / "photos"
 

@@ -150,6 +150,8 @@ def test_bad_input_messages(rng, monkeypatch, with_sklearn):
         Lasso().fit(X, y).predict(X[:, :3])
     with pytest.raises(NotFittedError, match="not fitted yet: call fit"):
         Lasso().predict(X)
+    with pytest.raises(ValueError, match="y has 19 entries but X has 20 rows"):
+        Lasso().fit(X, y).score(X, y[:-1])
 
 
 def test_max_iter_warns_with_final_gap(rng):

@@ -124,7 +124,7 @@ def test_works_without_sklearn(tmp_path):
         try:
             Lasso().__sklearn_tags__()
         except ImportError as err:
-            assert "pip install scikit-learn" in str(err)
+            assert "pip install" in str(err) and "scikit-learn >= 1.6" in str(err)
         assert not any(name.startswith("sklearn.") for name in sys.modules)
         print("ok")
     """)

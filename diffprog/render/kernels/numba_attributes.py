@@ -5,7 +5,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _interpolate(values, bary, index):
     P, C = index.shape[0], values.shape[1]
     out = np.empty((P, C))
@@ -24,7 +24,7 @@ def interpolate(values, bary, index):
     return out.astype(np.result_type(values, bary), copy=False)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _interpolate_backward(values, bary, index, g):
     P, C = index.shape[0], values.shape[1]
     g_values = np.zeros(values.shape)
@@ -53,7 +53,7 @@ def interpolate_backward(values, bary, index, g):
     return g_values.astype(dtype, copy=False), g_bary.astype(np.result_type(g, values), copy=False)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tap(u, v, h, w):
     x = u * w - 0.5
     y = (1.0 - v) * h - 0.5
@@ -67,7 +67,7 @@ def _tap(u, v, h, w):
     return ya * w + xa, ya * w + xb, yb * w + xa, yb * w + xb, fx, fy
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sample(tex, uvs, h, w):
     P, C = uvs.shape[0], tex.shape[1]
     out = np.empty((P, C))
@@ -87,7 +87,7 @@ def sample_bilinear(texture, uvs):
     return out.astype(np.result_type(texture, uvs), copy=False)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sample_backward(tex, uvs, g, h, w):
     P, C = uvs.shape[0], tex.shape[1]
     g_tex = np.zeros((h * w, C))

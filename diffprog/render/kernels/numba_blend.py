@@ -12,25 +12,25 @@ from numba import njit
 from .numpy_blend import BACKGROUND_EPS
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sigmoid(x):
     e = math.exp(-abs(x))
     return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _softplus_pair(x):
     """(softplus(x), softplus(-x)) sharing one exp and one log1p."""
     lg = math.log1p(math.exp(-abs(x)))
     return max(x, 0.0) + lg, max(-x, 0.0) + lg
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _silhouette(dist, pixel, npix, sigma):
     log_c = np.zeros(npix)                               # log(1 - alpha)
     for j in range(len(pixel)):
@@ -41,7 +41,7 @@ def _silhouette(dist, pixel, npix, sigma):
     return alpha
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _colour(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
     """Silhouette and colour in three passes over the pairs; returns the per-pair weights too."""
     P, C = colors.shape
@@ -99,7 +99,7 @@ def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, zn
     return np.concatenate([rgb, alpha[:, None]], axis=1), res
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _silhouette_backward(dist, alpha, g, pixel, sigma):
     P = len(pixel)
     g_dist = np.empty(P)
@@ -111,7 +111,7 @@ def _silhouette_backward(dist, alpha, g, pixel, sigma):
     return g_dist
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _colour_backward(dist, colors, alpha, wgt, wb, rgb, g, pixel, sigma, gamma, znear, zfar, bg_per_pixel):
     P, C = colors.shape
     npix = len(wb)

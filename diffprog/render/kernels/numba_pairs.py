@@ -1,8 +1,10 @@
 """Compiled (numba) kernels of the pair search and the per-pair geometry.
 
-Same functions, arguments, outputs and arithmetic as ``numpy_pairs`` (the reference), one pair at
-a time. Work runs in float64 and outputs take the triangles' dtype. Scatter-adds run serially in
-pair order, so results are deterministic.
+Same functions, arguments and outputs as ``numpy_pairs`` (the reference), one pair at a time, in
+float64 (outputs take the triangles' dtype). The arithmetic is the reference's except that
+divisions by per-face constants (squared edge lengths, corner depths) and by per-pair sums are
+multiplications by reciprocals, so values agree to rounding, not bit for bit. Scatter-adds run
+serially in pair order, so results are deterministic.
 """
 import math
 
@@ -12,9 +14,10 @@ from numba import njit
 from .numpy_pairs import AREA_EPS, PAIR_CHUNK
 
 
-@njit(cache=True)
-def _terms(X0, X1, X2, Y0, Y1, Y2, px, py):
-    """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy)."""
+@njit(cache=True, error_model="numpy")
+def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
+    """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
+    face's reciprocal squared edge lengths (``_reciprocals``)."""
     rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
     rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
     E0 = rX1 * rY2 - rY1 * rX2
@@ -26,14 +29,13 @@ def _terms(X0, X1, X2, Y0, Y1, Y2, px, py):
     tk = dxk = dyk = d2k = 0.0
     for i in range(3):
         if i == 0:
-            ax, ay, rx, ry, bx, by = X0, Y0, rX0, rY0, X1, Y1
+            ax, ay, rx, ry, bx, by, ie = X0, Y0, rX0, rY0, X1, Y1, ie0
         elif i == 1:
-            ax, ay, rx, ry, bx, by = X1, Y1, rX1, rY1, X2, Y2
+            ax, ay, rx, ry, bx, by, ie = X1, Y1, rX1, rY1, X2, Y2, ie1
         else:
-            ax, ay, rx, ry, bx, by = X2, Y2, rX2, rY2, X0, Y0
+            ax, ay, rx, ry, bx, by, ie = X2, Y2, rX2, rY2, X0, Y0, ie2
         eX, eY = bx - ax, by - ay
-        ee = eX * eX + eY * eY
-        t = -(rx * eX + ry * eY) / (ee if ee > 0 else 1.0)
+        t = -(rx * eX + ry * eY) * ie
         t = min(max(t, 0.0), 1.0)
         dX, dY = -rx - t * eX, -ry - t * eY
         d2 = dX * dX + dY * dY
@@ -42,33 +44,50 @@ def _terms(X0, X1, X2, Y0, Y1, Y2, px, py):
     return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk, d2k, dxk, dyk
 
 
-@njit(cache=True)
-def _clamp0(w):
-    return w if (w > 0.0 or w != w) else 0.0          # np.maximum(w, 0) (NaN propagates)
-
-
-@njit(cache=True)
-def _interp(E0, E1, E2, area, Z0, Z1, Z2, perspective):
-    """(w0..2, S, wn0..2, u0..2, U, b0..2, depth) as ``numpy_pairs._interpolation``."""
-    w0, w1, w2 = E0 / area, E1 / area, E2 / area
-    c0, c1, c2 = _clamp0(w0), _clamp0(w1), _clamp0(w2)
-    S = c0 + c1 + c2
-    n0, n1, n2 = c0 / S, c1 / S, c2 / S
-    if perspective:
-        u0, u1, u2 = n0 / Z0, n1 / Z1, n2 / Z2
-        U = u0 + u1 + u2
-        return w0, w1, w2, S, n0, n1, n2, u0, u1, u2, U, u0 / U, u1 / U, u2 / U, 1.0 / U
-    return w0, w1, w2, S, n0, n1, n2, 0.0, 0.0, 0.0, 0.0, n0, n1, n2, n0 * Z0 + n1 * Z1 + n2 * Z2
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _corner_values(tri, f):
     return (np.float64(tri[f, 0, 0]), np.float64(tri[f, 1, 0]), np.float64(tri[f, 2, 0]),
             np.float64(tri[f, 0, 1]), np.float64(tri[f, 1, 1]), np.float64(tri[f, 2, 1]),
             np.float64(tri[f, 0, 2]), np.float64(tri[f, 1, 2]), np.float64(tri[f, 2, 2]))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _clamp0(w):
+    return w if (w > 0.0 or w != w) else 0.0          # np.maximum(w, 0) (NaN propagates)
+
+
+@njit(cache=True, error_model="numpy")
+def _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective):
+    """(w0..2, 1/S, wn0..2, u0..2, 1/U, b0..2, depth) as ``numpy_pairs._interpolation`` (divisions
+    by per-pair sums as multiplications by their reciprocals; iZ: the corners' 1 / depth)."""
+    ia = 1.0 / area
+    w0, w1, w2 = E0 * ia, E1 * ia, E2 * ia
+    c0, c1, c2 = _clamp0(w0), _clamp0(w1), _clamp0(w2)
+    iS = 1.0 / (c0 + c1 + c2)
+    n0, n1, n2 = c0 * iS, c1 * iS, c2 * iS
+    if perspective:
+        u0, u1, u2 = n0 * iZ0, n1 * iZ1, n2 * iZ2
+        iU = 1.0 / (u0 + u1 + u2)
+        return w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU, u0 * iU, u1 * iU, u2 * iU, iU
+    return w0, w1, w2, iS, n0, n1, n2, 0.0, 0.0, 0.0, 0.0, n0, n1, n2, n0 * Z0 + n1 * Z1 + n2 * Z2
+
+
+@njit(cache=True, error_model="numpy")
+def _reciprocals(tri):
+    """(M, 6): per face 1 / |edge k|^2 (edge k from corner k to k + 1; 1 for a zero-length edge)
+    and 1 / depth of each corner."""
+    m = tri.shape[0]
+    out = np.empty((m, 6))
+    for f in range(m):
+        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+        for k, (ax, ay, bx, by) in enumerate(((X0, Y0, X1, Y1), (X1, Y1, X2, Y2), (X2, Y2, X0, Y0))):
+            ee = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+            out[f, k] = 1.0 / ee if ee > 0 else 1.0
+        out[f, 3], out[f, 4], out[f, 5] = 1.0 / Z0, 1.0 / Z1, 1.0 / Z2
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def _face_ranges(tri, radius, height, width, cull):
     """Per face: first column, first row, columns, rows of candidate pixels (0 if unusable)."""
     m = tri.shape[0]
@@ -96,12 +115,12 @@ def _face_ranges(tri, radius, height, width, cull):
     return c0, r0, nx, ny
 
 
-CHUNK = 1 << 18        # candidate pairs searched per kernel call (bounds the output buffers)
+CHUNK = 1 << 20        # candidate pairs searched per kernel call (bounds the output buffers)
 REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pair the exact test keeps)
 
 
-@njit(cache=True)
-def _search_chunk(tri, image, f0, f1, c0, r0, nx, ny, capacity, height, width, radius, scale, perspective,
+@njit(cache=True, error_model="numpy")
+def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, width, radius, scale, perspective,
                   inside_only, dtype_like):
     """Pairs of faces [f0, f1) in one pass: the exact test of ``numpy_pairs`` (edge functions, then
     the distance to the closest edge), preceded by a quick rejection of candidates farther than the
@@ -118,6 +137,7 @@ def _search_chunk(tri, image, f0, f1, c0, r0, nx, ny, capacity, height, width, r
         if nx[f] == 0 or ny[f] == 0:
             continue
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+        ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
         slack = r2 * (1.0 + REJECT_MARGIN)
         L0 = ((X2 - X1) * (X2 - X1) + (Y2 - Y1) * (Y2 - Y1)) * slack      # |edge opposite corner i|^2 r^2
         L1 = ((X0 - X2) * (X0 - X2) + (Y0 - Y2) * (Y0 - Y2)) * slack
@@ -140,10 +160,10 @@ def _search_chunk(tri, image, f0, f1, c0, r0, nx, ny, capacity, height, width, r
                     if ((E0 * area < 0 and E0 * E0 > L0) or (E1 * area < 0 and E1 * E1 > L1)
                             or (E2 * area < 0 and E2 * E2 > L2)):
                         continue
-                t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py)
+                t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2)
                 if not (inside or t[13] <= r2):
                     continue
-                ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, perspective)
+                ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
                 pixel[j] = base + row * width + col
                 face[j] = f
                 dist[j] = (1.0 if inside else -1.0) * t[13] * s2
@@ -160,35 +180,38 @@ def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspec
     radius, scale = float(radius), float(scale)
     c0, r0, nx, ny = _face_ranges(tri, 0.0 if inside_only else radius, int(height), int(width), bool(cull_backfaces))
     ends = np.cumsum(nx * ny)
+    inv = _reciprocals(tri)
     parts = []
     start = 0
     while start < len(ends):
         base = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
-        parts.append(_search_chunk(tri, image, start, stop, c0, r0, nx, ny, int(ends[stop - 1] - base), int(height),
+        parts.append(_search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(ends[stop - 1] - base), int(height),
                                    int(width), radius, scale, bool(perspective), bool(inside_only), tri[:0, 0, 0]))
         start = stop
     if not parts:
         empty = np.zeros(0, np.int64)
         return empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy()
-    if len(parts) == 1:
-        return tuple(a.copy() for a in parts[0])         # trimmed views would keep the whole buffers alive
+    if len(parts) == 1:                                  # trimmed views: the buffers hold < 2x the pairs
+        return parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _geometry(tri, pixel, face, height, width, scale, perspective, dtype_like):
     P = len(face)
     dist = np.empty(P, dtype_like.dtype)
     bary = np.empty((P, 3), dtype_like.dtype)
     depth = np.empty(P, dtype_like.dtype)
     s2 = scale ** 2
+    inv = _reciprocals(tri)
     for j in range(P):
-        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, face[j])
+        f = face[j]
+        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         local = pixel[j] % (height * width)
         px, py = local % width + 0.5, local // width + 0.5
-        t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py)
-        ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, perspective)
+        t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
+        ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, inv[f, 3], inv[f, 4], inv[f, 5], perspective)
         dist[j] = (1.0 if t[10] else -1.0) * t[13] * s2
         bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
         depth[j] = ip[14]
@@ -202,32 +225,34 @@ def pair_geometry(tri, pixel, face, height, width, scale, perspective):
                      float(scale), bool(perspective), tri[:0, 0, 0])
 
 
-@njit(cache=True)
-def _pair_grad(tri, f, px, py, s2, perspective, use_bary, gd, gb0, gb1, gb2, gz, out, j):
+@njit(cache=True, error_model="numpy")
+def _pair_grad(tri, inv, f, px, py, s2, perspective, use_bary, gd, gb0, gb1, gb2, gz, out, j):
     """Write the (9,) gradient (corner * 3 + component) of pair j into out[j]."""
     X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-    t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py)
+    t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
     rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk = t[:13]
     dxk, dyk = t[14], t[15]
     gx0 = gx1 = gx2 = gy0 = gy1 = gy2 = gz0 = gz1 = gz2 = 0.0
     if use_bary:
-        ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, perspective)
-        w0, w1, w2, S, n0, n1, n2, u0, u1, u2, U = ip[:11]
+        iZ0, iZ1, iZ2 = inv[f, 3], inv[f, 4], inv[f, 5]
+        ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
+        w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU = ip[:11]
         if perspective:
-            gU = -(gz + ((gb0 * u0 + gb1 * u1) + gb2 * u2)) / (U * U)
-            gu0, gu1, gu2 = gb0 / U + gU, gb1 / U + gU, gb2 / U + gU
-            gn0, gn1, gn2 = gu0 / Z0, gu1 / Z1, gu2 / Z2
-            gz0, gz1, gz2 = -gu0 * u0 / Z0, -gu1 * u1 / Z1, -gu2 * u2 / Z2
+            gU = -(gz + ((gb0 * u0 + gb1 * u1) + gb2 * u2)) * (iU * iU)
+            gu0, gu1, gu2 = gb0 * iU + gU, gb1 * iU + gU, gb2 * iU + gU
+            gn0, gn1, gn2 = gu0 * iZ0, gu1 * iZ1, gu2 * iZ2
+            gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
         else:
             gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
             gz0, gz1, gz2 = gz * n0, gz * n1, gz * n2
         dot = (gn0 * n0 + gn1 * n1) + gn2 * n2
-        gc0, gc1, gc2 = (gn0 - dot) / S, (gn1 - dot) / S, (gn2 - dot) / S
+        gc0, gc1, gc2 = (gn0 - dot) * iS, (gn1 - dot) * iS, (gn2 - dot) * iS
         gw0 = gc0 * (1.0 if w0 > 0 else 0.0)
         gw1 = gc1 * (1.0 if w1 > 0 else 0.0)
         gw2 = gc2 * (1.0 if w2 > 0 else 0.0)
         dot = (gw0 * w0 + gw1 * w1) + gw2 * w2
-        gE0, gE1, gE2 = (gw0 - dot) / area, (gw1 - dot) / area, (gw2 - dot) / area
+        ia = 1.0 / area
+        gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia
         # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
         gx0 = gE2 * rY1 - gE1 * rY2
         gx1 = gE0 * rY2 - gE2 * rY0
@@ -265,13 +290,14 @@ def _pair_grad(tri, f, px, py, s2, perspective, use_bary, gd, gb0, gb1, gb2, gz,
     out[j, 6], out[j, 7], out[j, 8] = gx2, gy2, gz2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_bary,
                        dtype_like):
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
     s2 = scale ** 2
+    inv = _reciprocals(tri)
     buf = np.empty((min(P, PAIR_CHUNK), 9), np.float64)
     for a in range(0, P, PAIR_CHUNK):
         b = min(a + PAIR_CHUNK, P)
@@ -281,7 +307,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
             gb0 = gb1 = gb2 = gz = 0.0
             if use_bary:
                 gb0, gb1, gb2, gz = g_bary[j, 0], g_bary[j, 1], g_bary[j, 2], g_depth[j]
-            _pair_grad(tri, face[j], px, py, s2, perspective, use_bary, np.float64(g_dist[j]), np.float64(gb0),
+            _pair_grad(tri, inv, face[j], px, py, s2, perspective, use_bary, np.float64(g_dist[j]), np.float64(gb0),
                        np.float64(gb1), np.float64(gb2), np.float64(gz), buf, j - a)
         for j in range(a, b):                            # serial scatter-add in pair order
             f = face[j]
@@ -299,7 +325,7 @@ def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, 
                               np.ascontiguousarray(g_bary), np.ascontiguousarray(g_depth), use_bary, tri[:0, 0, 0])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _nearest(pixel, face, depth):
     npix = 0
     for p in pixel:

@@ -20,14 +20,14 @@ from numba import njit
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _unit(x0, x1, x2):
     sq = x0 * x0 + x1 * x1 + x2 * x2
     s = 1.0 / math.sqrt(sq) if sq > NORMAL_EPS else 0.0
     return x0 * s, x1 * s, x2 * s, s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _unit_backward(x0, x1, x2, s, g0, g1, g2):
     """VJP of x * s(x) with s = |x|^-1 (0 below the threshold)."""
     if s == 0.0:
@@ -36,7 +36,7 @@ def _unit_backward(x0, x1, x2, s, g0, g1, g2):
     return g0 * s - dot * x0, g1 * s - dot * x1, g2 * s - dot * x2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _to_light(kind, vec, att, l, p0, p1, p2):
     """(L, d, d2, scale, diff) of light l at point p."""
     if kind[l] == 0:
@@ -48,7 +48,7 @@ def _to_light(kind, vec, att, l, p0, p1, p2):
     return q0 / d, q1 / d, q2 / d, d, d2, scale, q0, q1, q2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, att,
              ambient, diffuse, specular, shininess):
     P = base.shape[0]
@@ -82,9 +82,9 @@ def _forward(base, points, normals, image, view_source, orthographic, normalize,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, att,
-              ambient, diffuse, specular, shininess, g):
+              ambient, diffuse, specular, shininess, need_shininess, g):
     P = base.shape[0]
     nl = kind.shape[0]
     g_base = np.empty((P, 3))
@@ -101,6 +101,7 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
     spe = np.empty(3)
     g_dif = np.empty(3)
     g_spe = np.empty(3)
+    per_light = np.empty((nl, 14))                       # the forward's per-light values of the pair
     for j in range(P):
         p0, p1, p2 = points[j, 0], points[j, 1], points[j, 2]
         r0, r1, r2 = normals[j, 0], normals[j, 1], normals[j, 2]
@@ -121,6 +122,7 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
             L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
             ndotl = n0 * L0 + n1 * L1 + n2 * L2
             relu = ndotl if ndotl > 0 else 0.0
+            rv = 0.0
             power = 0.0
             if ndotl > 0:
                 rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
@@ -129,6 +131,9 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
             for c in range(3):
                 dif[c] += color[l, c] * (relu * scale)
                 spe[c] += color[l, c] * (power * scale)
+            row = per_light[l]
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6] = L0, L1, L2, d, d2, scale, q0
+            row[7], row[8], row[9], row[10], row[11], row[12] = q1, q2, ndotl, relu, rv, power
         for c in range(3):
             gc = g[j, c]
             g_base[j, c] = gc * (ambient[c] + diffuse[c] * dif[c])
@@ -141,15 +146,9 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
         gv0 = gv1 = gv2 = 0.0
         gp0 = gp1 = gp2 = 0.0
         for l in range(nl):
-            L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
-            ndotl = n0 * L0 + n1 * L1 + n2 * L2
-            relu = ndotl if ndotl > 0 else 0.0
-            rv = 0.0
-            power = 0.0
-            if ndotl > 0:
-                rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
-                if rv > 0:
-                    power = rv ** shininess
+            row = per_light[l]
+            L0, L1, L2, d, d2, scale, q0 = row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+            q1, q2, ndotl, relu, rv, power = row[7], row[8], row[9], row[10], row[11], row[12]
             g_relu = 0.0
             g_scale = 0.0
             g_power = 0.0
@@ -161,8 +160,9 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
             g_ndotl = g_relu if ndotl > 0 else 0.0
             gL0 = gL1 = gL2 = 0.0
             if power > 0:
-                g_rv = g_power * shininess * rv ** (shininess - 1.0)
-                g_shininess += g_power * power * math.log(rv)
+                g_rv = g_power * shininess * (power / rv)          # d rv^k / d rv = k rv^(k - 1)
+                if need_shininess:
+                    g_shininess += g_power * power * math.log(rv)
                 # rv = (2 ndotl n - L) . v
                 gR0, gR1, gR2 = g_rv * v0, g_rv * v1, g_rv * v2
                 ref0, ref1, ref2 = 2.0 * ndotl * n0 - L0, 2.0 * ndotl * n1 - L1, 2.0 * ndotl * n2 - L2
@@ -238,10 +238,11 @@ def light_pairs(base, points, normals, image, view_source, orthographic, normali
 
 
 def light_pairs_backward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color,
-                         attenuation, ambient, diffuse, specular, shininess, g):
+                         attenuation, ambient, diffuse, specular, shininess, g, need_shininess=True):
     """Gradients of ``light_pairs`` with respect to (base, points, normals, view_source, vec, color,
-    ambient, diffuse, specular, shininess) given the cotangent g (P, 3)."""
+    ambient, diffuse, specular, shininess) given the cotangent g (P, 3); ``need_shininess=False``
+    skips the shininess gradient (returned as 0)."""
     args = _arrays((base, points, normals, np.ascontiguousarray(image, dtype=np.int64), view_source,
                     bool(orthographic), bool(normalize), np.ascontiguousarray(kind, dtype=np.int64), vec, color,
                     attenuation, ambient, diffuse, specular))
-    return _backward(*args, float(shininess), np.ascontiguousarray(g, dtype=np.float64))
+    return _backward(*args, float(shininess), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64))

@@ -25,7 +25,10 @@ from . import report
 from .cameras import cameras_from_matrices, look_at_point, silhouette_radius
 from .files import atomic_write, read_arrays, write_arrays, write_json
 from .metrics import chamfer_over_diagonal, masked_psnr, silhouette_iou
+from .initial import initial_mesh
+from .remesh import remesh
 from .shading import render_unlit
+from .sh_lighting import neutral_lighting, shade_vertices
 
 LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
 CHECKPOINT = "checkpoint.npz"
@@ -71,53 +74,69 @@ class Fitter:
         self.cpu_seconds = 0.0
         self.history = {name: [] for name in LOSS_TERMS + ("total",)}
         self._color_fragments = None
-        verts, faces = self._initial_mesh()
+        every = schedule["remesh_every"]
+        last = int(schedule["remesh_until"] * self.geometry_iterations)
+        self.remesh_at = set(range(every, last + 1, every)) if every else set()
+        self.shading = render["shading"]
+        verts, faces = initial_mesh(scene, self.camera_to_world, self.fov, self.target_alpha)
+        # Remeshing lengths are fractions of the starting mesh's bounding-box diagonal.
+        self.diagonal = float(np.linalg.norm(verts.max(0) - verts.min(0)))
+        if mesh["initial"] == "visual_hull":            # marching-tetrahedra triangles: make them even
+            verts, faces, _ = remesh(verts, faces, self.edge_length(0), iterations=3)
         colors = np.broadcast_to(np.asarray(mesh["initial_color"], float), verts.shape).copy()
-        self._set_parameters(verts, faces, colors, np.zeros((len(self.views), 3)), np.zeros((len(self.views), 3)))
+        self._set_parameters(verts, faces, colors, np.zeros((len(self.views), 3)), np.zeros((len(self.views), 3)),
+                             sh=neutral_lighting() if self.shading == "albedo_sh" else None)
 
     # ---- set-up -----------------------------------------------------------------------------
-    def _initial_mesh(self):
-        mesh = self.settings["mesh"]
-        if mesh["initial"] != "ico_sphere":
-            loaded = R.load_mesh(mesh["initial"], requires_grad=False)
-            return np.asarray(loaded.verts.data, float), loaded.faces
-        center = mesh["center"]
-        center = look_at_point(self.camera_to_world) if center is None else np.asarray(center, float)
-        radius = mesh["radius"]
-        if radius is None:
-            radius = silhouette_radius(self.camera_to_world, self.fov, self.target_alpha, center)
-        sphere = R.ico_sphere(mesh["level"], radius=radius, center=center, requires_grad=False)
-        return np.asarray(sphere.verts.data, float), sphere.faces
+    def edge_length(self, iteration):
+        """The remeshing target edge length (world units) at ``iteration`` (geometric in between)."""
+        start, end = self.settings["schedule"]["edge_length"]
+        last = max(max(self.remesh_at, default=1), 1)
+        return self.diagonal * start * (end / start) ** min(iteration / last, 1.0)
 
     @property
     def in_color_stage(self):
         """True once the colour-only stage has begun (its first step has run)."""
         return self.iteration > self.geometry_iterations
 
-    def _set_parameters(self, verts, faces, colors, rotation, translation, color_stage=False):
+    def _set_parameters(self, verts, faces, colors, rotation, translation, color_stage=False, sh=None):
+        """Fresh parameters and optimizers for this mesh. The vertices are optimized as Large Steps
+        parameters ``u = (I + lambda L) x`` when ``schedule.large_steps_lambda > 0``."""
         self.faces = np.asarray(faces, np.int64)
         optimize = {"colors"} if color_stage else self.optimize
-        self.verts = dp.tensor(np.asarray(verts, float), requires_grad="vertices" in optimize)
+        schedule = self.settings["schedule"]
+        lam = schedule["large_steps_lambda"]
+        fit_vertices = "vertices" in optimize
+        self.large_steps = optim.LargeSteps(self.faces, len(verts), lambda_=lam) if fit_vertices and lam > 0 else None
+        self.verts = dp.tensor(np.asarray(verts, float), requires_grad=fit_vertices and self.large_steps is None)
+        self.u = self.large_steps.parameter(self.verts.data) if self.large_steps is not None else None
         self.colors = dp.tensor(np.asarray(colors, float), requires_grad="colors" in optimize)
+        self.sh = None if sh is None else dp.tensor(np.asarray(sh, float), requires_grad="colors" in optimize)
         refine = "cameras" in optimize
         self.rotation = dp.tensor(np.asarray(rotation, float), requires_grad=refine)
         self.translation = dp.tensor(np.asarray(translation, float), requires_grad=refine)
-        schedule = self.settings["schedule"]
         lr = schedule["learning_rate"]
-        groups = []
-        if self.verts.requires_grad:
-            groups.append({"params": [self.verts], "lr": lr})
+        geometry, appearance = [], []
+        if fit_vertices:
+            geometry.append({"params": [self.u if self.u is not None else self.verts], "lr": lr})
+        color_lr = schedule["color_learning_rate"] or lr
         if self.colors.requires_grad:
-            groups.append({"params": [self.colors], "lr": schedule["color_learning_rate"] or lr})
+            appearance.append({"params": [self.colors], "lr": color_lr})
+        if self.sh is not None and self.sh.requires_grad:
+            appearance.append({"params": [self.sh], "lr": color_lr})
         if refine:
-            groups.append({"params": [self.rotation, self.translation], "lr": schedule["camera_learning_rate"]})
-        if not groups:
+            appearance.append({"params": [self.rotation, self.translation], "lr": schedule["camera_learning_rate"]})
+        if not geometry and not appearance:
             raise ValueError(f"{self.scene.path}: mesh.optimize is empty; expected some of "
                              f"'vertices', 'colors', 'cameras'")
-        if schedule["optimizer"] == "sgd":
-            self.optimizer = optim.SGD(groups, lr=lr, momentum=schedule["momentum"])
-        else:
-            self.optimizer = optim.Adam(groups, lr=lr)
+        kind = schedule["optimizer"]
+        if kind == "sgd":
+            self.optimizer = optim.SGD(geometry + appearance, lr=lr, momentum=schedule["momentum"])
+        elif kind == "adam" or not geometry:
+            self.optimizer = optim.Adam(geometry + appearance, lr=lr)
+        else:        # adam_uniform: the uniform variant for the geometry, plain Adam for the rest
+            parts = [optim.AdamUniform(geometry, lr=lr)] + ([optim.Adam(appearance, lr=lr)] if appearance else [])
+            self.optimizer = _Optimizers(parts)
         self._color_fragments = None
 
     # ---- one iteration -----------------------------------------------------------------------
@@ -135,8 +154,24 @@ class Fitter:
             progress = (self.iteration - self.geometry_iterations) / max(self.iterations - self.geometry_iterations - 1, 1)
         return self.settings["schedule"]["learning_rate_decay"] ** progress
 
+    def vertices(self):
+        """(V, 3) Tensor of the current vertex positions (differentiable in the optimized parameters)."""
+        return self.large_steps.vertices(self.u) if self.large_steps is not None else self.verts
+
+    def vertex_colors(self, verts):
+        """(V, 3) colours the renderer shows: the vertex colours, or albedo x SH lighting."""
+        if self.sh is None:
+            return self.colors
+        return shade_vertices(verts, self.faces, self.colors, self.sh)
+
+    def shown_colors(self):
+        """(V, 3) array of the colours the current mesh shows (lit when shading is albedo_sh)."""
+        with dp.no_grad():
+            return np.asarray(self.vertex_colors(dp.tensor(self.verts.data)).data)
+
     def mesh(self):
-        return R.Mesh(self.verts, self.faces, colors=self.colors, requires_grad=False)
+        verts = self.vertices()
+        return R.Mesh(verts, self.faces, colors=self.vertex_colors(verts), requires_grad=False)
 
     def cameras(self, views):
         refine = "cameras" in self.optimize
@@ -177,7 +212,7 @@ class Fitter:
                 mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
                 self._color_fragments = (R.rasterize(mesh, cams, rasterizer), cams)
         fragments, cams = self._color_fragments
-        colors = R.interpolate(self.colors, self.faces, fragments)
+        colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data)), self.faces, fragments)
         image = rasterizer.blend(fragments, colors, self.background)
         return {"rgb": R.mse_loss(image[..., :3], self.target_rgb)}
 
@@ -189,6 +224,8 @@ class Fitter:
             self._begin_color_stage()
         if self.iteration in self.subdivide_at:
             self.subdivide()
+        if self.iteration in self.remesh_at:
+            self.remesh()
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * self._decay()
         if self.iteration >= self.geometry_iterations:
@@ -203,6 +240,8 @@ class Fitter:
         self.optimizer.zero_grad()
         total.backward()
         self.optimizer.step()
+        if self.large_steps is not None:
+            self.verts = dp.tensor(self.large_steps.solve(self.u.data))
         values = {name: float(value.data) for name, value in terms.items()}
         for name in LOSS_TERMS:
             self.history[name].append(values.get(name, np.nan))
@@ -212,24 +251,52 @@ class Fitter:
         self.cpu_seconds += time.process_time() - cpu_started
         return values
 
+    def _sh_data(self):
+        return None if self.sh is None else self.sh.data
+
     def _begin_color_stage(self):
         verts, faces, colors = self.verts.data, self.faces, self.colors.data
         if self.settings["schedule"]["color_subdivide"]:
             finer = R.subdivide(R.Mesh(verts, faces, colors=colors, requires_grad=False))
             verts, faces, colors = finer.verts.data, finer.faces, finer.colors.data
-        self._set_parameters(verts, faces, colors, self.rotation.data, self.translation.data, color_stage=True)
+        self._set_parameters(verts, faces, colors, self.rotation.data, self.translation.data, color_stage=True,
+                             sh=self._sh_data())
 
     def subdivide(self):
         """Split every triangle in four (midpoints; colours interpolated); the optimizer restarts."""
         finer = R.subdivide(R.Mesh(self.verts.data, self.faces, colors=self.colors.data, requires_grad=False))
         self._set_parameters(finer.verts.data, finer.faces, finer.colors.data, self.rotation.data,
-                             self.translation.data)
+                             self.translation.data, sh=self._sh_data())
+
+    def remesh(self):
+        """Remesh toward the current target edge length, carrying the colours and the optimizer's
+        per-vertex moments to the new vertices (its step counts and other state are kept)."""
+        carried = {"colors": self.colors.data}
+        per_vertex = {}
+        for name, tensor in (("geometry", self.u if self.u is not None else self.verts), ("colors", self.colors)):
+            state = self.optimizer.state.get(id(tensor), {})
+            per_vertex[name] = {k: v for k, v in state.items() if np.ndim(v) == 2 and len(v) == len(self.verts.data)}
+            carried.update({f"{name}.{k}": v for k, v in per_vertex[name].items()})
+            per_vertex[name]["__rest"] = {k: v for k, v in state.items() if k not in per_vertex[name]}
+        verts, faces, carried = remesh(self.verts.data, self.faces, self.edge_length(self.iteration), carried,
+                                       iterations=2)
+        self._set_parameters(verts, faces, carried["colors"], self.rotation.data, self.translation.data,
+                             sh=self._sh_data())
+        for name, tensor in (("geometry", self.u if self.u is not None else self.verts), ("colors", self.colors)):
+            rest = per_vertex[name].pop("__rest")
+            if not per_vertex[name] and not rest:
+                continue
+            state = dict(rest)
+            state.update({k: carried[f"{name}.{k}"] for k in per_vertex[name]})
+            self.optimizer.state[id(tensor)] = state
 
     # ---- checkpoints -------------------------------------------------------------------------
     def state(self):
         arrays = {"iteration": np.array(self.iteration), "seconds": np.array(self.seconds),
                   "cpu_seconds": np.array(self.cpu_seconds),
                   "verts": self.verts.data, "faces": self.faces, "colors": self.colors.data,
+                  "sh": self.sh.data if self.sh is not None else np.zeros((0, 3)),
+                  "u": self.u.data if self.u is not None else np.zeros((0, 3)),
                   "rotation": self.rotation.data, "translation": self.translation.data,
                   "configuration": np.array(_configuration(self.scene))}
         arrays.update({f"history.{name}": np.array(values, float) for name, values in self.history.items()})
@@ -244,12 +311,71 @@ class Fitter:
             raise ValueError(f"checkpoint {path!r} was written with different settings ({', '.join(changed)}); "
                              f"run without --resume to start over")
         self.iteration = int(arrays["iteration"])
+        sh = arrays["sh"] if "sh" in arrays and len(arrays["sh"]) else None
         self._set_parameters(arrays["verts"], arrays["faces"], arrays["colors"], arrays["rotation"],
-                             arrays["translation"], color_stage=self.in_color_stage)
+                             arrays["translation"], color_stage=self.in_color_stage, sh=sh)
+        if self.u is not None and "u" in arrays and arrays["u"].shape == self.u.shape:
+            self.u.data[...] = arrays["u"]            # exactly, not M (M^-1 u): a resumed run repeats
+            self.verts = dp.tensor(self.large_steps.solve(self.u.data))
         self.optimizer.load_state_dict({key[len("optimizer."):]: value for key, value in arrays.items()
                                         if key.startswith("optimizer.")})
         self.seconds, self.cpu_seconds = float(arrays["seconds"]), float(arrays["cpu_seconds"])
         self.history = {name: arrays[f"history.{name}"].tolist() for name in self.history}
+
+
+def euler_characteristic(faces):
+    """V - E + F of a triangle mesh (2 - 2 genus for one closed surface)."""
+    faces = np.asarray(faces)
+    edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
+    return int(len(np.unique(faces)) - len(edges) + len(faces))
+
+
+class _Optimizers:
+    """Several optimizers stepped as one (the geometry's AdamUniform beside the colours' Adam)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    @property
+    def param_groups(self):
+        return [group for part in self.parts for group in part.param_groups]
+
+    @property
+    def state(self):
+        merged = {}
+        for part in self.parts:
+            merged.update(part.state)
+        return _StateView(self.parts, merged)
+
+    def zero_grad(self):
+        for part in self.parts:
+            part.zero_grad()
+
+    def step(self):
+        for part in self.parts:
+            part.step()
+
+    def state_dict(self):
+        return {f"{i}.{key}": value for i, part in enumerate(self.parts) for key, value in part.state_dict().items()}
+
+    def load_state_dict(self, state_dict):
+        for i, part in enumerate(self.parts):
+            part.load_state_dict({key.split(".", 1)[1]: value for key, value in state_dict.items()
+                                  if key.split(".", 1)[0] == str(i)})
+
+
+class _StateView(dict):
+    """``optimizer.state`` of :class:`_Optimizers`: reads merged, writes to the part owning the parameter."""
+
+    def __init__(self, parts, merged):
+        super().__init__(merged)
+        self.parts = parts
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        for part in self.parts:
+            if any(id(p) == key for group in part.param_groups for p in group["params"]):
+                part.state[key] = value
 
 
 class _Interrupt:
@@ -342,16 +468,22 @@ def _preview(fitter, path):
     """Photograph | current fit | error for the first fitting view."""
     cams = fitter.cameras(np.array([0]))
     with dp.no_grad():
-        image = report.render_hard(fitter.verts.data, fitter.faces, fitter.colors.data, cams, fitter.background)
+        image = report.render_hard(fitter.verts.data, fitter.faces, fitter.shown_colors(), cams, fitter.background)
     report.write_side_by_side(path, fitter.target_rgb[0], image[0, ..., :3])
 
 
 def _finish(fitter, scene, out, held_out, reference):
     """Write the mesh, images, loss plot and metrics; return the metrics."""
-    verts, faces, colors = fitter.verts.data, fitter.faces, np.clip(fitter.colors.data, 0, 1)
+    verts, faces, colors = fitter.verts.data, fitter.faces, np.clip(fitter.shown_colors(), 0, 1)
     mesh = R.Mesh(verts, faces, colors=colors, requires_grad=False)
     for name in ("fitted.obj", "fitted.ply"):
         atomic_write(os.path.join(out, name), lambda temporary: R.save_mesh(mesh, temporary))
+    if fitter.sh is not None:          # the lit colours above; the albedo and the lighting apart
+        albedo = R.Mesh(verts, faces, colors=np.clip(fitter.colors.data, 0, 1), requires_grad=False)
+        atomic_write(os.path.join(out, "albedo.ply"), lambda temporary: R.save_mesh(albedo, temporary))
+        write_json(os.path.join(out, "lighting.json"),
+                   {"sh_coefficients": fitter.sh.data.tolist(), "convention": "diffprog.fit.sh_lighting.sh_basis "
+                    "(9 real SH of bands 0-2) x RGB; colour = albedo * (sh_basis(normal) @ coefficients)"})
     background = fitter.background
     views = scene.held_out_views or scene.fit_views
     photos = held_out if held_out is not None else read_views(scene, fitter.size, views)
@@ -369,6 +501,8 @@ def _finish(fitter, scene, out, held_out, reference):
                f"{prefix}_masked_psnr": masked_psnr(images[..., :3], photo_rgb, mask)}
     if reference is not None:
         metrics["chamfer_over_diagonal"] = chamfer_over_diagonal(verts, faces, reference.verts.data, reference.faces)
+        metrics["reference_euler_characteristic"] = euler_characteristic(reference.faces)
+    metrics["euler_characteristic"] = euler_characteristic(faces)
     metrics.update(iterations=fitter.iteration, vertices=int(len(verts)), faces=int(len(faces)),
                    final_loss=fitter.history["total"][-1] if fitter.history["total"] else float("nan"),
                    seconds=round(fitter.seconds, 3), cpu_seconds=round(fitter.cpu_seconds, 3))

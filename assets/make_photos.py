@@ -3,8 +3,11 @@
     pip install ".[photos]"          # mitsuba (+ drjit)
     python assets/make_photos.py     # or: diffprog photos
 
-For each object (Spot, a concave horseshoe made here, and a genus-1 mug made here) this writes 24 RGBA PNGs (alpha = object
+For each object (Spot, a concave horseshoe made here, a genus-1 mug made here, and Spot with its
+right horn shortened, for fitting a sparse edit of the original: ``shorten_horn``) this writes 24 RGBA PNGs (alpha = object
 coverage) and a ``transforms.json`` beside them: 20 views for fitting, 4 held out (``"split"``).
+The edited Spot's vertex moves are stored in ``spot_edited/edit.npz`` (``before``, ``after``: the
+positions of the moved vertices in the original and in the edited mesh).
 
 Cameras are stored in the OpenGL / NeRF convention: ``transform_matrix`` is camera-to-world, the
 camera looks down its -z axis with +y up and +x to the right of the image; ``camera_angle_x`` is the
@@ -226,6 +229,50 @@ def make_spot(samples, size, noise):
     write_dataset(os.path.join(HERE, "spot", "photos"), images, c2w, np.radians(40.0))
 
 
+HORN_BASE = 0.84       # height where Spot's right horn (x > 0.05, y > HORN_BASE) meets the head
+
+
+def shorten_horn(vertices, keep=0.5):
+    """Spot's vertices (V, 3) with its right horn shortened: heights above ``HORN_BASE`` of the
+    vertices with x > 0.05 scaled by ``keep`` (the tip drops by ~0.057, 2% of the diagonal).
+    Returns (new vertices, bool mask of the moved vertices); every other vertex is unchanged."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    horn = (vertices[:, 0] > 0.05) & (vertices[:, 1] > HORN_BASE)
+    edited = vertices.copy()
+    edited[horn, 1] = HORN_BASE + keep * (vertices[horn, 1] - HORN_BASE)
+    return edited, horn
+
+
+def write_edited_obj(source, destination):
+    """Copy the OBJ file ``source`` to ``destination`` with ``shorten_horn`` applied to its ``v``
+    lines (texture coordinates and faces untouched); returns (before, after) of the moved vertices."""
+    with open(source) as f:
+        lines = f.read().splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("v ")]
+    original = np.array([[float(x) for x in lines[i].split()[1:4]] for i in rows])
+    edited, moved = shorten_horn(original)
+    for i, (x, y, z) in zip(rows, edited):
+        lines[i] = f"v {x:.6f} {y:.6f} {z:.6f}"
+    with open(destination, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return original[moved], edited[moved]
+
+
+def make_spot_edited(samples, size, noise):
+    import tempfile
+    directory = os.path.join(HERE, "spot_edited")
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        mesh = os.path.join(scratch, "spot_edited.obj")
+        before, after = write_edited_obj(os.path.join(HERE, "spot", "spot_triangulated.obj"), mesh)
+        np.savez(os.path.join(directory, "edit.npz"), before=before, after=after)
+        center = np.array([0.0, 0.11, 0.19])
+        c2w = orbit_views(center, distance=3.3)
+        reflectance = {"type": "bitmap", "filename": os.path.join(HERE, "spot", "spot_texture.png")}
+        images = render_views(mesh, reflectance, c2w, np.radians(40.0), size, samples, noise, seed=3)
+    write_dataset(os.path.join(directory, "photos"), images, c2w, np.radians(40.0))
+
+
 def make_horseshoe(samples, size, noise):
     directory = os.path.join(HERE, "horseshoe")
     os.makedirs(directory, exist_ok=True)
@@ -254,7 +301,7 @@ def make_mug(samples, size, noise):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--object", choices=["spot", "horseshoe", "mug", "all"], default="all")
+    parser.add_argument("--object", choices=["spot", "horseshoe", "mug", "spot_edited", "all"], default="all")
     parser.add_argument("--samples", type=int, default=128, help="samples per pixel (default 128)")
     parser.add_argument("--noise", type=float, default=0.01, help="sensor noise std in [0, 1] units")
     args = parser.parse_args(argv)
@@ -273,6 +320,9 @@ def main(argv=None):
     if args.object in ("mug", "all"):
         print("mug: 24 views, 256x256")
         make_mug(args.samples, 256, args.noise)
+    if args.object in ("spot_edited", "all"):
+        print("Spot with a shortened horn: 24 views, 256x256")
+        make_spot_edited(args.samples, 256, args.noise)
     return 0
 
 

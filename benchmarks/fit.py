@@ -35,7 +35,7 @@ sys.path.insert(0, ROOT)
 from diffprog import render as R  # noqa: E402
 from diffprog.fit import (eye_from_spherical, look_at_point, recover_camera, run_scene,  # noqa: E402
                           spherical_from_eye)
-from diffprog.io import load_scene, read_views  # noqa: E402
+from diffprog.fit import load_scene, read_views  # noqa: E402
 
 RECIPES = [("previous default (scenes/spot_previous_default.toml)", "scenes/spot_previous_default.toml", {}),
            ("new default (scenes/spot.toml)", "scenes/spot.toml", {}),

@@ -200,7 +200,7 @@ def spectral_control(size, steps, encodings, framework="torch"):
     rows = []
     for name in encodings:
         if framework == "torch":
-            encoding, mlp = sb.build_model(name, seed=0)
+            encoding, mlp = sb.build_model(name, seed=0, size=size)
             train_psnr, test_psnr, seconds = torch_train(name, encoding, mlp, data, steps, shuffle_seed=1)
         else:
             order = np.random.default_rng(1).permutation(len(data[0]))
@@ -215,7 +215,7 @@ def spectral(size, steps, encodings):
     data = sb.split(sb.load_image(size))
     rows = []
     for name in encodings:
-        encoding, mlp = sb.build_model(name, seed=0)        # the initial weights sb.train starts from
+        encoding, mlp = sb.build_model(name, seed=0, size=size)   # the initial weights sb.train starts from
         theirs = torch_train(name, encoding, mlp, data, steps)
         ours = sb.train(name, data, steps, seed=0)
         rows.append((name, ours["train_psnr"], theirs[0], ours["test_psnr"], theirs[1], ours["seconds"], theirs[2]))

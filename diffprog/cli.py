@@ -1,5 +1,6 @@
 """The ``diffprog`` command."""
 import argparse
+import signal
 import sys
 
 import numpy as np
@@ -56,10 +57,37 @@ def _fail(command, error):
     return 2
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM before the fit installs its own handler (while diffprog starts)."""
+    signal = signal.SIGTERM
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def fit(args):
     """Fit a mesh to the photographs of a scene file and write the results."""
-    from diffprog.fit import Interrupted, run_scene
-    from diffprog.io.scene import REQUIRED, SCHEMA, VIEW_SCHEMA, parse_override
+    import threading
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)   # preemption while starting: as Ctrl-C
+    try:
+        return _fit_command(args)
+    except KeyboardInterrupt as stop:           # Interrupted (Ctrl-C, SIGTERM), or either before the fit began
+        where = (f" after iteration {stop.iteration} (checkpoint {stop.checkpoint})"
+                 if getattr(stop, "checkpoint", None) else "")
+        print(f"\ninterrupted{where}; resume with: {_resume_command(args)}", file=sys.stderr)
+        return 143 if getattr(stop, "signal", None) == signal.SIGTERM else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _fit_command(args):
+    from diffprog.fit import Diverged, OutputWriteError, run_scene
+    from diffprog.fit.scene import REQUIRED, SCHEMA, VIEW_SCHEMA
+    from diffprog.io.config import parse_override
     if args.keys:
         for header, fields in [(f"[{s}]", f) for s, f in SCHEMA.items()] + [("[[photos.views]]", VIEW_SCHEMA)]:
             print(header)
@@ -69,6 +97,12 @@ def fit(args):
         return 0
     if not args.scenes:
         return _fail("fit", "expected a scene file, e.g. diffprog fit scenes/spot_quick.toml")
+    if args.threads is not None:
+        from diffprog.render import set_threads
+        try:
+            set_threads(args.threads)
+        except ValueError as error:
+            return _fail("fit", f"--{error}")
     from diffprog.scale.cli import is_batch, run_batch
     if is_batch(args):                          # several scenes, a folder, a glob or Dask options
         return run_batch(args)
@@ -83,20 +117,38 @@ def fit(args):
             if value is not None:
                 overrides[key] = value
         metrics = run_scene(args.scene, out_dir=args.out, overrides=overrides, resume=args.resume,
-                            progress=not args.quiet)
-    except Interrupted as stop:
-        resume = f"diffprog fit {args.scene} --resume" + (f" --out {args.out}" if args.out else "")
-        print(f"\ninterrupted after iteration {stop.iteration}; checkpoint saved to {stop.checkpoint}\n"
-              f"continue with: {resume}", file=sys.stderr)
-        return 130
-    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError) as error:
+                            progress=not args.quiet, force=args.force)
+    except Diverged as error:
+        print(f"diffprog fit: error: {error}", file=sys.stderr)
+        return 1
+    except OutputWriteError as error:
+        print(f"diffprog fit: error: {error}; resume with: {_resume_command(args)}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
         return _fail("fit", error)
-    from diffprog.io import load_scene
+    except OSError as error:                    # reading an input failed (permission, I/O error)
+        return _fail("fit", f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
+    from diffprog.fit import load_scene
     out = args.out or load_scene(args.scene, overrides)["output.directory"]
     print("metrics: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))
     print(f"results in {out}/: fitted.obj, fitted.ply, held-out comparisons (held_out_*.png), turntable.gif, "
           f"loss_curve.png, metrics.json")
     return 0
+
+
+def _resume_command(args):
+    """The ``diffprog fit ... --resume`` command that continues the fit ``args`` describes."""
+    import shlex
+    words = ["diffprog", "fit", *(args.scenes or [])]
+    if args.out:
+        words += ["--out", args.out]
+    for text in args.set or []:
+        words += ["--set", text]
+    for option, value in (("--seed", args.seed), ("--iterations", args.iterations),
+                          ("--image-size", args.image_size)):
+        if value is not None:
+            words += [option, str(value)]
+    return " ".join(shlex.quote(word) for word in words + ["--resume"])
 
 
 def _mesh_view(mesh, args):
@@ -237,6 +289,8 @@ def build_parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override any scene key, e.g. --set render.sigma=1e-5 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads of the compiled render kernels (default: every core numba sees)")
     add_batch_arguments(p)
     p.set_defaults(run=fit)
     add_sweep_parser(sub)
@@ -277,6 +331,9 @@ def main(argv=None):
     except BrokenPipeError:                     # output piped into `head` and closed early
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:                   # Ctrl-C while a command starts (imports) or outside a fit
+        print(f"\ndiffprog {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -12,17 +12,24 @@ Reproduces four textbook claims on 20-layer, 128-wide MLPs (per-layer gradient n
 4. ReLU with too-large weights (variance 4.5/fan_in, i.e. 1.5x He) explodes: plain SGD
    diverges, the same SGD with the global gradient norm clipped to 1 trains.
 
-    python examples/gradient_flow.py [--out gradient_flow.png]
+    python examples/gradient_flow.py [--out DIR]      # about half a minute
+    python examples/gradient_flow.py --smoke          # fewer inputs and SGD steps (seconds)
 
-The plot (log10 gradient norm per layer) uses matplotlib when installed, else Pillow.
+Writes gradient_flow.png (log10 gradient norm per layer; matplotlib when installed, else Pillow)
+and gradient_flow.json under examples/output/ (or DIR).
 """
 import argparse
-import math
+import json
+import os
+import sys
 
 import numpy as np
+from tqdm import tqdm
 
-import diffprog as dp
-from diffprog import nn, optim
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import diffprog as dp                      # noqa: E402
+from diffprog import nn, optim             # noqa: E402
+from _common import output_folder, pyplot  # noqa: E402
 
 DEPTH, WIDTH, BATCH, EXAMPLES = 20, 128, 256, 16
 
@@ -78,26 +85,28 @@ def _exploding_steps(model, opt, clip, x, y, steps):
     return first_norm, losses
 
 
-def measure(seed=0):
+def measure(seed=0, examples=EXAMPLES, steps=60):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((BATCH, WIDTH))
     y = rng.standard_normal((BATCH, WIDTH))
-    curves = {
-        "sigmoid, default init": layer_grad_norms(_plain("sigmoid", "default", np.random.default_rng(1)),
-                                                  x[:EXAMPLES], y[:EXAMPLES]),
-        "ReLU, He init": layer_grad_norms(_plain("relu", "kaiming_normal", np.random.default_rng(1)),
-                                          x[:EXAMPLES], y[:EXAMPLES]),
-        "sigmoid + residual": layer_grad_norms(_residual_sigmoid(np.random.default_rng(1)), x[:EXAMPLES],
-                                               y[:EXAMPLES]),
-    }
-    return curves, exploding_run(False, x, y), exploding_run(True, x, y)
+    models = {"sigmoid, default init": lambda: _plain("sigmoid", "default", np.random.default_rng(1)),
+              "ReLU, He init": lambda: _plain("relu", "kaiming_normal", np.random.default_rng(1)),
+              "sigmoid + residual": lambda: _residual_sigmoid(np.random.default_rng(1))}
+    with tqdm(total=len(models) + 2, desc="gradient flow") as bar:
+        curves = {}
+        for name, build in models.items():
+            curves[name] = layer_grad_norms(build(), x[:examples], y[:examples])
+            bar.update()
+        plain = exploding_run(False, x, y, steps)
+        bar.update()
+        clipped = exploding_run(True, x, y, steps)
+        bar.update()
+    return curves, plain, clipped
 
 
 def plot(curves, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    plt = pyplot("drawing the curves with Pillow instead")
+    if plt is not None:
         fig, ax = plt.subplots(figsize=(6, 4))
         for label, norms in curves.items():
             ax.plot(np.arange(1, len(norms) + 1), np.log10(norms), marker="o", label=label)
@@ -108,7 +117,7 @@ def plot(curves, path):
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         plt.close(fig)
-    except ImportError:
+    else:
         from PIL import Image, ImageDraw
         w, h, pad = 640, 400, 40
         img = Image.new("RGB", (w, h), "white")
@@ -126,14 +135,17 @@ def plot(curves, path):
         img.save(path)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description="gradient flow through depth")
-    parser.add_argument("--out", default="gradient_flow.png")
-    args = parser.parse_args()
-    curves, (norm_plain, losses_plain), (norm_clip, losses_clip) = measure()
+    parser.add_argument("--smoke", action="store_true", help="4 inputs per curve, 8 SGD steps (seconds)")
+    parser.add_argument("--out", default=None, help="output folder (default examples/output)")
+    args = parser.parse_args(argv)
+    out = output_folder(args.out)
+    examples, steps = (4, 8) if args.smoke else (EXAMPLES, 60)
+    curves, (norm_plain, losses_plain), (norm_clip, losses_clip) = measure(examples=examples, steps=steps)
     sig, relu, res = curves["sigmoid, default init"], curves["ReLU, He init"], curves["sigmoid + residual"]
     print(f"{DEPTH}-layer MLPs, width {WIDTH}; gradient norm of each Linear (weight+bias), mean over "
-          f"{EXAMPLES} inputs")
+          f"{examples} inputs")
     print(f"1. sigmoid, default init:   first/last layer = {sig[0] / sig[-1]:.2e}, "
           f"first/last hidden layer = {sig[0] / sig[-2]:.2e}")
     print(f"2. ReLU, He init:           max/min over all {DEPTH} layers = {relu.max() / relu.min():.2f} "
@@ -145,8 +157,17 @@ def main():
     print(f"   SGD lr 0.1, no clipping: loss {losses_plain[0]:.3g} -> {losses_plain[-1]:.3g} "
           f"after {len(losses_plain)} steps ({'diverged' if diverged else 'trained'})")
     print(f"   with clip_grad_norm(1.0): loss {losses_clip[0]:.3g} -> {losses_clip[-1]:.3g} after {len(losses_clip)} steps")
-    plot(curves, args.out)
-    print(f"plot saved to {args.out}")
+    path = os.path.join(out, "gradient_flow.png")
+    plot(curves, path)
+    results = {"sigmoid_first_over_last_hidden": float(sig[0] / sig[-2]),
+               "relu_max_over_min": float(relu.max() / relu.min()),
+               "residual_first_over_last_hidden": float(res[0] / res[-2]),
+               "unclipped_diverged": bool(diverged), "unclipped_final_loss": float(losses_plain[-1]),
+               "clipped_initial_loss": float(losses_clip[0]), "clipped_final_loss": float(losses_clip[-1])}
+    with open(os.path.join(out, "gradient_flow.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"plot and numbers written to {out}")
+    return results
 
 
 if __name__ == "__main__":

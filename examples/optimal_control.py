@@ -11,11 +11,19 @@ and dJ/du_k = R u_k + B^T lambda_{k+1} = dH_k/du_k. Gradient descent (Nesterov, 
 the Hessian's largest eigenvalue) drives that to zero; the optimum equals the LQR feedback
 u_k = -K_k x_k of the backward Riccati recursion.
 
-    python examples/optimal_control.py
+    python examples/optimal_control.py [--out DIR]       # seconds; writes optimal_control.json
 """
-import numpy as np
+import argparse
+import json
+import os
+import sys
 
-import diffprog as dp
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import diffprog as dp                  # noqa: E402
+from _common import output_folder      # noqa: E402
 
 
 def double_integrator(dt=0.1):
@@ -81,7 +89,7 @@ def riccati(p):
     return np.array(gains), np.array(controls), s
 
 
-def gradient_descent(p, tolerance=1e-10, max_iterations=20000):
+def gradient_descent(p, tolerance=1e-10, max_iterations=20000, progress=False):
     """Minimise J over u by Nesterov's accelerated gradient with step 1/L; returns (u, iterations)."""
     m = p["b"].shape[1]
     u = np.zeros((p["horizon"], m))
@@ -91,7 +99,7 @@ def gradient_descent(p, tolerance=1e-10, max_iterations=20000):
     momentum = (1 - np.sqrt(mu * step)) / (1 + np.sqrt(mu * step))
     gradient = dp.grad(cost)
     y, previous = u.copy(), u.copy()
-    for i in range(max_iterations):
+    for i in tqdm(range(max_iterations), desc="gradient descent", disable=not progress):
         g = gradient(y, p)
         u = y - step * g
         y = u + momentum * (u - previous)
@@ -101,9 +109,14 @@ def gradient_descent(p, tolerance=1e-10, max_iterations=20000):
     return u, max_iterations
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="the same problem (it takes seconds)")
+    parser.add_argument("--out", default=None, help="output folder (default examples/output)")
+    args = parser.parse_args(argv)
+    out = output_folder(args.out)
     p = problem()
-    u, iterations = gradient_descent(p)
+    u, iterations = gradient_descent(p, progress=True)
     _, u_lqr, s0 = riccati(p)
     lam = costates(u, p)
     adjoints = backpropagated_adjoints(u, p)
@@ -114,6 +127,13 @@ def main():
     print(f"max |backprop adjoint - costate|         = {np.abs(adjoints - lam).max():.2e}")
     residual = u @ p["r"].T + lam[1:] @ p["b"]
     print(f"max |dJ/du - (R u + B^T lambda_(k+1))|   = {np.abs(grad_u - residual).max():.2e}")
+    results = dict(iterations=iterations, control_difference=float(np.abs(u - u_lqr).max()),
+                   adjoint_difference=float(np.abs(adjoints - lam).max()),
+                   gradient_residual=float(np.abs(grad_u - residual).max()))
+    with open(os.path.join(out, "optimal_control.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"numbers written to {out}")
+    return results
 
 
 if __name__ == "__main__":

@@ -7,14 +7,24 @@ phi = 0, Adam minimises the mismatch of the predicted and measured amplitudes; e
 propagation back to the object plane by conj(H). Intensity at several distances fixes phi up to a
 constant, which is removed before measuring the error.
 
-    python examples/phase_retrieval.py [--size 64] [--iterations 400] [--out phase_retrieval.png]
+    python examples/phase_retrieval.py [--size 64] [--iterations 400] [--out DIR]     # seconds
+    python examples/phase_retrieval.py --smoke
+
+Writes phase_retrieval.png (matplotlib when installed, else a plain Pillow image) and
+phase_retrieval.json under examples/output/ (or DIR).
 """
 import argparse
+import json
+import os
+import sys
 
 import numpy as np
+from tqdm import tqdm
 
-import diffprog as dp
-from diffprog.optics import intensity, propagate
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import diffprog as dp                                # noqa: E402
+from diffprog.optics import intensity, propagate     # noqa: E402
+from _common import output_folder, save_image        # noqa: E402
 
 WAVELENGTH = 0.633e-6
 SPACING = 2e-6
@@ -45,7 +55,7 @@ def recover(measurements, size, iterations=400, lr=0.05, padding=16):
     optimizer = dp.optim.Adam([phi], lr=lr)
     amplitudes = [np.sqrt(m) for m in measurements]
     history = []
-    for _ in range(iterations):
+    for _ in tqdm(range(iterations), desc="phase retrieval"):
         optimizer.zero_grad()
         field = dp.exp(1j * phi)
         loss = 0.0
@@ -64,31 +74,29 @@ def phase_error(estimate, truth):
     return float(np.sqrt(np.mean((d - d.mean()) ** 2)))
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=400)
-    parser.add_argument("--out", default="phase_retrieval.png")
-    args = parser.parse_args()
-    truth = true_phase(args.size)
+    parser.add_argument("--smoke", action="store_true", help="32 x 32 pixels, 100 iterations (seconds)")
+    parser.add_argument("--out", default=None, help="output folder (default examples/output)")
+    args = parser.parse_args(argv)
+    out = output_folder(args.out)
+    size, iterations = (32, 100) if args.smoke else (args.size, args.iterations)
+    truth = true_phase(size)
     measurements = measure(truth, padding=16)
-    estimate, history = recover(measurements, args.size, args.iterations)
-    print(f"loss {history[0]:.3e} -> {history[-1]:.3e}; RMS phase error {phase_error(np.zeros_like(truth), truth):.3f} "
-          f"rad (phi = 0) -> {phase_error(estimate, truth):.4f} rad")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
-    panels = [(truth, "true phase"), (measurements[1], "intensity at 1 mm"),
-              (estimate - (estimate - truth).mean(), "recovered phase"), (estimate - truth - (estimate - truth).mean(), "error")]
-    for ax, (image, title) in zip(axes, panels):
-        im = ax.imshow(image, cmap="twilight" if "phase" in title else "viridis")
-        ax.set_title(title)
-        ax.axis("off")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
-    print(f"plot written to {args.out}")
+    estimate, history = recover(measurements, size, iterations)
+    before, after = phase_error(np.zeros_like(truth), truth), phase_error(estimate, truth)
+    print(f"loss {history[0]:.3e} -> {history[-1]:.3e}; RMS phase error {before:.3f} rad (phi = 0) -> {after:.4f} rad")
+    offset = (estimate - truth).mean()
+    save_image(os.path.join(out, "phase_retrieval.png"),
+               [(truth, "true phase"), (measurements[1], "intensity at 1 mm"),
+                (estimate - offset, "recovered phase"), (estimate - truth - offset, "error")])
+    results = dict(initial_loss=history[0], final_loss=history[-1], initial_rms_error=before, final_rms_error=after)
+    with open(os.path.join(out, "phase_retrieval.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"plot and numbers written to {out}")
+    return results
 
 
 if __name__ == "__main__":

@@ -16,29 +16,29 @@ def focal_from_fov(fov_degrees, image_size):
     return 0.5 * image_size / np.tan(np.radians(np.asarray(fov_degrees, float)) / 2)
 
 
+def refined_camera_to_world(camera_to_world, rotation=None, translation=None):
+    """(N, 3, 4) camera-to-world ``[Rc @ exp([w]x), c + t]`` (a Tensor when a refinement is given)
+    of (N, 4, 4) matrices and optional (N, 3) refinements (axis-angle radians, world units)."""
+    c2w = np.asarray(camera_to_world, float)[:, :3, :]
+    if rotation is None and translation is None:
+        return c2w
+    rot, centre = c2w[:, :, :3], c2w[:, :, 3]
+    if rotation is not None:
+        rot = dp.matmul(rot, R.axis_angle_to_matrix(rotation))
+    if translation is not None:
+        centre = centre + translation
+    return dp.concatenate([rot, dp.reshape(centre, (-1, 3, 1))], axis=2)
+
+
 def cameras_from_matrices(camera_to_world, fov_degrees, image_size, rotation=None, translation=None,
                           znear=0.1, zfar=100.0):
     """``render.Cameras`` for (N, 4, 4) camera-to-world matrices and N horizontal fields of view
     (degrees) at a square ``image_size``; ``rotation``/``translation``: optional (N, 3) Tensors of
     refinements (axis-angle radians, world units)."""
-    c2w = np.asarray(camera_to_world, float)
-    rot = c2w[:, :3, :3]
-    centre = c2w[:, :3, 3]
+    c2w = refined_camera_to_world(camera_to_world, rotation, translation)
     focal = focal_from_fov(np.broadcast_to(fov_degrees, (len(c2w),)), image_size)
-    focal = np.stack([focal, focal], axis=1)
-    if rotation is None and translation is None:
-        world_to_view = np.swapaxes(rot, 1, 2)
-        T = -np.einsum("nij,nj->ni", world_to_view, centre)
-        return R.Cameras(world_to_view, T, focal, image_size=(image_size, image_size), znear=znear, zfar=zfar,
-                         requires_grad=False)
-    if rotation is not None:
-        rot = dp.matmul(rot, R.axis_angle_to_matrix(rotation))
-    if translation is not None:
-        centre = centre + translation
-    world_to_view = dp.swapaxes(rot, 1, 2) if type(rot) is dp.Tensor else dp.tensor(np.swapaxes(rot, 1, 2))
-    T = -dp.einsum("nij,nj->ni", world_to_view, centre)
-    return R.Cameras(world_to_view, T, focal, image_size=(image_size, image_size), znear=znear, zfar=zfar,
-                     requires_grad=False)
+    return R.Cameras.from_camera_to_world(c2w, np.stack([focal, focal], axis=1), image_size=(image_size, image_size),
+                                          znear=znear, zfar=zfar)
 
 
 def look_at_point(camera_to_world):

@@ -1,13 +1,34 @@
 """Atomic output files: every file is written to a temporary name in its folder, then renamed
-(``os.replace``), so a reader never sees half a file and an interruption leaves the old one."""
+(``os.replace``), so a reader never sees half a file and an interruption leaves the old one.
+A process killed outright (``kill -9``) leaves its temporary file behind; ``remove_partial_files``
+clears them when the next run starts in that folder."""
 import json
 import os
+import re
 import tempfile
 
 import numpy as np
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+_PARTIAL = ".partial-"                    # temporary files: .<name>.partial-<8 random characters><extension>
+_PARTIAL_NAME = re.compile(r"\..+\.partial-[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
+
+
+def remove_partial_files(folder):
+    """Remove the temporary files that ``atomic_write`` left in ``folder`` and its subfolders when its
+    process was killed; returns their paths. Call it only while no other process writes there."""
+    removed = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if _PARTIAL_NAME.fullmatch(name):
+                path = os.path.join(root, name)
+                try:
+                    os.remove(path)
+                    removed.append(path)
+                except FileNotFoundError:
+                    pass
+    return removed
 
 
 def atomic_write(path, write, suffix=""):
@@ -16,7 +37,7 @@ def atomic_write(path, write, suffix=""):
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + _PARTIAL,
                                          suffix=suffix or os.path.splitext(path)[1])
     os.close(handle)
     try:

@@ -14,17 +14,49 @@ def _check_path(path, what="image"):
     return path
 
 
+# The format each image extension names and the bytes its files start with.
+_SIGNATURES = {".png": ("PNG", (b"\x89PNG\r\n\x1a\n",)), ".jpg": ("JPEG", (b"\xff\xd8\xff",)),
+               ".jpeg": ("JPEG", (b"\xff\xd8\xff",)), ".gif": ("GIF", (b"GIF87a", b"GIF89a")),
+               ".bmp": ("BMP", (b"BM",)), ".tif": ("TIFF", (b"II*\x00", b"MM\x00*")),
+               ".tiff": ("TIFF", (b"II*\x00", b"MM\x00*"))}
+
+
+def _format_problem(path):
+    """Why the file at ``path`` cannot be an image of the format its extension names (empty, or
+    not starting with that format's signature), or None if it may be one."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if not head:
+        return "the file is empty"
+    name, signatures = _SIGNATURES.get(os.path.splitext(path)[1].lower(), (None, ()))
+    if signatures and not head.startswith(signatures):
+        return f"it is not a {name} file (it starts with {head[:8]!r}, a {name} file with {signatures[0]!r})"
+    return None
+
+
+def _reason(error):
+    """One line for an imageio failure, without its suggestions of plugins to install (a damaged
+    file needs no plugin)."""
+    message = " ".join(str(error).split("\n")[0].split())
+    if "Could not find a backend" in message or not message:
+        return "no image reader recognises its contents (expected a PNG, JPEG, TIFF, BMP or GIF file)"
+    return f"the file is damaged ({type(error).__name__}: {message})"
+
+
 def read_image(path, dtype=np.float64):
     """Read a PNG/JPEG/... file as an (H, W, C) float array in [0, 1] (C = 1, 3 or 4; 16-bit
     images are scaled by 65535). Raises FileNotFoundError / ValueError for missing or unreadable files."""
     import imageio.v3 as iio
     path = _check_path(path)
+    problem = _format_problem(path)
+    if problem:
+        raise ValueError(f"path: cannot read {path!r} as an image: {problem}")
     try:
         with warnings.catch_warnings():                  # imageio's plugin probing warns on odd files
             warnings.simplefilter("ignore", DeprecationWarning)
             arr = np.asarray(iio.imread(path))
     except Exception as err:                             # imageio raises many kinds
-        raise ValueError(f"path: cannot read {path!r} as an image ({type(err).__name__}: {err})") from None
+        raise ValueError(f"path: cannot read {path!r} as an image: {_reason(err)}") from None
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3:

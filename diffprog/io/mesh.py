@@ -22,6 +22,7 @@ def read_mesh(path, texture=None, dtype=np.float64):
     """
     import trimesh
     path = _check_path(path, "mesh")
+    _check_text(path)
     try:
         loaded = trimesh.load(path, process=False, force="mesh")
     except Exception as err:
@@ -32,6 +33,8 @@ def read_mesh(path, texture=None, dtype=np.float64):
     faces = np.asarray(loaded.faces, dtype=np.int64)
     if len(verts) == 0 or len(faces) == 0:
         raise ValueError(f"path: {path!r} holds an empty mesh ({len(verts)} vertices, {len(faces)} faces)")
+    if not np.all(np.isfinite(verts)):
+        raise ValueError(_non_finite_message(path, verts))
     out = {}
     visual = loaded.visual
     uv = getattr(visual, "uv", None)
@@ -79,6 +82,50 @@ def read_mesh(path, texture=None, dtype=np.float64):
     if colors is not None:
         out["colors"] = colors.astype(dtype)
     return out
+
+
+# Mesh formats that are text files (a binary file with one of these extensions is not a mesh).
+_TEXT_FORMATS = {".obj": "OBJ", ".off": "OFF"}
+
+
+def _check_text(path):
+    """Raise ValueError if a text-format mesh file (OBJ, OFF) holds binary data: its first NUL byte
+    or its first byte that is not UTF-8, named by offset. (trimesh would guess an encoding and end
+    in an unrelated error or an empty mesh.)"""
+    name = _TEXT_FORMATS.get(os.path.splitext(path)[1].lower())
+    if name is None:
+        return
+    with open(path, "rb") as handle:
+        data = handle.read()
+    offset = data.find(b"\x00")
+    if offset < 0:
+        try:
+            data.decode("utf-8")
+            return
+        except UnicodeDecodeError as error:
+            if sum(byte >= 0x80 for byte in data) < 0.05 * len(data):
+                return                                  # mostly text: comments in another encoding
+            offset = error.start
+    raise ValueError(f"path: cannot read {path!r} as a mesh: it is not a text {name} file (binary data at "
+                     f"byte {offset}: {data[offset:offset + 8]!r}); expected lines such as 'v 0.1 0.2 0.3'")
+
+
+def _non_finite_message(path, verts):
+    """'<file>, line N: vertex i is not finite (...)' for the first vertex with a NaN or infinite
+    coordinate (the line is found for OBJ files: the i-th 'v' line)."""
+    index = int(np.flatnonzero(~np.all(np.isfinite(verts), axis=1))[0])
+    where = path
+    if path.lower().endswith(".obj"):
+        with open(path, "rb") as handle:
+            count = -1
+            for number, line in enumerate(handle, 1):
+                if line.split(b"#", 1)[0].split()[:1] == [b"v"]:
+                    count += 1
+                    if count == index:
+                        where = f"{path}, line {number}"
+                        break
+    return (f"{where}: vertex {index} is not finite ({', '.join(repr(float(x)) for x in verts[index])}); "
+            "expected finite coordinates")
 
 
 def _has_material_file(path):

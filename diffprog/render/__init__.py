@@ -22,7 +22,7 @@ from .lights import DirectionalLight, PointLight, Material
 from .texture import sample_texture
 from .shading import shade, interpolate
 from .render import render, rasterize
-from .kernels import set_kernels, get_kernels
+from .kernels import set_kernels, get_kernels, set_threads
 from .losses import (mse_loss, l1_loss, silhouette_iou_loss, laplacian_smoothing, edge_length, normal_consistency,
                      chamfer_distance, sample_points)
 from .files import load_mesh, save_mesh

@@ -133,6 +133,33 @@ class Cameras:
     def __len__(self):
         return self.n if self._index is None else len(self._index)
 
+    @classmethod
+    def from_camera_to_world(cls, camera_to_world, focal_length, principal_point=None, image_size=(256, 256),
+                             znear=0.1, zfar=100.0, requires_grad=False):
+        """Cameras from (N, 4, 4) or (N, 3, 4) camera-to-world matrices ``[[Rc, c], [0, 1]]`` in the
+        OpenGL convention of ``transforms.json`` (the camera looks down its -z axis, +y up): the
+        world-to-view rotation is ``Rc^T`` and ``T = -Rc^T c``. ``camera_to_world`` may be a Tensor
+        (e.g. a refined pose), and gradients then flow back to it; other arguments as for
+        :class:`Cameras` (focal lengths and principal points in pixels of ``image_size``)."""
+        if type(camera_to_world) is Tensor:
+            c2w = camera_to_world if camera_to_world.ndim == 3 else camera_to_world[None]
+        else:
+            c2w = np.asarray(camera_to_world, dtype=np.float64)
+            c2w = c2w if c2w.ndim == 3 else c2w[None]
+        if c2w.ndim != 3 or c2w.shape[1:] not in ((4, 4), (3, 4)):
+            raise ValueError(f"camera_to_world: expected (N, 4, 4) or (N, 3, 4) matrices, got shape {c2w.shape}")
+        if not np.all(np.isfinite(getattr(c2w, "data", c2w))):
+            raise ValueError("camera_to_world: contains non-finite values (NaN or inf)")
+        rotation, centre = c2w[:, :3, :3], c2w[:, :3, 3]
+        if type(c2w) is Tensor:
+            world_to_view = dp.swapaxes(rotation, 1, 2)
+            T = -dp.einsum("nij,nj->ni", world_to_view, centre)
+        else:
+            world_to_view = np.swapaxes(rotation, 1, 2)
+            T = -np.einsum("nij,nj->ni", world_to_view, centre)
+        return cls(world_to_view, T, focal_length, principal_point, image_size=image_size, znear=znear, zfar=zfar,
+                   requires_grad=requires_grad)
+
     def __getitem__(self, index):
         """A sub-batch (``index``: int, slice or index array) sharing this batch's parameters."""
         index = np.atleast_1d(np.arange(len(self))[index])

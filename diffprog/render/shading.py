@@ -135,6 +135,9 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         normal_source = vertex_normals(mesh.verts, mesh.faces)              # (V, 3), interpolated
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers     # (N, 3)
     base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
+    if len(fragments) and getattr(kernels.active(), "light_pairs", None) is not None:
+        return _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material,
+                                shader == "phong", cams.orthographic)
     objects = lights + [material]
     fields = [(i, k) for i, o in enumerate(objects) for k, v in vars(o).items() if type(v) is dp.Tensor]
     values = [getattr(objects[i], k) for i, k in fields]
@@ -191,6 +194,51 @@ class CheckpointedBlocks(dp.Function):
 def _chunked(run, P, args):
     bounds = [(a, min(a + SHADE_CHUNK, P)) for a in range(0, P, SHADE_CHUNK)]
     return CheckpointedBlocks.apply(run, bounds, *args)
+
+
+class LitPairs(dp.Function):
+    """Fused per-pair lighting (compiled kernel set): (base, points, normals, view_source, light
+    vectors, light colours, ambient, diffuse, specular, shininess, options) -> (P, 3)."""
+
+    @staticmethod
+    def forward(ctx, base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess, options):
+        ctx.kernels = kernels.active()
+        ctx.arrays = (base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess)
+        ctx.options = options
+        return ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options))
+
+    @staticmethod
+    def backward(ctx, g):
+        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), g)
+        return tuple(gr.astype(x.dtype, copy=False).reshape(x.shape) for gr, x in zip(grads, ctx.arrays)) + (None,)
+
+
+def _kernel_args(arrays, options):
+    base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess = arrays
+    image, orthographic, normalize, kind, attenuation = options
+    return (base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, attenuation,
+            ambient, diffuse, specular, shininess)
+
+
+def _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material, phong,
+                     orthographic):
+    """The same colours as ``_lit_pairs`` from one compiled kernel (the light and material
+    parameters are gathered into small arrays by engine code, so their gradients flow)."""
+    points = interpolate(mesh.verts, mesh.faces, fragments)
+    normals = interpolate(normal_source, mesh.faces, fragments) if phong else normal_source[fragments.parent]
+    vec = dp.stack([l.position if isinstance(l, PointLight) else -l.direction / dp.norm(l.direction)
+                    for l in lights])
+    color = dp.stack([dp.broadcast_to(l.color, (3,)) for l in lights])
+    ambient = 0.0
+    for light in lights:
+        ambient = ambient + light.ambient
+    kind = np.array([isinstance(l, PointLight) for l in lights], dtype=np.int64)
+    attenuation = np.array([[1.0, 0.0, 0.0] if getattr(l, "attenuation", None) is None else l.attenuation.data
+                            for l in lights], dtype=np.float64)
+    options = (image, bool(orthographic), bool(phong), kind, attenuation)
+    return LitPairs.apply(base, points, normals, view_source, vec, color,
+                          dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
+                          dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()), options)
 
 
 def _lit_pairs(fragments, base, verts, faces, normal_source, view_source, image, lights, material, shader,

@@ -10,18 +10,20 @@ Fault tolerance, in two kinds:
 """
 import datetime
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
 
-from .jobs import Job, is_finished, read_record, run_job
+from .jobs import Job, is_finished, read_record, rerun_reason, run_job
 
 
 def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log_path=None, retries=1,
              allowed_failures=3, timeout=None, runner=None, client=None):
     """Run ``jobs`` (a list of Job) and return one result dict per job, in the same order
     (``name, scene, out_dir, overrides, status ("done" | "skipped" | "failed"), metrics, seconds,
-    cpu_seconds, attempts, resumed, worker, error, traceback``).
+    cpu_seconds, attempts, resumed, worker, error, traceback, reason``; reason: why a job ran again although
+    its output directory held an earlier run, e.g. ``"re-run: 3 photographs changed"``, else None).
 
     workers: 0 runs the jobs one by one in this process (Dask is not imported); N >= 1 starts an embedded
         LocalCluster of N processes with one thread each; None (default) means one by one for a single job
@@ -29,7 +31,8 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
     scheduler: address of an existing Dask scheduler (``"tcp://host:8786"``) to submit the jobs to instead;
         its workers must import the same diffprog and see the same paths (a shared file system).
     force: run finished jobs again (by default a job whose output directory holds a finished run of the
-        same scene and overrides is skipped and reported with its recorded metrics).
+        same overrides and input files -- scene, transforms.json, photographs, meshes, compared by content --
+        is skipped and reported with its recorded metrics).
     log_path: file to append the per-job log to (start, end, metrics, errors with tracebacks).
     retries: how many times a job that raised an error other than a bad-input error is run again (resuming).
     allowed_failures: how many worker deaths a job may suffer on the embedded cluster before it fails.
@@ -47,25 +50,34 @@ def run_jobs(jobs, workers=None, scheduler=None, force=False, progress=True, log
         raise ValueError(f"retries must be an int >= 0, got {retries!r}")
     log = _BatchLog(log_path)
     batch_id = uuid.uuid4().hex
-    results = {}
+    results, inputs, reasons = {}, {}, {}
     for job in jobs:
         record = read_record(job.out_dir)
-        if not force and is_finished(job, record):
+        inputs[job.name] = job.inputs((record or {}).get("inputs"))
+        if not force and is_finished(job, record, job.fingerprint(inputs[job.name])):
             results[job.name] = _skipped(job, record)
             log.write(f"{job.name}: skipped, finished earlier in {job.out_dir} (--force runs it again)")
+        else:
+            reasons[job.name] = rerun_reason(job, record, inputs[job.name], force)
+            if reasons[job.name]:
+                log.write(f"{job.name}: {reasons[job.name]}")
     to_run = [job for job in jobs if job.name not in results]
     log.write(f"batch {batch_id[:8]}: {len(jobs)} jobs, {len(to_run)} to run, {len(results)} skipped")
     in_process = client is None and scheduler is None and (workers == 0 or (workers is None and len(to_run) <= 1))
     if in_process or not to_run:  # nothing to run needs no cluster
-        outcomes = _run_serially(to_run, batch_id, force, runner, log, retries)
+        outcomes = _run_serially(to_run, batch_id, force, runner, log, retries, inputs)
     else:
         if client is None and scheduler is None and workers is None:
             workers = min(len(to_run), os.cpu_count() or 1)
+        if client is None and scheduler is None:
+            from .cluster import quiet_resource_tracker
+            quiet_resource_tracker()            # before the progress bar's lock starts the tracker
         outcomes = _run_on_dask(to_run, batch_id, force, runner, log, client, workers, scheduler, retries,
-                                allowed_failures, timeout)
+                                allowed_failures, timeout, inputs)
     bar = _progress_bar(len(jobs), len(results), progress)
     try:
         for result in outcomes:
+            result["reason"] = reasons.get(result["name"])
             results[result["name"]] = result
             _log_result(log, result)
             bar.update(1)
@@ -84,12 +96,12 @@ def failed_jobs(results):
     return [result for result in results if result["status"] == "failed"]
 
 
-def _run_serially(jobs, batch_id, force, runner, log, retries):
+def _run_serially(jobs, batch_id, force, runner, log, retries, inputs):
     for job in jobs:
         log.write(f"{job.name}: started in this process ({job.scene} -> {job.out_dir})")
         for attempt in range(retries + 1):
             try:
-                result = run_job(job, batch_id, force, runner)
+                result = run_job(job, batch_id, force, runner, inputs[job.name])
                 break
             except Exception as error:  # one job's crash must not stop the others; reported with its traceback
                 result = _failed(job, error, _traceback_text(error))
@@ -99,27 +111,32 @@ def _run_serially(jobs, batch_id, force, runner, log, retries):
 
 
 def _run_on_dask(jobs, batch_id, force, runner, log, client, workers, scheduler, retries, allowed_failures,
-                 timeout):
+                 timeout, inputs):
     if client is not None:
         log.write(f"using the given Dask client of {client.scheduler.address}")
-        yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout)
+        yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout, inputs)
         return
     from .cluster import connect
     start = time.perf_counter()
-    with connect(workers=workers, scheduler=scheduler, allowed_failures=allowed_failures) as client:
+    def notify(line):
+        log.write(line)
+        print(f"diffprog: {line}", file=sys.stderr, flush=True)
+
+    with connect(workers=workers, scheduler=scheduler, allowed_failures=allowed_failures, notify=notify) as client:
         where = scheduler or f"embedded LocalCluster of {workers} worker processes"
         dashboard = client.scheduler_info().get("services", {}).get("dashboard")
         log.write(f"connected to {where} in {time.perf_counter() - start:.1f} s"
                   + (f", dashboard {client.dashboard_link}" if dashboard else ""))
-        yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout)
+        yield from _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout, inputs)
 
 
-def _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout):
+def _submit_and_collect(client, jobs, batch_id, force, runner, log, retries, timeout, inputs):
     from .cluster import import_distributed
     distributed = import_distributed()
     futures = {}
     for job in jobs:
-        future = client.submit(run_job, job, batch_id, force, runner, key=f"{job.name}-{batch_id[:8]}",
+        future = client.submit(run_job, job, batch_id, force, runner, inputs[job.name],
+                               key=f"{job.name}-{batch_id[:8]}",
                                pure=False, retries=retries)
         futures[future] = job
         log.write(f"{job.name}: submitted ({job.scene} -> {job.out_dir})")
@@ -157,7 +174,8 @@ def _check_jobs(jobs):
 def _skipped(job, record):
     keys = ("metrics", "seconds", "cpu_seconds", "attempts", "resumed", "worker")
     return {"name": job.name, "scene": job.scene, "out_dir": job.out_dir, "overrides": dict(job.overrides),
-            "status": "skipped", **{key: record.get(key) for key in keys}, "error": None, "traceback": None}
+            "status": "skipped", **{key: record.get(key) for key in keys}, "error": None, "traceback": None,
+            "reason": None}
 
 
 def _failed(job, error, traceback_text):

@@ -10,6 +10,8 @@ import glob
 import sys
 from pathlib import Path
 
+from diffprog.fit.outputs import check_output_folder
+
 from .batch import failed_jobs, run_jobs
 from .cluster import DaskMissingError
 from .jobs import jobs_from_scenes
@@ -32,7 +34,8 @@ def add_batch_arguments(parser):
                        help="submit the jobs to an existing Dask scheduler, e.g. tcp://host:8786 (workers "
                             "need diffprog installed and the same paths, e.g. a shared file system)")
     group.add_argument("--force", action="store_true",
-                       help="run jobs again even if their output directory holds a finished run")
+                       help="run jobs again even if their output directory holds a finished run; with --resume, "
+                            "start over if the input files changed since the checkpoint")
     group.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="give up on the jobs still unfinished after SECONDS (on Dask; default: no limit)")
     return parser
@@ -54,6 +57,7 @@ def run_batch(args):
     try:
         out_root = Path(args.out) if getattr(args, "out", None) else DEFAULT_BATCH_ROOT
         jobs = jobs_from_scenes(_scene_arguments(args), out_root, overrides=fit_overrides(args))
+        check_output_folder(out_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog fit: error: {error}", file=sys.stderr)
         return 2
@@ -95,6 +99,7 @@ def run_sweep(args):
         out_root = Path(args.out) if args.out else Path("out", f"{Path(args.scene).stem}-sweep")
         jobs = sweep_jobs(args.scene, args.grid, out_root, overrides=fit_overrides(args))
         check_scenes(jobs)
+        check_output_folder(out_root)
     except (FileNotFoundError, ValueError) as error:
         print(f"diffprog sweep: error: {error}", file=sys.stderr)
         return 2
@@ -104,9 +109,9 @@ def run_sweep(args):
 
 
 def check_scenes(jobs):
-    """Parse every job's scene with its overrides (``diffprog.io.load_scene``) so that a misspelt grid key
+    """Parse every job's scene with its overrides (``diffprog.fit.load_scene``) so that a misspelt grid key
     or an out-of-range value stops a sweep before it starts, with the scene parser's one-line message."""
-    from diffprog.io.scene import load_scene
+    from diffprog.fit.scene import load_scene
     for job in jobs:
         load_scene(job.scene, job.overrides)
 
@@ -114,7 +119,7 @@ def check_scenes(jobs):
 def fit_overrides(args):
     """Scene overrides from the fit options every job shares: ``--set KEY=VALUE`` (repeatable), then
     ``--seed``, ``--iterations``, ``--image-size``. Raises SceneError (a ValueError) for a bad ``--set``."""
-    from diffprog.io.scene import parse_override
+    from diffprog.io.config import parse_override
     overrides = dict(parse_override(text) for text in getattr(args, "set", None) or [])
     overrides.update({key: getattr(args, attribute) for attribute, key in FIT_OPTION_KEYS.items()
                       if getattr(args, attribute, None) is not None})

@@ -3,13 +3,18 @@
 A job's output directory holds, beside the fit's own outputs, a small record ``batch_job.json``
 (written atomically) that says what ran there and how it ended::
 
-    {"name": ..., "scene": ..., "overrides": {...}, "fingerprint": "<sha256 of scene bytes and overrides>",
+    {"name": ..., "scene": ..., "overrides": {...}, "fingerprint": "<sha256 of inputs and overrides>",
+     "inputs": {"/data/photos/r_0.png": {"role": "photograph", "size": ..., "mtime_ns": ..., "sha256": ...}, ...},
      "status": "running" | "done" | "failed", "batch_id": ..., "attempts": 2, "resumed": true,
      "metrics": {...}, "seconds": 12.3, "outputs": {"metrics.json": 812, ...}, "error": "..."}
 
 The record is how a re-run knows a job is finished (status "done", same fingerprint, every listed
 output still there with its size) and how a rescheduled attempt knows to resume from the fit's
-checkpoint (status "running" left by an earlier attempt of the same job).
+checkpoint (status "running" left by an earlier attempt of the same job). The fingerprint covers the
+content of every file the fit reads (scene file, ``transforms.json``, photographs, reference and
+initial mesh: ``diffprog.fit.inputs``) and the overrides; the record's ``inputs`` keep each file's
+size and modification time, so a re-run re-hashes only the files that were touched, and says which
+changed (``rerun_reason``).
 """
 import dataclasses
 import glob
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from diffprog.fit import run_scene
 from diffprog.fit.files import write_json
+from diffprog.fit.inputs import describe_changes, hash_inputs
 
 RECORD_NAME = "batch_job.json"
 
@@ -44,13 +50,30 @@ class Job:
     out_dir: str
     overrides: dict = dataclasses.field(default_factory=dict)
 
-    def fingerprint(self):
-        """sha256 of the scene file's bytes and the overrides; a finished job with another one is stale."""
-        digest = hashlib.sha256()
+    def inputs(self, known=None):
+        """The content hashes of every file the job's fit reads (``diffprog.fit.inputs.hash_inputs`` of its
+        scene with its overrides), reusing those of ``known`` for files of unchanged size and mtime; None
+        if the scene file does not parse or names a missing file (the job then fails with that error)."""
+        from diffprog.fit.scene import load_scene
         try:
-            digest.update(Path(self.scene).read_bytes())
-        except OSError:
-            digest.update(b"<unreadable scene>")
+            return hash_inputs(load_scene(self.scene, self.overrides), known)
+        except (ValueError, TypeError, OSError):
+            return None
+
+    def fingerprint(self, inputs=None):
+        """sha256 of the content of every input file (``inputs()``, computed when not given) and of the
+        overrides; a finished job with another fingerprint is stale. Moving the files keeps it."""
+        inputs = self.inputs() if inputs is None else inputs
+        digest = hashlib.sha256()
+        if inputs is None:
+            try:
+                digest.update(Path(self.scene).read_bytes())
+            except OSError:
+                digest.update(b"<unreadable scene>")
+            digest.update(b"<scene does not load>")
+        else:
+            for entry in inputs.values():
+                digest.update(f"{entry['role']}\0{entry['sha256']}\n".encode())
         digest.update(json.dumps(self.overrides, sort_keys=True, default=repr).encode())
         return digest.hexdigest()
 
@@ -121,12 +144,19 @@ def write_record(out_dir, record):
     write_json(Path(out_dir) / RECORD_NAME, record)
 
 
-def is_finished(job, record=None):
+def is_finished(job, record=None, fingerprint=None):
     """True if ``job``'s output directory holds a finished run of this very job: record status "done",
-    the same fingerprint, and every output it listed still present with the same size."""
+    the same fingerprint (of the current inputs, unless ``fingerprint`` is given), and every output it
+    listed still present with the same size."""
     record = read_record(job.out_dir) if record is None else record
-    if not record or record.get("status") != "done" or record.get("fingerprint") != job.fingerprint():
+    if not record or record.get("status") != "done":
         return False
+    if fingerprint is None:
+        fingerprint = job.fingerprint(job.inputs(record.get("inputs")))
+    return record.get("fingerprint") == fingerprint and _outputs_present(job, record)
+
+
+def _outputs_present(job, record):
     out_dir = Path(job.out_dir)
     for relative, size in record.get("outputs", {}).items():
         path = out_dir / relative
@@ -135,13 +165,43 @@ def is_finished(job, record=None):
     return True
 
 
+def rerun_reason(job, record, inputs, force=False):
+    """Why ``job`` runs although its output directory holds the record ``record`` of an earlier run (None
+    if there is none): e.g. ``"re-run: 3 photographs changed"``, ``"re-run: overrides changed"``,
+    ``"re-run: outputs missing"``, ``"resumed: unfinished earlier run"``. ``inputs``: its current input
+    hashes (``Job.inputs``)."""
+    if not record:
+        return None
+    if force and record.get("status") == "done":
+        return "re-run: --force"
+    changes = []
+    if record.get("fingerprint") != job.fingerprint(inputs):
+        if record.get("inputs") is None:
+            changes.append("inputs not recorded by the earlier run")
+        elif inputs is None:
+            changes.append("the scene does not load any more")
+        else:
+            changes += describe_changes(record["inputs"], inputs)
+        if json.dumps(record.get("overrides") or {}, sort_keys=True, default=repr) != json.dumps(
+                job.overrides, sort_keys=True, default=repr):
+            changes.append("overrides changed")
+        changes = changes or ["scene changed"]
+    if changes:
+        return "re-run: " + ", ".join(changes)
+    if record.get("status") == "done":
+        return "re-run: outputs missing or changed"
+    if record.get("status") == "failed":
+        return "re-run: failed before"
+    return None if force else "resumed: unfinished earlier run"
+
+
 def _list_outputs(out_dir):
     out_dir = Path(out_dir)
     return {str(path.relative_to(out_dir)): path.stat().st_size
             for path in sorted(out_dir.rglob("*")) if path.is_file() and path.name != RECORD_NAME}
 
 
-def run_job(job, batch_id, force=False, runner=None):
+def run_job(job, batch_id, force=False, runner=None, inputs=None):
     """Run one job where it is called (in this process or on a Dask worker) and return its result dict
     (``name, scene, out_dir, overrides, status, metrics, seconds, cpu_seconds, attempts, resumed, worker,
     error``; seconds and cpu_seconds: wall-clock and this process's CPU time of the last attempt).
@@ -152,16 +212,18 @@ def run_job(job, batch_id, force=False, runner=None):
     Errors in the job's own input (INPUT_ERRORS) come back as ``status="failed"`` with the message;
     other exceptions propagate so that the scheduler can retry the job.
     runner: a callable with ``diffprog.fit.run_scene``'s signature (default: that function).
+    inputs: the job's input hashes (``Job.inputs``) if the caller has them; hashed here otherwise.
     """
     runner = run_scene if runner is None else runner
-    fingerprint = job.fingerprint()
     previous = read_record(job.out_dir) or {}
+    inputs = job.inputs(previous.get("inputs")) if inputs is None else inputs
+    fingerprint = job.fingerprint(inputs)
     same_job = previous.get("fingerprint") == fingerprint and previous.get("status") == "running"
     retry = same_job and previous.get("batch_id") == batch_id
     resume = retry or (same_job and not force)
     attempts = previous.get("attempts", 0) + 1 if retry else 1
     record = {"name": job.name, "scene": job.scene, "overrides": job.overrides, "fingerprint": fingerprint,
-              "status": "running", "batch_id": batch_id, "attempts": attempts, "resumed": resume,
+              "inputs": inputs, "status": "running", "batch_id": batch_id, "attempts": attempts, "resumed": resume,
               "worker": f"{socket.gethostname()}:{os.getpid()}", "started": time.time()}
     write_record(job.out_dir, record)
     start, cpu_start = time.perf_counter(), time.process_time()

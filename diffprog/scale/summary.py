@@ -1,5 +1,5 @@
-"""The batch summary: one row per job (status, overrides, metrics, time), as ``summary.csv`` and as a
-printed table, optionally ranked by one metric."""
+"""The batch summary: one row per job (status, overrides, metrics, time, and why a job ran again), as
+``summary.csv`` and as a printed table, optionally ranked by one metric."""
 import csv
 import io
 import math
@@ -41,7 +41,7 @@ def summary_rows(results, ranked=False):
     override_keys = _union(result.get("overrides") or {} for result in results)
     metric_keys = _union(result.get("metrics") or {} for result in results)
     header = (["rank"] if ranked else []) + ["job", "status"] + override_keys + metric_keys + [
-        "job_seconds", "attempts", "scene", "out_dir", "error"]
+        "job_seconds", "attempts", "scene", "out_dir", "error", "reason"]
     rows = []
     for index, result in enumerate(results):
         overrides = result.get("overrides") or {}
@@ -51,7 +51,8 @@ def summary_rows(results, ranked=False):
         row += [overrides.get(key, "") for key in override_keys]
         row += [metrics.get(key, "") for key in metric_keys]
         row += [result.get("seconds") if result.get("seconds") is not None else "", result.get("attempts") or "",
-                result.get("scene", ""), result.get("out_dir", ""), result.get("error") or ""]
+                result.get("scene", ""), result.get("out_dir", ""), result.get("error") or "",
+                result.get("reason") or ""]
         rows.append(row)
     return header, rows
 
@@ -78,13 +79,17 @@ def format_table(results, ranked=False):
     header, rows = summary_rows(results, ranked)
     shared = {key for key in _union(result.get("overrides") or {} for result in results)
               if len(rows) > 1 and len({repr(row[header.index(key)]) for row in rows}) == 1}
-    keep = [index for index, name in enumerate(header) if name not in {"scene", "out_dir", "error", *shared}]
+    keep = [index for index, name in enumerate(header) if name not in {"scene", "out_dir", "error", "reason", *shared}]
     cells = [[header[index] for index in keep]]
     for row in rows:
         cells.append([_format(row[index], header[index]) for index in keep])
     widths = [max(len(line[column]) for line in cells) for column in range(len(keep))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
+    for row in rows:
+        reason = row[header.index("reason")]
+        if reason:
+            lines.append(f"{row[header.index('job')]}: {reason}")
     for row in rows:
         error = row[header.index("error")]
         if error:

@@ -1,7 +1,9 @@
 """``LassoCV``: Lasso with alpha chosen by k-fold cross-validation along a warm-started path."""
 import numpy as np
 
-from .base import BaseEstimator, LinearRegressorMixin, check_X_y, check_positive_int, check_tol
+from .base import BaseEstimator, LinearRegressorMixin
+from .checks import check_positive_int, check_tol
+from .sklearn_compat import validate_fit
 from .design import Design
 from .linear import Lasso, _alpha_grid, _path
 
@@ -36,7 +38,8 @@ class LassoCV(LinearRegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def fit(self, X, y):
-        X, y = check_X_y(X, y)
+        """Choose ``alpha_`` by cross-validation, then refit on all of (X, y); returns self."""
+        X, y = validate_fit(self, X, y)
         tol = check_tol(self.tol)
         max_iter = check_positive_int(self.max_iter, "max_iter")
         folds = check_positive_int(self.cv, "cv")

@@ -6,7 +6,7 @@ matrix stays sparse.
 """
 import numpy as np
 
-from .base import is_sparse
+from .checks import is_sparse
 
 
 class Design:
@@ -30,12 +30,13 @@ class Design:
         self._centered_sparse = self.sparse and center
 
     def dot(self, w):
-        if self.sparse:                              # only the support's columns (a path's w is sparse)
+        """``X w`` for w (p,) -> (n,), or (p, m) -> (n, m)."""
+        if self.sparse and w.ndim == 1:                              # only the support's columns (a path's w is sparse)
             support = np.flatnonzero(w)
             if support.size < self.p // 4:
                 out = self.X[:, support] @ w[support] if support.size else np.zeros(self.n)
                 return out - self.offset[support] @ w[support] if self._centered_sparse else out
-        out = self.X @ w
+        out = np.asarray(self.X @ w)
         return out - self.offset @ w if self._centered_sparse else out
 
     def rdot(self, r):

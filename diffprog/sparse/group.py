@@ -8,8 +8,9 @@ import numpy as np
 
 from diffprog.optim import fista, lipschitz_constant
 from diffprog.optim.prox import group_l1
-from .base import (BaseEstimator, LinearRegressorMixin, check_X_y, check_alpha, check_positive_int,
-                   check_tol, warn_not_converged)
+from .base import BaseEstimator, LinearRegressorMixin, warn_not_converged
+from .checks import check_alpha, check_positive_int, check_tol
+from .sklearn_compat import validate_fit
 from .design import Design
 from .losses import least_squares
 
@@ -17,8 +18,17 @@ __all__ = ["GroupLasso"]
 
 
 def _check_groups(groups, p):
-    if groups is None or isinstance(groups, (int, np.integer)):
-        raise TypeError(f"groups must be a list of index sequences covering the {p} features, got {groups!r}")
+    """The groups as index arrays: ``None`` -> one group per feature (the Lasso with unit
+    weights); an int k -> consecutive blocks of k features (the last may be shorter)."""
+    if groups is None:
+        return [np.array([j]) for j in range(p)]
+    if isinstance(groups, (int, np.integer)) and not isinstance(groups, bool):
+        if groups < 1:
+            raise ValueError(f"groups as an int is a block size and must be >= 1, got {groups!r}")
+        return [np.arange(start, min(start + groups, p)) for start in range(0, p, int(groups))]
+    if isinstance(groups, (str, bytes, bool)) or not hasattr(groups, "__iter__"):
+        raise TypeError(f"groups must be None, a block size (int) or a list of index sequences covering "
+                        f"the {p} features, got {groups!r}")
     groups = [np.asarray(g, dtype=np.int64).ravel() for g in groups]
     if len(groups) == 0:
         raise ValueError("groups is empty; expected a list of non-empty index sequences")
@@ -38,8 +48,9 @@ def _check_groups(groups, p):
 class GroupLasso(LinearRegressorMixin, BaseEstimator):
     """Group lasso regression (scikit-learn conventions).
 
-    Parameters: ``alpha`` (>= 0), ``groups`` (list of disjoint index sequences covering all
-    features), ``weights`` (per-group, default ``sqrt(group size)``), ``fit_intercept``,
+    Parameters: ``alpha`` (>= 0), ``groups`` (a list of disjoint index sequences covering all
+    features; an int k for consecutive blocks of k features; default ``None``: one group per
+    feature, which is the Lasso), ``weights`` (per-group, default ``sqrt(group size)``), ``fit_intercept``,
     ``max_iter`` (FISTA iterations), ``tol`` (duality gap relative to ``||y||^2``).
     Attributes: ``coef_``, ``intercept_``, ``n_iter_``, ``dual_gap_`` (gap / n), ``history_``
     (the solver's objective/gap/step history).
@@ -54,7 +65,8 @@ class GroupLasso(LinearRegressorMixin, BaseEstimator):
         self.tol = tol
 
     def fit(self, X, y):
-        X, y = check_X_y(X, y)
+        """Fit on X (n_samples, n_features), dense or scipy.sparse, and y (n_samples,); returns self."""
+        X, y = validate_fit(self, X, y)
         alpha = check_alpha(self.alpha)
         tol = check_tol(self.tol)
         max_iter = check_positive_int(self.max_iter, "max_iter")

@@ -12,8 +12,9 @@ by ``n``.
 """
 import numpy as np
 
-from .base import (BaseEstimator, LinearRegressorMixin, check_X_y, check_alpha, check_positive_int,
-                   check_tol, warn_not_converged)
+from .base import BaseEstimator, LinearRegressorMixin, warn_not_converged
+from .checks import check_X_y, check_alpha, check_positive_int, check_tol
+from .sklearn_compat import validate_fit
 from .design import Design
 from .homotopy import ElasticNetSegment, LassoSegment
 from .working_set import GramCache, enet_working_set
@@ -139,7 +140,8 @@ class ElasticNet(LinearRegressorMixin, BaseEstimator):
         return _check_l1_ratio(self.l1_ratio)
 
     def fit(self, X, y):
-        X, y = check_X_y(X, y)
+        """Fit on X (n_samples, n_features), dense or scipy.sparse, and y (n_samples,); returns self."""
+        X, y = validate_fit(self, X, y)
         alpha = check_alpha(self.alpha)
         l1_ratio = self._l1_ratio()
         tol = check_tol(self.tol)
@@ -168,7 +170,7 @@ class ElasticNet(LinearRegressorMixin, BaseEstimator):
     def sparse_coef_(self):
         """``coef_`` as a scipy.sparse CSR row (scikit-learn's attribute)."""
         import scipy.sparse
-        self._check_fitted()
+        self._check_fitted("sparse_coef_")
         return scipy.sparse.csr_matrix(self.coef_[None, :])
 
 

@@ -51,3 +51,36 @@ def logistic(design, y_sign, fit_intercept):
         return forward(v)[0]
     loss.defvjp(forward, backward)
     return loss, margins
+
+
+def multinomial(design, codes, n_classes, fit_intercept):
+    """``V -> mean_i [logsumexp(z_i) - z_i[codes_i]]`` with ``z_i = W x_i (+ b)``, ``V = [W, b]``
+    (K, p + 1) when ``fit_intercept`` else ``V = W`` (K, p); ``codes`` (n,) in 0..K-1. Returns the
+    loss and ``probabilities(V) -> (softmax(z) (n, K), per-sample loss (n,))``."""
+    n, p = design.n, design.p
+    rows = np.arange(n)
+
+    def probabilities(V):
+        z = design.dot(V[:, :p].T)
+        if fit_intercept:
+            z = z + V[:, p]
+        log_partition = np.logaddexp.reduce(z, axis=1)
+        return np.exp(z - log_partition[:, None]), log_partition - z[rows, codes]
+
+    def forward(V):
+        P, losses = probabilities(V)
+        return np.asarray(np.mean(losses)), P
+
+    def backward(P, g):
+        weight = P.copy()
+        weight[rows, codes] -= 1.0                                     # d loss_i / d z_i, times n
+        grad = design.rdot(weight / n).T
+        if fit_intercept:
+            grad = np.concatenate([grad, weight.sum(axis=0)[:, None] / n], axis=1)
+        return (g * grad,)
+
+    @ad.custom_vjp
+    def loss(V):
+        return forward(V)[0]
+    loss.defvjp(forward, backward)
+    return loss, probabilities

@@ -5,7 +5,7 @@ import numpy as np
 
 from diffprog import render as R
 from diffprog.fit import eye_from_spherical, look_at_point, recover_camera, spherical_from_eye
-from diffprog.io import load_scene, read_views
+from diffprog.fit import load_scene, read_views
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -6,7 +6,7 @@ import numpy as np
 import trimesh
 
 from diffprog.fit import Fitter
-from diffprog.io import load_scene, read_views
+from diffprog.fit.scene import load_scene, read_views
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "scenes", "horseshoe_tiny.toml")

@@ -127,3 +127,18 @@ def test_bad_camera_input(tmp_path):
         R.load_transforms(tmp_path / "noframes.json")
     with pytest.raises(ValueError, match="file_paths: expected 1 paths"):
         R.save_transforms(R.look_at(eye=(0.0, 0.0, 3.0)), tmp_path / "t.json", ["a.png", "b.png"])
+
+
+def test_from_camera_to_world_matches_look_at_and_is_differentiable():
+    cams = R.look_at(eye=R.orbit(3, elev=25, dist=3.0), fov=40, image_size=(20, 30), requires_grad=False)
+    c2w = np.asarray(cams.camera_to_world().data)
+    back = R.Cameras.from_camera_to_world(c2w, cams.focal_length.data, image_size=(20, 30))
+    np.testing.assert_allclose(back.R.data, cams.R.data, atol=1e-12)
+    np.testing.assert_allclose(back.T.data, cams.T.data, atol=1e-12)
+    points = np.random.default_rng(0).normal(size=(5, 3)) * 0.3
+
+    def project(matrix):
+        moved = R.Cameras.from_camera_to_world(matrix, cams.focal_length.data, image_size=(20, 30))
+        return dp.sum(moved.transform_points_screen(dp.tensor(points))[..., :2] ** 2)
+
+    dp.gradcheck(project, c2w[:, :3, :])

@@ -49,3 +49,17 @@ def test_workers_and_scheduler_together_are_refused(make_scenes, tmp_path, capsy
                    "--out", str(tmp_path), "--quiet"])
     assert status == 2
     assert "give either workers (2) or scheduler ('tcp://127.0.0.1:1'), not both" in capsys.readouterr().err
+
+
+def test_batch_output_folder_is_checked_before_any_job(make_scenes, tmp_path, capsys):
+    from diffprog.cli import main
+    folder = make_scenes(2)
+    taken = tmp_path / "taken"
+    taken.write_text("keep")
+    assert main(["fit", str(folder), "--out", str(taken), "--workers", "0", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "output folder" in err and "is an existing file" in err
+    assert main(["sweep", str(folder / "s1.toml"), "--grid", "render.sigma=[1e-4]", "--out", str(taken / "sweep"),
+                 "--workers", "0", "--quiet"]) == 2
+    assert "which is a file, not a folder" in capsys.readouterr().err
+    assert taken.read_text() == "keep"

@@ -38,8 +38,20 @@ def test_group_lasso_bad_groups(rng):
         GroupLasso(groups=[[0, 1], [], [2, 3]]).fit(X, y)
     with pytest.raises(ValueError, match="cover each of the 4 features exactly once"):
         GroupLasso(groups=[[0, 1], [1, 2, 3]]).fit(X, y)
-    with pytest.raises(TypeError, match="groups must be a list"):
-        GroupLasso().fit(X, y)
+    with pytest.raises(TypeError, match="groups must be None, a block size"):
+        GroupLasso(groups="abc").fit(X, y)
+    with pytest.raises(ValueError, match="block size and must be >= 1"):
+        GroupLasso(groups=0).fit(X, y)
+
+
+def test_group_lasso_default_and_block_groups(rng):
+    X = rng.standard_normal((60, 7))
+    y = X @ np.r_[1.0, -2, 0, 0, 0.5, 0, 3] + 0.1 * rng.standard_normal(60)
+    default = GroupLasso(0.05, tol=1e-12, max_iter=20000).fit(X, y)        # one group per feature
+    np.testing.assert_allclose(default.coef_, Lasso(0.05, tol=1e-12).fit(X, y).coef_, atol=1e-7)
+    blocks = GroupLasso(0.05, groups=3, tol=1e-12, max_iter=20000).fit(X, y)
+    explicit = GroupLasso(0.05, groups=[[0, 1, 2], [3, 4, 5], [6]], tol=1e-12, max_iter=20000).fit(X, y)
+    np.testing.assert_allclose(blocks.coef_, explicit.coef_, atol=1e-12)
 
 
 def test_sparse_logistic_matches_sklearn_liblinear_objective(rng):
@@ -73,9 +85,13 @@ def test_sparse_logistic_matches_sklearn_liblinear_objective(rng):
 
 def test_sparse_logistic_errors(rng):
     X = rng.standard_normal((10, 3))
-    with pytest.raises(ValueError, match="exactly two classes"):
-        SparseLogisticRegression().fit(X, np.arange(10) % 3)
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="only one class"):
+        SparseLogisticRegression().fit(X, np.ones(10))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         SparseLogisticRegression().fit(X, np.arange(9) % 2)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        SparseLogisticRegression().fit(X, np.linspace(0, 1, 10))
+    with pytest.raises(ValueError, match="multi_class must be 'multinomial' or 'ovr'"):
+        SparseLogisticRegression(multi_class="softmax").fit(X, np.arange(10) % 3)
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         SparseLogisticRegression(alpha=-1).fit(X, np.arange(10) % 2)

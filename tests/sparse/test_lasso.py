@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse
 from sklearn import linear_model as sk
 
-from diffprog.sparse import ConvergenceWarning, ElasticNet, Lasso, LassoCV, enet_path, lasso_path
+from diffprog.sparse import ConvergenceWarning, ElasticNet, Lasso, LassoCV, NotFittedError, enet_path, lasso_path
 
 
 def problem(rng, n=80, p=120, k=8, noise=0.1, offset=0.0):
@@ -101,7 +101,7 @@ def test_sklearn_conventions(rng):
     assert model.set_params(alpha=0.2) is model and model.alpha == 0.2
     with pytest.raises(ValueError, match="invalid parameter 'alpah'"):
         model.set_params(alpah=1)
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict(X)
     unvalidated = Lasso(alpha=-1)                       # constructor stores, fit validates
     assert unvalidated.alpha == -1
@@ -114,26 +114,42 @@ def test_sklearn_conventions(rng):
     assert warm.set_params(alpha=0.09).fit(X, y).n_iter_ <= 3
 
 
-def test_bad_input_messages(rng):
+MESSAGES = {   # (scikit-learn's validation when installed, diffprog's NumPy checks without it)
+    "length": ("inconsistent numbers of samples: \\[20, 19\\]", "different numbers of samples: X has 20 rows"),
+    "X nan": ("Input X contains NaN", "X contains NaN"),
+    "y nan": ("Input y contains NaN", "y contains NaN"),
+    "1-D X": ("Expected 2D array, got 1D array", "X must be 2-D"),
+    "features": ("X has 3 features, but Lasso is expecting 5", "X has 3 features, but the estimator was fitted with 5"),
+}
+
+
+@pytest.mark.parametrize("with_sklearn", [True, False])
+def test_bad_input_messages(rng, monkeypatch, with_sklearn):
+    from diffprog.sparse import sklearn_compat
+    if not with_sklearn:
+        monkeypatch.setattr(sklearn_compat, "_sklearn", lambda: None)
+    message = {key: pair[0 if with_sklearn else 1] for key, pair in MESSAGES.items()}
     X, y = problem(rng, n=20, p=5, k=2)
-    with pytest.raises(ValueError, match="different numbers of samples: X has 20 rows"):
+    with pytest.raises(ValueError, match=message["length"]):
         Lasso().fit(X, y[:-1])
     bad = X.copy()
     bad[3, 2] = np.nan
-    with pytest.raises(ValueError, match="X contains NaN"):
+    with pytest.raises(ValueError, match=message["X nan"]):
         Lasso().fit(bad, y)
-    with pytest.raises(ValueError, match="y contains NaN"):
+    with pytest.raises(ValueError, match=message["y nan"]):
         Lasso().fit(X, np.where(np.arange(20) == 4, np.nan, y))
     with pytest.raises(ValueError, match="alpha must be >= 0, got -0.5"):
         Lasso(alpha=-0.5).fit(X, y)
     with pytest.raises(ValueError, match="l1_ratio must be in"):
         ElasticNet(l1_ratio=1.5).fit(X, y)
-    with pytest.raises(ValueError, match="X must be 2-D"):
+    with pytest.raises(ValueError, match=message["1-D X"]):
         Lasso().fit(X[:, 0], y)
     with pytest.raises(ValueError, match="max_iter must be a positive integer"):
         Lasso(max_iter=0).fit(X, y)
-    with pytest.raises(ValueError, match="fitted with 5"):
+    with pytest.raises(ValueError, match=message["features"]):
         Lasso().fit(X, y).predict(X[:, :3])
+    with pytest.raises(NotFittedError, match="not fitted yet: call fit"):
+        Lasso().predict(X)
 
 
 def test_max_iter_warns_with_final_gap(rng):

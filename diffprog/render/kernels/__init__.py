@@ -2,32 +2,71 @@
 
 Each set holds the same functions with the same arguments and outputs, on plain arrays (no
 Tensors, no tape): the pair search and geometry (``numpy_pairs`` / ``numba_pairs``), the soft
-blend (``*_blend``), interpolation and texture sampling (``*_attributes``). The NumPy set is the
+blend (``*_blend``), interpolation and texture sampling (``*_attributes``); the compiled set also
+fuses the per-pair lighting (``numba_shading``, whose reference is the engine code of ``shading``). The NumPy set is the
 specification and the tests' oracle; the compiled set is the default. ``set_kernels`` chooses;
 the environment variable ``DIFFPROG_KERNELS`` sets the initial choice. Without numba importable
 the NumPy set is used, with a one-time warning.
 """
 import importlib
 import os
+import tempfile
 import types
 import warnings
 
 NAMES = ("numba", "numpy")
-DEFAULT = "numpy"
+DEFAULT = "numba"
 FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_pairs", "blend_forward",
              "blend_backward", "interpolate", "interpolate_backward", "sample_bilinear", "sample_bilinear_backward")
-_MODULES = ("pairs", "blend", "attributes")
+# optional: fused per-pair lighting (flat, phong); without it the engine code of ``render.shading``
+# runs, and that code is the reference of ``numba_shading``
+OPTIONAL = ("light_pairs", "light_pairs_backward")
+_MODULES = {"numpy": ("pairs", "blend", "attributes"), "numba": ("pairs", "blend", "attributes", "shading")}
 _loaded = {}
 _active = None
 _warned = False
 
 
+def _numba_cache():
+    """Import numba with a usable on-disk cache: the package's own __pycache__ when writable (a
+    source checkout), else ``NUMBA_CACHE_DIR`` if set, else a per-user cache folder."""
+    import numba
+    here = os.path.dirname(os.path.abspath(__file__))
+    if not numba.config.CACHE_DIR and not os.access(here, os.W_OK):
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        for folder in (os.path.join(base, "diffprog", "numba"),
+                       os.path.join(tempfile.gettempdir(), f"diffprog-numba-{os.getuid() if hasattr(os, 'getuid') else 0}")):
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError:
+                continue
+            if os.access(folder, os.W_OK):
+                numba.config.CACHE_DIR = folder
+                break
+
+
+def set_threads(n):
+    """Use ``n`` threads in the compiled kernels (default: the cores numba sees)."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"threads: expected a positive integer, got {n!r}")
+    try:
+        import numba
+    except ImportError:
+        return
+    top = numba.config.NUMBA_NUM_THREADS
+    if n > top:
+        raise ValueError(f"threads: at most {top} (the cores numba sees; NUMBA_NUM_THREADS), got {n}")
+    numba.set_num_threads(int(n))
+
+
 def _load(name):
     if name not in _loaded:
+        if name == "numba":
+            _numba_cache()
         functions = {}
-        for part in _MODULES:
+        for part in _MODULES[name]:
             module = importlib.import_module(f"{__name__}.{name}_{part}")
-            functions.update({f: getattr(module, f) for f in FUNCTIONS if hasattr(module, f)})
+            functions.update({f: getattr(module, f) for f in FUNCTIONS + OPTIONAL if hasattr(module, f)})
         missing = [f for f in FUNCTIONS if f not in functions]
         if missing:
             raise ImportError(f"kernel set {name!r} lacks {missing}")

@@ -63,4 +63,5 @@ def blend_backward(res, g, colors, background, pixel, sigma, gamma, znear, zfar,
         g_x = g_x + g_s * sigmoid(-x)
         g_depth = g_s * (-1.0 / (gamma * (zfar - znear)))
         g_bg = wb[:, None] * g_rgb if bg_per_pixel else (wb[:, None] * g_rgb).sum(axis=0)
+        g_colors, g_bg = g_colors.astype(colors.dtype, copy=False), g_bg.astype(colors.dtype, copy=False)
     return g_x / sigma, g_depth, g_colors, g_bg

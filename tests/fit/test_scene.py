@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from diffprog.io import SceneError, SceneTypeError, load_scene, read_views
-from diffprog.io.scene import parse_override, read_photograph
+from diffprog.fit.scene import SceneError, SceneTypeError, load_scene, read_views
+from diffprog.io import parse_override, read_photograph
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPOT = os.path.join(ROOT, "assets", "spot", "photos")

@@ -1,0 +1,526 @@
+"""The fitter: the state of one fit (mesh, per-view parameters, optimizer) and its step.
+
+One step renders a few randomly chosen fitting views with the soft rasterizer, compares them
+with the photographs (mean squared silhouette and colour errors), adds the mesh regularizers
+(edge length, normal consistency, Laplacian smoothing), backpropagates to the parameter groups
+that ``mesh.optimize`` names and takes an optimizer step; an optional last stage fits the
+colours alone through the z-buffer rasterizer. The views of step ``i`` come from
+``numpy.random.default_rng([seed, i])``, so a resumed run repeats an uninterrupted one exactly.
+
+Where to plug in:
+- a parameter group (a name of ``mesh.optimize``): an entry of ``PARAMETER_GROUPS`` (its tensors'
+  attribute names and its learning-rate key), their starting values in ``Fitter._start_values``,
+  and their use in ``Fitter.render`` / ``Fitter.losses``; checkpoints and the optimizer follow;
+- a shading mode: ``Fitter.render`` (the one place a fitting view is rendered); ``render.shading =
+  "field"`` shades with ``self.field`` (a ``ColorField``, its weights a group of the optimizer);
+- template edits (``template.l1 > 0``): the vertices are ``self.template.verts()`` = template +
+  offsets, the offsets in ``self.template_optimizer`` whose ``prox=`` hook takes the L1 steps;
+- an initializer: ``diffprog.fit.initial.initial_mesh``;
+- a loss term: ``LOSS_TERMS`` and ``Fitter.losses``.
+
+The default recipe (issue 15): the vertices are optimized as Large Steps parameters
+``u = (I + lambda L) x`` (``self.u``; ``self.verts`` holds ``x``) with the uniform Adam; every
+``schedule.remesh_every`` steps ``remesh()`` remeshes toward a shrinking target edge length, carrying
+the colours and the optimizer's per-vertex moments; ``render.shading = "albedo_sh"`` shows
+``colors`` (the albedo) times second-order SH lighting ``self.sh`` (9 x 3, in the colours' group).
+"""
+import json
+import os
+import time
+
+import numpy as np
+
+import diffprog.autodiff as dp
+from diffprog import optim
+from diffprog import render as R
+from . import report
+from .cameras import cameras_from_matrices
+from .color_field import ColorField, field_shader, shade_field
+from .initial import HULL_IMAGE_SIZE, initial_mesh
+from .remesh import remesh
+from .shading import render_unlit
+from .sh_lighting import neutral_lighting, shade_vertices
+from .template import TemplateOffsets
+
+LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
+# name in mesh.optimize -> (Fitter attributes holding its Tensors, [schedule] key of its learning rate);
+# a learning-rate key whose value is None falls back to schedule.learning_rate.
+PARAMETER_GROUPS = {
+    "vertices": (("verts",), "learning_rate"),
+    "colors": (("colors",), "color_learning_rate"),
+    "cameras": (("rotation", "translation"), "camera_learning_rate"),
+}
+# Keys that may change between an interrupted run and its resumption without changing the result.
+FREE_KEYS = {"output.directory", "output.turntable_frames", "schedule.preview_every", "schedule.checkpoint_every"}
+
+
+def configuration(scene):
+    """The scene's settings that determine the optimization (JSON text), for checkpoint checks."""
+    flat = {f"{section}.{key}": value for section, values in scene.sections.items() for key, value in values.items()
+            if f"{section}.{key}" not in FREE_KEYS}
+    flat["views"] = [[os.path.basename(v.image), bool(v.held_out)] for v in scene.views]
+    return json.dumps(flat, sort_keys=True, default=str)
+
+
+class Fitter:
+    """The state of one fit: the mesh (``verts``, ``faces``, ``colors``), camera refinements
+    (``rotation``, ``translation``: (V, 3) per fitting view), the optimizer and the loss history;
+    ``step()`` advances it by one iteration.
+
+    Steps ``0 .. schedule.iterations - 1`` fit the geometry and colours with the soft rasterizer;
+    the ``schedule.color_iterations`` steps after them fit the colours alone against every fitting
+    view, through the z-buffer rasterizer (its fragments are computed once: the geometry is frozen).
+    """
+
+    def __init__(self, scene, photos):
+        self.scene = scene
+        self.settings = scene.sections
+        render, schedule, mesh = self.settings["render"], self.settings["schedule"], self.settings["mesh"]
+        self.views = scene.fit_views
+        self.size = render["image_size"]
+        self.background = np.asarray(render["background"], float)
+        self.target_alpha = photos[..., 3]
+        self.target_rgb = report.composite(photos, self.background)
+        self.camera_to_world = np.stack([v.camera_to_world for v in self.views])
+        self.fov = np.array([v.fov for v in self.views])
+        self.optimize = set(mesh["optimize"])
+        self.geometry_iterations = schedule["iterations"]
+        self.iterations = schedule["iterations"] + schedule["color_iterations"]
+        self.subdivide_at = sorted({int(round(f * self.geometry_iterations)) for f in schedule["subdivide_at"]}
+                                   - {0, self.geometry_iterations})
+        self.iteration = 0
+        self.seconds = 0.0                      # wall-clock and process CPU time of the steps so far
+        self.cpu_seconds = 0.0
+        self.history = {name: [] for name in LOSS_TERMS + ("total",)}
+        self._color_fragments = None
+        self.sh, self.u, self.large_steps = None, None, None
+        every = schedule["remesh_every"]
+        last = int(schedule["remesh_until"] * self.geometry_iterations)
+        self.remesh_at = set(range(every, last + 1, every)) if every and not self.template_mode else set()
+        start = self._start_values()
+        # Remeshing lengths are fractions of the starting mesh's bounding-box diagonal.
+        self.diagonal = float(np.linalg.norm(start["verts"].max(0) - start["verts"].min(0)))
+        if mesh["initial"] == "visual_hull" and not self.template_mode:     # marching-tetrahedra triangles
+            verts, faces, carried = remesh(start["verts"], start["faces"], self.edge_length(0),
+                                           {"colors": start["colors"]}, iterations=3)
+            start.update(verts=verts, faces=faces, colors=carried["colors"])
+        self.field = self._make_field(start) if render["shading"] == "field" else None
+        self._set_parameters(start)
+
+    # ---- parameters ----------------------------------------------------------------------------
+    def _start_values(self):
+        """Starting values of every parameter group's tensors (attribute name -> array)."""
+        from .scene import read_views
+        size = max(self.size, HULL_IMAGE_SIZE)
+        verts, faces = initial_mesh(self.settings["mesh"], self.camera_to_world, self.fov, self.target_alpha,
+                                    hull_masks=lambda: read_views(self.scene, size, self.views)[..., 3])
+        colors = np.broadcast_to(np.asarray(self.settings["mesh"]["initial_color"], float), verts.shape).copy()
+        n = len(self.views)
+        values = {"verts": verts, "faces": faces, "colors": colors,
+                  "rotation": np.zeros((n, 3)), "translation": np.zeros((n, 3))}
+        if self.settings["render"]["shading"] == "albedo_sh":
+            values["sh"] = neutral_lighting()
+        return values
+
+    def edge_length(self, iteration):
+        """The remeshing target edge length (world units) at ``iteration`` (geometric in between)."""
+        start, end = self.settings["schedule"]["edge_length"]
+        last = max(max(self.remesh_at, default=1), 1)
+        return self.diagonal * start * (end / start) ** min(iteration / last, 1.0)
+
+    def _make_field(self, start):
+        options = dict(self.settings["color_field"])
+        uv = options.pop("uv")
+        for key in ("learning_rate", "texture_size", "unwrap"):
+            options.pop(key)
+        if not uv:
+            return ColorField.around(start["verts"], **options, seed=self.settings["schedule"]["seed"])
+        if self.settings["mesh"]["initial"] in ("ico_sphere", "visual_hull"):
+            raise ValueError(f"{self.scene.path}: color_field.uv = true needs a mesh.initial file with UVs")
+        loaded = R.load_mesh(self.settings["mesh"]["initial"], requires_grad=False)
+        if loaded.uvs is None:
+            raise ValueError(f"{self.scene.path}: color_field.uv = true but {self.settings['mesh']['initial']!r} "
+                             f"has no UVs")
+        self.uv_source = (loaded.uvs.data, loaded.face_uvs)
+        return ColorField.around(loaded.uvs.data, **options, seed=self.settings["schedule"]["seed"])
+
+    @property
+    def template_mode(self):
+        return self.settings["template"]["l1"] > 0
+
+    def parameter_values(self):
+        """Current values (attribute name -> array) of every parameter group's tensors and the faces
+        (with the template, its offsets and the refit's support; with a field, its weights)."""
+        values = {name: getattr(self, name).data for names, _ in PARAMETER_GROUPS.values() for name in names}
+        values["faces"] = self.faces
+        if self.sh is not None:
+            values["sh"] = self.sh.data
+        if self.u is not None:
+            values["u"] = self.u.data
+        if self.template is not None:
+            values["template"] = self.template.template
+            values["offsets"] = self.template.offsets.data
+            if self.template.hook.support is not None:
+                values["support"] = self.template.hook.support
+        if self.field is not None:
+            values.update({f"field.{k}": v for k, v in self.field.state_dict().items()})
+        return values
+
+    @property
+    def in_color_stage(self):
+        """True once the colour-only stage has begun (its first step has run)."""
+        return self.iteration > self.geometry_iterations
+
+    def _set_parameters(self, values, color_stage=False):
+        """Make every parameter group's tensors from ``values`` and a fresh optimizer over the
+        groups being optimized (only ``colors`` in the colour stage)."""
+        self.faces = np.asarray(values["faces"], np.int64)
+        optimize = {"colors"} if color_stage else self.optimize
+        schedule = self.settings["schedule"]
+        groups = []
+        self.template, self.template_optimizer = None, None
+        lam = schedule["large_steps_lambda"]
+        large_steps = "vertices" in optimize and not self.template_mode and lam > 0
+        self.large_steps, self.u = None, None
+        for group, (names, rate_key) in PARAMETER_GROUPS.items():
+            trained = group in optimize
+            offsets = group == "vertices" and self.template_mode
+            parameterized = group == "vertices" and large_steps
+            tensors = []
+            for name in names:
+                setattr(self, name, dp.tensor(np.asarray(values[name], float),
+                                              requires_grad=trained and not offsets and not parameterized))
+                tensors.append(getattr(self, name))
+            if parameterized:
+                self.large_steps = optim.LargeSteps(self.faces, len(self.verts.data), lambda_=lam)
+                self.u = self.large_steps.parameter(self.verts.data)
+                if "u" in values and np.shape(values["u"]) == self.u.shape:
+                    self.u.data[...] = values["u"]         # exactly, not M (M^-1 u): a resumed run repeats
+                    self.verts = dp.tensor(self.large_steps.solve(self.u.data))
+                tensors = [self.u]
+            if group == "colors" and values.get("sh") is not None:
+                self.sh = dp.tensor(np.asarray(values["sh"], float), requires_grad=trained)
+                tensors = tensors + [self.sh]
+            elif group == "colors":
+                self.sh = None
+            if trained and offsets:
+                self._set_template(values, schedule[rate_key] or schedule["learning_rate"])
+            elif trained:
+                groups.append({"params": tensors, "lr": schedule[rate_key] or schedule["learning_rate"]})
+        if self.field is not None:
+            saved = {k[len("field."):]: v for k, v in values.items() if k.startswith("field.")}
+            if saved:
+                self.field.load_state_dict(saved)
+            if "colors" in optimize:                           # the field replaces the vertex colours
+                groups = [g for g in groups if g["params"][0] is not self.colors]
+                groups.append({"params": self.field.parameters(), "lr": self.settings["color_field"]["learning_rate"]})
+        if not groups and self.template_optimizer is not None:
+            groups = None
+        elif not groups:
+            raise ValueError(f"{self.scene.path}: mesh.optimize is empty; expected some of "
+                             f"{', '.join(repr(g) for g in PARAMETER_GROUPS)}")
+        if groups is None:
+            self.optimizer = None
+        elif schedule["optimizer"] == "sgd":
+            self.optimizer = optim.SGD(groups, lr=schedule["learning_rate"], momentum=schedule["momentum"])
+        elif schedule["optimizer"] == "adam" or not any(g["params"][0] is self._vertex_leaf() for g in groups):
+            self.optimizer = optim.Adam(groups, lr=schedule["learning_rate"])
+        else:        # adam_uniform: the uniform variant for the vertices, plain Adam for the rest
+            geometry = [g for g in groups if g["params"][0] is self._vertex_leaf()]
+            rest = [g for g in groups if g["params"][0] is not self._vertex_leaf()]
+            self.optimizer = _Optimizers([optim.AdamUniform(geometry, lr=schedule["learning_rate"])]
+                                         + ([optim.Adam(rest, lr=schedule["learning_rate"])] if rest else []))
+        self._color_fragments = None
+
+    def _set_template(self, values, lr):
+        """Offsets from the template (``mesh.initial``) with their own optimizer and prox hook."""
+        settings, schedule = self.settings["template"], self.settings["schedule"]
+        if self.subdivide_at:
+            raise ValueError(f"{self.scene.path}: template.l1 > 0 keeps the template's vertices: "
+                             f"schedule.subdivide_at must be empty")
+        template = values.get("template", values["verts"])
+        self.template = TemplateOffsets(template, self.faces, l1=settings["l1"], smoothness=settings["smoothness"])
+        if "offsets" in values:
+            self.template.offsets = dp.tensor(np.asarray(values["offsets"], float), requires_grad=True)
+        if "support" in values:
+            self.template.hook.restrict_to_support(np.where(values["support"], 1.0, 0.0))
+        kind = "sgd" if schedule["optimizer"] == "sgd" else "adam"     # adam_uniform: plain Adam for offsets
+        options = {"momentum": schedule["momentum"]} if kind == "sgd" else {}
+        self.template_optimizer = self.template.optimizer(lr, kind=kind, **options)
+        self.verts = self.template.verts().detach()
+
+    def template_vertices(self):
+        """The template's vertices (``mesh.initial``) of a template fit (``template.l1 > 0``), else None."""
+        if not self.template_mode:
+            return None
+        return initial_mesh(self.settings["mesh"], self.camera_to_world, self.fov, self.target_alpha)[0]
+
+    @property
+    def refit_at(self):
+        """First iteration of the template's relaxed-Lasso refit."""
+        return int(round((1 - self.settings["template"]["refit"]) * self.geometry_iterations))
+
+    # ---- rendering and losses ------------------------------------------------------------------
+    def sigma(self, iteration):
+        render = self.settings["render"]
+        start, end = render["sigma"], render["sigma_final"] or render["sigma"]
+        return start * (end / start) ** (min(iteration, self.geometry_iterations - 1)
+                                         / max(self.geometry_iterations - 1, 1))
+
+    def _decay(self):
+        """Learning-rate factor of the current step within its stage (geometric decay)."""
+        if self.iteration < self.geometry_iterations:
+            progress = self.iteration / max(self.geometry_iterations - 1, 1)
+        else:
+            progress = (self.iteration - self.geometry_iterations) / max(self.iterations - self.geometry_iterations - 1, 1)
+        return self.settings["schedule"]["learning_rate_decay"] ** progress
+
+    def _vertex_leaf(self):
+        """The Tensor the optimizer moves for the vertices: ``u`` with Large Steps, else ``verts``."""
+        return self.u if self.u is not None else self.verts
+
+    def vertices(self):
+        """(V, 3) Tensor of the current vertex positions (differentiable in what is optimized)."""
+        if self.template is not None:
+            return self.template.verts()
+        return self.large_steps.vertices(self.u) if self.large_steps is not None else self.verts
+
+    def vertex_colors(self, verts):
+        """(V, 3) colours the mesh shows: the vertex colours, or albedo x SH lighting (``albedo_sh``)."""
+        if self.sh is None:
+            return self.colors
+        return shade_vertices(verts, self.faces, self.colors, self.sh)
+
+    def shown_colors(self):
+        """(V, 3) array of the colours the current mesh shows."""
+        with dp.no_grad():
+            return np.asarray(self.vertex_colors(dp.tensor(self.verts.data)).data)
+
+    def mesh(self):
+        verts = self.vertices()
+        return R.Mesh(verts, self.faces, colors=self.vertex_colors(verts), requires_grad=False)
+
+    def cameras(self, views):
+        """``render.Cameras`` of the fitting views ``views`` (index array), refined when fitted."""
+        refine = "cameras" in self.optimize
+        return cameras_from_matrices(self.camera_to_world[views], self.fov[views], self.size,
+                                     self.rotation[views] if refine else None,
+                                     self.translation[views] if refine else None)
+
+    def render(self, views, rasterizer, silhouette_only=False):
+        """(len(views), S, S, 4) RGBA Tensor of the current mesh in the fitting views ``views``."""
+        if self.field is not None and not silhouette_only:
+            mesh = self.mesh()
+            if self.field.in_dim == 2:
+                mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
+            return R.render(mesh, self.cameras(views), rasterizer=rasterizer, shader=field_shader(self.field),
+                            background=self.background)
+        return render_unlit(self.mesh(), self.cameras(views), rasterizer, self.background,
+                            silhouette_only=silhouette_only)
+
+    def losses(self, views, sigma):
+        """Unweighted loss terms (Tensors) for the fitting views ``views`` at softness ``sigma``."""
+        render, weights = self.settings["render"], self.settings["loss"]
+        terms = {}
+        need_colors = weights["rgb"] > 0
+        if weights["silhouette"] > 0 or need_colors:
+            rasterizer = R.SoftRasterizer(sigma=sigma, gamma=render["gamma"],
+                                          faces_per_pixel=render["faces_per_pixel"] or None,
+                                          cull_backfaces=render["cull_backfaces"])
+            image = self.render(views, rasterizer, silhouette_only=not need_colors)
+            if weights["silhouette"] > 0:
+                terms["silhouette"] = R.mse_loss(image[..., 3], self.target_alpha[views])
+            if need_colors:
+                terms["rgb"] = R.mse_loss(image[..., :3], self.target_rgb[views])
+        mesh = self.mesh()
+        if weights["edge"] > 0:
+            terms["edge"] = R.edge_length(mesh)
+        if weights["normal_consistency"] > 0:
+            terms["normal_consistency"] = R.normal_consistency(mesh)
+        if weights["laplacian"] > 0:
+            terms["laplacian"] = R.laplacian_smoothing(mesh, method="uniform")
+        return terms
+
+    def color_losses(self):
+        """The colour stage's loss: mean squared colour error over every fitting view (z-buffer)."""
+        rasterizer = R.HardRasterizer()
+        if self._color_fragments is None:
+            with dp.no_grad():
+                cams = self.cameras(np.arange(len(self.views)))
+                mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
+                self._color_fragments = (R.rasterize(mesh, cams, rasterizer), cams)
+        fragments, cams = self._color_fragments
+        if self.field is not None:
+            mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
+            if self.field.in_dim == 2:
+                mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
+            colors = shade_field(self.field, fragments, mesh)
+        else:
+            colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data)), self.faces, fragments)
+        image = rasterizer.blend(fragments, colors, self.background)
+        return {"rgb": R.mse_loss(image[..., :3], self.target_rgb)}
+
+    # ---- one iteration -------------------------------------------------------------------------
+    def step(self):
+        """One optimization step; returns the unweighted loss terms as floats."""
+        started, cpu_started = time.perf_counter(), time.process_time()
+        schedule, weights = self.settings["schedule"], self.settings["loss"]
+        if self.iteration == self.geometry_iterations:
+            self._begin_color_stage()
+        if self.iteration in self.subdivide_at:
+            self.subdivide()
+        if self.iteration in self.remesh_at:
+            self.remesh()
+        if self.template_optimizer is not None and self.iteration == self.refit_at and self.refit_at > 0:
+            self.template.refit(self.template_optimizer)
+        optimizers = [o for o in (self.optimizer, self.template_optimizer) if o is not None]
+        for group in [g for o in optimizers for g in o.param_groups]:
+            group["lr"] = group["initial_lr"] * self._decay()
+        if self.iteration >= self.geometry_iterations:
+            terms = self.color_losses()
+            total = terms["rgb"]
+        else:
+            rng = np.random.default_rng([schedule["seed"], self.iteration])
+            count = min(schedule["views_per_iteration"], len(self.views))
+            views = np.sort(rng.choice(len(self.views), size=count, replace=False))
+            terms = self.losses(views, self.sigma(self.iteration))
+            total = sum(weights[name] * value for name, value in terms.items())
+            if self.template_optimizer is not None:
+                total = total + self.template.penalty()
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        total.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        if self.template is not None:
+            self.verts = self.template.verts().detach()
+        if self.large_steps is not None and not self.in_color_stage:
+            self.verts = dp.tensor(self.large_steps.solve(self.u.data))
+        values = {name: float(value.data) for name, value in terms.items()}
+        for name in LOSS_TERMS:
+            self.history[name].append(values.get(name, np.nan))
+        self.history["total"].append(float(total.data))
+        self.iteration += 1
+        self.seconds += time.perf_counter() - started
+        self.cpu_seconds += time.process_time() - cpu_started
+        return values
+
+    def _begin_color_stage(self):
+        values = self.parameter_values()
+        values.pop("u", None)
+        if self.settings["schedule"]["color_subdivide"]:
+            values.update(self._subdivided(values))
+        if self.template is not None:
+            values["verts"] = self.template.verts().data
+        self._set_parameters(values, color_stage=True)
+
+    @staticmethod
+    def _subdivided(values):
+        finer = R.subdivide(R.Mesh(values["verts"], values["faces"], colors=values["colors"], requires_grad=False))
+        return {"verts": finer.verts.data, "faces": finer.faces, "colors": finer.colors.data}
+
+    def subdivide(self):
+        """Split every triangle in four (midpoints; colours interpolated); the optimizer restarts."""
+        values = self.parameter_values()
+        values.pop("u", None)
+        values.update(self._subdivided(values))
+        self._set_parameters(values)
+
+    def remesh(self):
+        """Remesh toward the current target edge length, carrying the colours and the optimizer's
+        per-vertex moments to the new vertices (step counts and other state are kept)."""
+        values = self.parameter_values()
+        values.pop("u", None)
+        carried = {"colors": values["colors"]}
+        saved = {}
+        for name in ("vertices", "colors"):
+            leaf = self._vertex_leaf() if name == "vertices" else self.colors
+            state = dict(self.optimizer.state.get(id(leaf), {})) if self.optimizer is not None else {}
+            per_vertex = [k for k, v in state.items() if np.ndim(v) == 2 and len(v) == len(self.verts.data)]
+            carried.update({f"{name}.{k}": state.pop(k) for k in per_vertex})
+            saved[name] = (state, per_vertex)
+        verts, faces, carried = remesh(self.verts.data, self.faces, self.edge_length(self.iteration), carried,
+                                       iterations=2)
+        values.update(verts=verts, faces=faces, colors=carried["colors"])
+        self._set_parameters(values)
+        for name in ("vertices", "colors"):
+            state, per_vertex = saved[name]
+            if state or per_vertex:
+                state.update({k: carried[f"{name}.{k}"] for k in per_vertex})
+                leaf = self._vertex_leaf() if name == "vertices" else self.colors
+                self.optimizer.state[id(leaf)] = state
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def state(self):
+        """Everything a resumed run needs, as a dict of arrays (for ``.npz``)."""
+        arrays = {"iteration": np.array(self.iteration), "seconds": np.array(self.seconds),
+                  "cpu_seconds": np.array(self.cpu_seconds), "configuration": np.array(configuration(self.scene))}
+        arrays.update(self.parameter_values())
+        arrays.update({f"history.{name}": np.array(values, float) for name, values in self.history.items()})
+        if self.optimizer is not None:
+            arrays.update({f"optimizer.{key}": value for key, value in self.optimizer.state_dict().items()})
+        if self.template_optimizer is not None:
+            arrays.update({f"template_optimizer.{key}": value
+                           for key, value in self.template_optimizer.state_dict().items()})
+        return arrays
+
+    def load_state(self, arrays, path):
+        saved = str(arrays["configuration"])
+        if saved != configuration(self.scene):
+            old, new = json.loads(saved), json.loads(configuration(self.scene))
+            changed = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+            raise ValueError(f"checkpoint {path!r} was written with different settings ({', '.join(changed)}); "
+                             f"run without --resume to start over")
+        self.iteration = int(arrays["iteration"])
+        self._set_parameters(arrays, color_stage=self.in_color_stage)
+        for name in ("optimizer", "template_optimizer"):
+            if getattr(self, name) is not None:
+                getattr(self, name).load_state_dict({key[len(name) + 1:]: value for key, value in arrays.items()
+                                                     if key.startswith(name + ".")})
+        self.seconds, self.cpu_seconds = float(arrays["seconds"]), float(arrays["cpu_seconds"])
+        self.history = {name: arrays[f"history.{name}"].tolist() for name in self.history}
+
+
+class _Optimizers:
+    """Several optimizers stepped as one (the vertices' AdamUniform beside the rest's Adam)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    @property
+    def param_groups(self):
+        return [group for part in self.parts for group in part.param_groups]
+
+    @property
+    def state(self):
+        return _StateView(self.parts)
+
+    def zero_grad(self):
+        for part in self.parts:
+            part.zero_grad()
+
+    def step(self):
+        for part in self.parts:
+            part.step()
+
+    def state_dict(self):
+        return {f"{i}.{key}": value for i, part in enumerate(self.parts) for key, value in part.state_dict().items()}
+
+    def load_state_dict(self, state_dict):
+        for i, part in enumerate(self.parts):
+            part.load_state_dict({key.split(".", 1)[1]: value for key, value in state_dict.items()
+                                  if key.split(".", 1)[0] == str(i)})
+
+
+class _StateView(dict):
+    """``state`` of :class:`_Optimizers`: reads every part's, writes to the part owning the parameter."""
+
+    def __init__(self, parts):
+        super().__init__({key: value for part in parts for key, value in part.state.items()})
+        self.parts = parts
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        for part in self.parts:
+            if any(id(p) == key for group in part.param_groups for p in group["params"]):
+                part.state[key] = value

@@ -1,0 +1,166 @@
+"""Compiled (numba) kernels of the soft blend: the same functions, arguments and arithmetic as
+``numpy_blend`` (the reference), one pair at a time, in float64.
+
+Per-pixel sums run serially in pair order (as ``np.bincount`` does), so results are
+deterministic. softplus(x) and softplus(-x) (and the two sigmoids) share one exponential.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .numpy_blend import BACKGROUND_EPS
+
+
+@njit(cache=True)
+def _softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+@njit(cache=True)
+def _sigmoid(x):
+    e = math.exp(-abs(x))
+    return (1.0 if x >= 0 else e) / (1.0 + e)
+
+
+@njit(cache=True)
+def _softplus_pair(x):
+    """(softplus(x), softplus(-x)) sharing one exp and one log1p."""
+    lg = math.log1p(math.exp(-abs(x)))
+    return max(x, 0.0) + lg, max(-x, 0.0) + lg
+
+
+@njit(cache=True)
+def _silhouette(dist, pixel, npix, sigma):
+    log_c = np.zeros(npix)                               # log(1 - alpha)
+    for j in range(len(pixel)):
+        log_c[pixel[j]] += -_softplus(dist[j] / sigma)
+    alpha = np.empty(npix)
+    for p in range(npix):
+        alpha[p] = 0.0 - math.expm1(log_c[p])
+    return alpha
+
+
+@njit(cache=True)
+def _colour(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
+    """Silhouette and colour in three passes over the pairs; returns the per-pair weights too."""
+    P, C = colors.shape
+    sb = BACKGROUND_EPS / gamma
+    m = np.full(npix, sb)
+    log_c = np.zeros(npix)
+    w = np.empty(P)                                      # s = log D + z / gamma, then exp(s - m), then weight
+    for j in range(P):
+        p = pixel[j]
+        sp, spn = _softplus_pair(dist[j] / sigma)
+        log_c[p] += -sp
+        s = -spn + ((zfar - depth[j]) / (zfar - znear)) / gamma
+        w[j] = s
+        if s > m[p]:
+            m[p] = s
+    Z = np.zeros(npix)
+    for j in range(P):
+        e = math.exp(w[j] - m[pixel[j]])
+        w[j] = e
+        Z[pixel[j]] += e
+    alpha = np.empty(npix)
+    wb = np.empty(npix)
+    for p in range(npix):
+        alpha[p] = 0.0 - math.expm1(log_c[p])
+        eb = math.exp(sb - m[p])
+        Z[p] += eb
+        wb[p] = eb / Z[p]
+    rgb = np.zeros((npix, C))
+    for j in range(P):
+        p = pixel[j]
+        wgt = w[j] / Z[p]
+        w[j] = wgt
+        for c in range(C):
+            rgb[p, c] += wgt * colors[j, c]
+    per_pixel = background.shape[0] > 1
+    for p in range(npix):
+        b = p if per_pixel else 0
+        for c in range(C):
+            rgb[p, c] += wb[p] * background[b, c]
+    return alpha, w, wb, rgb
+
+
+def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
+    """See ``numpy_blend.blend_forward``."""
+    dist, pixel = np.ascontiguousarray(dist), np.ascontiguousarray(pixel)
+    if colors is None:
+        alpha = _silhouette(dist, pixel, npix, sigma).astype(dist.dtype, copy=False)
+        return alpha[:, None], dict(dist=dist, alpha=alpha)
+    colors, depth = np.ascontiguousarray(colors), np.ascontiguousarray(depth)
+    bg = np.ascontiguousarray(background).reshape(-1, colors.shape[1])
+    alpha, wgt, wb, rgb = _colour(dist, depth, colors, bg, pixel, npix, sigma, gamma, znear, zfar)
+    alpha = alpha.astype(dist.dtype, copy=False)
+    rgb = rgb.astype(colors.dtype, copy=False)
+    res = dict(dist=dist, depth=depth, alpha=alpha, wgt=wgt, wb=wb, rgb=rgb)
+    return np.concatenate([rgb, alpha[:, None]], axis=1), res
+
+
+@njit(cache=True)
+def _silhouette_backward(dist, alpha, g, pixel, sigma):
+    P = len(pixel)
+    g_dist = np.empty(P)
+    last = g.shape[1] - 1
+    for j in range(P):
+        p = pixel[j]
+        x = dist[j] / sigma
+        g_dist[j] = (g[p, last] * (1.0 - alpha[p])) * _sigmoid(x) / sigma
+    return g_dist
+
+
+@njit(cache=True)
+def _colour_backward(dist, colors, alpha, wgt, wb, rgb, g, pixel, sigma, gamma, znear, zfar, bg_per_pixel):
+    P, C = colors.shape
+    npix = len(wb)
+    g_out = np.empty(npix)
+    for p in range(npix):
+        acc = 0.0
+        for c in range(C):
+            acc += g[p, c] * rgb[p, c]
+        g_out[p] = acc
+    g_dist = np.empty(P)
+    g_depth = np.empty(P)
+    g_colors = np.empty((P, C))
+    k = -1.0 / (gamma * (zfar - znear))
+    for j in range(P):
+        p = pixel[j]
+        x = dist[j] / sigma
+        e = math.exp(-abs(x))                            # sigmoid(x) and sigmoid(-x) from one exp
+        sig_pos = (1.0 if x >= 0 else e) / (1.0 + e)
+        sig_neg = (1.0 if -x >= 0 else e) / (1.0 + e)
+        dot = 0.0
+        for c in range(C):
+            g_colors[j, c] = wgt[j] * g[p, c]
+            dot += g[p, c] * colors[j, c]
+        g_s = wgt[j] * (dot - g_out[p])
+        g_x = (g[p, C] * (1.0 - alpha[p])) * sig_pos + g_s * sig_neg
+        g_dist[j] = g_x / sigma
+        g_depth[j] = g_s * k
+    if bg_per_pixel:
+        g_bg = np.empty((npix, C))
+        for p in range(npix):
+            for c in range(C):
+                g_bg[p, c] = wb[p] * g[p, c]
+    else:
+        g_bg = np.zeros((1, C))
+        for p in range(npix):
+            for c in range(C):
+                g_bg[0, c] += wb[p] * g[p, c]
+    return g_dist, g_depth, g_colors, g_bg
+
+
+def blend_backward(res, g, colors, background, pixel, sigma, gamma, znear, zfar, bg_per_pixel):
+    """See ``numpy_blend.blend_backward``."""
+    g, pixel = np.ascontiguousarray(g), np.ascontiguousarray(pixel)
+    dist, alpha = res["dist"], res["alpha"]
+    if colors is None:
+        return _silhouette_backward(dist, alpha, g, pixel, sigma).astype(dist.dtype, copy=False), None, None, None
+    g_dist, g_depth, g_colors, g_bg = _colour_backward(
+        dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["wb"], res["rgb"], g, pixel, sigma, gamma, znear,
+        zfar, bool(bg_per_pixel))
+    return (g_dist.astype(dist.dtype, copy=False), g_depth.astype(res["depth"].dtype, copy=False),
+            g_colors.astype(colors.dtype, copy=False),
+            g_bg.astype(colors.dtype, copy=False) if bg_per_pixel else g_bg[0].astype(colors.dtype, copy=False))

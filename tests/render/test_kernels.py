@@ -1,0 +1,169 @@
+"""The compiled (numba) kernels against the NumPy reference kernels, and kernel selection.
+
+Scenes are random meshes with degenerate, edge-on, behind-the-camera and near-plane faces, seen by
+perspective and orthographic cameras; images and every gradient must agree to 1e-10 relative in
+float64 (float32: to float32 precision), and repeated runs must be bit-identical.
+"""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import diffprog as dp
+from diffprog import render as R
+from diffprog.render import kernels as K
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def restore_kernels():
+    before = K.get_kernels()
+    yield
+    R.set_kernels(before)
+
+
+def random_scene(seed, dtype=np.float64, texture=False):
+    """A random triangle soup in front of the camera plus awkward faces: a zero-area face, a face
+    with repeated vertices, an edge-on face (its plane holds the eye), faces straddling the near
+    plane and faces behind the camera."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    centres = rng.uniform(-0.8, 0.8, (n, 1, 3))
+    verts = (centres + rng.normal(0, 0.25, (n, 3, 3))).reshape(-1, 3)
+    extra = np.array([[0.1, 0.1, 0.2], [0.3, 0.3, 0.2], [0.5, 0.5, 0.2],        # collinear: zero area
+                      [0.2, -0.2, 0.0], [0.2, -0.2, 0.0], [0.4, 0.1, 0.1],      # repeated vertex
+                      [0.0, -0.3, 1.0], [0.0, 0.4, 1.0], [0.0, 0.0, -1.0],      # edge-on (plane x = 0)
+                      [-0.3, 0.0, 2.45], [0.3, 0.1, 2.0], [0.0, 0.4, 2.55],     # straddles the near plane
+                      [-0.5, 0.0, 3.0], [0.5, 0.0, 3.5], [0.0, 0.5, 3.2]])      # behind the camera
+    verts = np.concatenate([verts, extra]).astype(dtype)
+    faces = np.arange(len(verts)).reshape(-1, 3)
+    colors = rng.random((len(verts), 3))
+    kw = {}
+    if texture:
+        kw = dict(uvs=rng.uniform(-0.1, 1.1, (len(verts), 2)), texture=rng.random((5, 7, 3)))
+    return R.Mesh(verts, faces, colors=None if texture else colors, **kw)
+
+
+def run(kernels, seed, shader, rasterizer, dtype=np.float64, orthographic=False, texture=False, size=(19, 23)):
+    R.set_kernels(kernels)
+    mesh = random_scene(seed, dtype, texture)
+    cams = R.look_at(eye=[(0.0, 0.0, 2.5), (0.4, 0.3, 2.2)], at=(0.0, 0.0, 0.0), fov=50, image_size=size,
+                     orthographic=orthographic, requires_grad=True)
+    light = R.PointLight(position=(0.5, 1.0, 2.0))
+    h, w = size
+    bg = dp.tensor(np.random.default_rng(seed + 7).random((h, w, 3)).astype(dtype), requires_grad=True)
+    img = R.render(mesh, cams, light, rasterizer=rasterizer, shader=shader, background=bg)
+    weights = np.random.default_rng(seed + 1).random(img.shape).astype(dtype)
+    if img.requires_grad:
+        dp.sum(img * weights).backward()
+    leaves = [mesh.verts, mesh.colors, mesh.uvs, mesh.texture, cams.eye, light.position, bg]
+    return [img.data] + [None if t is None else t.grad for t in leaves]
+
+
+def assert_same(compiled, reference, rtol, same_dtype=True):
+    for a, b in zip(compiled, reference):
+        if b is None:
+            assert a is None
+            continue
+        assert a.shape == b.shape and (a.dtype == b.dtype or not same_dtype)
+        scale = np.abs(b).max() if b.size else 0.0
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+SOFT = dict(sigma=1e-4, gamma=1e-4)
+CASES = [  # (shader, rasterizer keywords or "hard", orthographic, texture)
+    ("silhouette", SOFT, False, False),
+    ("phong", SOFT, False, False),
+    ("unlit", SOFT, False, True),
+    ("flat", SOFT, True, False),
+    ("gouraud", dict(sigma=1e-7, gamma=1e-6), False, False),
+    ("phong", dict(sigma=3e-3, gamma=1e-2, cull_backfaces=True), False, True),
+    ("phong", "hard", False, True),
+]
+
+
+@pytest.mark.parametrize("shader,ras,orthographic,texture", CASES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_compiled_equals_reference_float64(shader, ras, orthographic, texture, seed):
+    def rasterizer():
+        return R.HardRasterizer() if ras == "hard" else R.SoftRasterizer(**ras)
+    ref = run("numpy", seed, shader, rasterizer(), orthographic=orthographic, texture=texture)
+    out = run("numba", seed, shader, rasterizer(), orthographic=orthographic, texture=texture)
+    assert ref[0][..., 3].max() > 0.3                                     # the scene is in view
+    assert_same(out, ref, 1e-10)
+
+
+@pytest.mark.parametrize("shader", ["silhouette", "phong"])
+def test_compiled_equals_reference_float32(shader):
+    ref = run("numpy", 3, shader, R.SoftRasterizer(**SOFT), dtype=np.float32, texture=True)
+    out = run("numba", 3, shader, R.SoftRasterizer(**SOFT), dtype=np.float32, texture=True)
+    assert ref[0].dtype == np.float32 and out[0].dtype == np.float32
+    # (the compiled lighting hands float32 leaves float32 gradients; the engine code float64 ones)
+    assert_same(out, ref, 2e-3, same_dtype=False)
+
+
+def test_kernel_outputs_are_bit_identical_to_the_reference_pair_search():
+    mesh = random_scene(4)
+    cams = R.look_at(eye=(0.2, 0.1, 2.5), fov=50, image_size=(31, 29))
+    screen = R.screen_triangles(mesh.verts, mesh.faces, cams)
+    args = (screen.tri.data, screen.image, 31, 29, 2.5, False, cams.ndc_per_pixel, True, False)
+    ref, out = K._load("numpy").find_pairs(*args), K._load("numba").find_pairs(*args)
+    assert len(ref[0]) > 100
+    for a, b in zip(out, ref):
+        np.testing.assert_array_equal(a, b)
+    pick_ref = K._load("numpy").nearest_pairs(ref[0], ref[1], ref[4])
+    np.testing.assert_array_equal(K._load("numba").nearest_pairs(ref[0], ref[1], ref[4]), pick_ref)
+
+
+def test_compiled_kernels_are_deterministic():
+    first = run("numba", 5, "phong", R.SoftRasterizer(**SOFT), texture=True)
+    second = run("numba", 5, "phong", R.SoftRasterizer(**SOFT), texture=True)
+    for a, b in zip(first, second):
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_set_kernels_switches_and_validates():
+    assert R.set_kernels("numpy") == "numpy" and R.get_kernels() == "numpy"
+    assert R.set_kernels("numba") == "numba" and R.get_kernels() == "numba"
+    with pytest.raises(ValueError, match="kernels: expected one of"):
+        R.set_kernels("cuda")
+
+
+def test_a_graph_built_with_one_kernel_set_differentiates_with_it():
+    R.set_kernels("numpy")
+    mesh = random_scene(6)
+    cams = R.look_at(eye=(0.0, 0.0, 2.5), fov=50, image_size=(12, 12))
+    img = R.render(mesh, cams, shader="phong")
+    R.set_kernels("numba")                              # switching between forward and backward
+    dp.sum(img).backward()
+    assert np.all(np.isfinite(mesh.verts.grad)) and np.abs(mesh.verts.grad).max() > 0
+
+
+def _python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.getcwd(), **env})
+
+
+def test_environment_variable_selects_the_kernels():
+    code = "from diffprog import render as R; print(R.get_kernels())"
+    assert _python(code, DIFFPROG_KERNELS="numpy").stdout.strip() == "numpy"
+    bad = _python(code, DIFFPROG_KERNELS="fortran")
+    assert "DIFFPROG_KERNELS: expected one of ('numba', 'numpy'), got 'fortran'" in bad.stderr
+
+
+def test_without_numba_the_reference_kernels_are_used_with_one_warning(monkeypatch):
+    monkeypatch.setattr(K, "_loaded", {k: v for k, v in K._loaded.items() if k == "numpy"})
+    monkeypatch.setattr(K, "_warned", False)
+    monkeypatch.setitem(sys.modules, "numba", None)          # import numba -> ImportError
+    for name in [m for m in sys.modules if m.startswith("diffprog.render.kernels.numba_")]:
+        monkeypatch.delitem(sys.modules, name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert R.set_kernels("numba") == "numpy"
+        assert R.set_kernels("numba") == "numpy"
+    assert len([w for w in caught if "compiled kernels are unavailable" in str(w.message)]) == 1

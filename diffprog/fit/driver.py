@@ -37,7 +37,7 @@ from .checkpoint import read_checkpoint, write_checkpoint
 from .files import atomic_write, remove_partial_files, scratch_folder, write_json
 from .fitter import PARAMETER_GROUPS, Fitter
 from .inputs import changed_files, hash_inputs
-from .metrics import chamfer_over_diagonal, masked_psnr, silhouette_iou
+from .metrics import chamfer_over_diagonal, euler_characteristic, masked_psnr, silhouette_iou
 from .outputs import check_output_folder
 from .scene import SCHEMA, load_scene, read_views
 
@@ -317,13 +317,19 @@ class _FieldShader:
 
 def _finish(fitter, scene, out, held_out, reference):
     """Write the mesh, images, loss plot, cameras and metrics; return the metrics."""
-    verts, faces, colors = fitter.verts.data, fitter.faces, np.clip(fitter.colors.data, 0, 1)
+    verts, faces, colors = fitter.verts.data, fitter.faces, np.clip(fitter.shown_colors(), 0, 1)
     shader, field = "unlit", fitter.field
     if field is not None:
         colors, shader, unwrap = _field_outputs(fitter, out)
     mesh = R.Mesh(verts, faces, colors=colors, requires_grad=False)
     for name in ("fitted.ply",) if field is not None else ("fitted.obj", "fitted.ply"):
         atomic_write(os.path.join(out, name), lambda temporary: R.save_mesh(mesh, temporary))
+    if fitter.sh is not None:          # fitted.* hold the lit colours; the albedo and the lighting apart
+        albedo = R.Mesh(verts, faces, colors=np.clip(fitter.colors.data, 0, 1), requires_grad=False)
+        atomic_write(os.path.join(out, "albedo.ply"), lambda temporary: R.save_mesh(albedo, temporary))
+        write_json(os.path.join(out, "lighting.json"),
+                   {"sh_coefficients": fitter.sh.data.tolist(), "convention": "diffprog.fit.sh_lighting.sh_basis "
+                    "(9 real SH of bands 0-2) x RGB; colour = albedo * (sh_basis(normal) @ coefficients)"})
     if held_out is not None:
         views = scene.held_out_views
         metrics = _evaluate(fitter, views, held_out, [v.camera_to_world for v in views], "held_out", out, colors,
@@ -334,6 +340,8 @@ def _finish(fitter, scene, out, held_out, reference):
         metrics = _evaluate(fitter, fitter.views, photos, refined_cameras(fitter), "fit_view", out, colors, shader)
     if reference is not None:
         metrics["chamfer_over_diagonal"] = chamfer_over_diagonal(verts, faces, reference.verts.data, reference.faces)
+        metrics["reference_euler_characteristic"] = euler_characteristic(reference.faces)
+    metrics["euler_characteristic"] = euler_characteristic(faces)
     if "cameras" in fitter.optimize:
         metrics.update(_write_cameras(fitter, scene, out))
     if fitter.exposure:

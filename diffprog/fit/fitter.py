@@ -17,6 +17,12 @@ Where to plug in:
   offsets, the offsets in ``self.template_optimizer`` whose ``prox=`` hook takes the L1 steps;
 - an initializer: ``diffprog.fit.initial.initial_mesh``;
 - a loss term: ``LOSS_TERMS`` and ``Fitter.losses``.
+
+The default recipe (issue 15): the vertices are optimized as Large Steps parameters
+``u = (I + lambda L) x`` (``self.u``; ``self.verts`` holds ``x``) with the uniform Adam; every
+``schedule.remesh_every`` steps ``remesh()`` remeshes toward a shrinking target edge length, carrying
+the colours and the optimizer's per-vertex moments; ``render.shading = "albedo_sh"`` shows
+``colors`` (the albedo) times second-order SH lighting ``self.sh`` (9 x 3, in the colours' group).
 """
 import json
 import os
@@ -30,8 +36,10 @@ from diffprog import render as R
 from . import report
 from .cameras import look_at_point, view_cameras
 from .color_field import ColorField, field_shader, shade_field
-from .initial import initial_mesh
+from .initial import HULL_IMAGE_SIZE, initial_mesh
+from .remesh import remesh
 from .shading import exposed, render_unlit
+from .sh_lighting import neutral_lighting, shade_vertices
 from .template import TemplateOffsets, gaussian_blur
 
 LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
@@ -99,7 +107,17 @@ class Fitter:
         self.cpu_seconds = 0.0
         self.history = {name: [] for name in LOSS_TERMS + ("total",)}
         self._color_fragments = {}
+        self.sh, self.u, self.large_steps = None, None, None
+        every = schedule["remesh_every"]
+        last = int(schedule["remesh_until"] * self.geometry_iterations)
+        self.remesh_at = set(range(every, last + 1, every)) if every and not self.template_mode else set()
         start = self._start_values()
+        # Remeshing lengths are fractions of the starting mesh's bounding-box diagonal.
+        self.diagonal = float(np.linalg.norm(start["verts"].max(0) - start["verts"].min(0)))
+        if mesh["initial"] == "visual_hull" and not self.template_mode:     # marching-tetrahedra triangles
+            verts, faces, carried = remesh(start["verts"], start["faces"], self.edge_length(0),
+                                           {"colors": start["colors"]}, iterations=3)
+            start.update(verts=verts, faces=faces, colors=carried["colors"])
         self.field = self._make_field(start) if render["shading"] == "field" else None
         self._set_parameters(start)
 
@@ -111,12 +129,28 @@ class Fitter:
     # ---- parameters ----------------------------------------------------------------------------
     def _start_values(self):
         """Starting values of every parameter group's tensors (attribute name -> array)."""
+        hull_size = max(self.size, HULL_IMAGE_SIZE)
+
+        def hull_views():
+            intrinsics = [view.intrinsics(hull_size) for view in self.views]
+            return ([view.read(hull_size)[..., 3] for view in self.views],
+                    np.stack([focal for _, focal, _ in intrinsics]), np.stack([center for _, _, center in intrinsics]))
+
         verts, faces = initial_mesh(self.settings["mesh"], self.camera_to_world, self.focal.mean(axis=1),
-                                    self.target_alpha)
+                                    self.target_alpha, hull_views=hull_views)
         colors = np.broadcast_to(np.asarray(self.settings["mesh"]["initial_color"], float), verts.shape).copy()
         n = len(self.views)
-        return {"verts": verts, "faces": faces, "colors": colors, "rotation": np.zeros((n, 3)),
-                "translation": np.zeros((n, 3)), "log_gain": np.zeros((n, 3)), "bias": np.zeros((n, 3))}
+        values = {"verts": verts, "faces": faces, "colors": colors, "rotation": np.zeros((n, 3)),
+                  "translation": np.zeros((n, 3)), "log_gain": np.zeros((n, 3)), "bias": np.zeros((n, 3))}
+        if self.settings["render"]["shading"] == "albedo_sh":
+            values["sh"] = neutral_lighting()
+        return values
+
+    def edge_length(self, iteration):
+        """The remeshing target edge length (world units) at ``iteration`` (geometric in between)."""
+        start, end = self.settings["schedule"]["edge_length"]
+        last = max(max(self.remesh_at, default=1), 1)
+        return self.diagonal * start * (end / start) ** min(iteration / last, 1.0)
 
     def _make_field(self, start):
         options = dict(self.settings["color_field"])
@@ -125,7 +159,7 @@ class Fitter:
             options.pop(key)
         if not uv:
             return ColorField.around(start["verts"], **options, seed=self.settings["schedule"]["seed"])
-        if self.settings["mesh"]["initial"] == "ico_sphere":
+        if self.settings["mesh"]["initial"] in ("ico_sphere", "visual_hull"):
             raise ValueError(f"{self.scene.path}: color_field.uv = true needs a mesh.initial file with UVs")
         loaded = R.load_mesh(self.settings["mesh"]["initial"], requires_grad=False)
         if loaded.uvs is None:
@@ -143,6 +177,10 @@ class Fitter:
         (with the template, its offsets and the refit's support; with a field, its weights)."""
         values = {name: getattr(self, name).data for names, _ in PARAMETER_GROUPS.values() for name in names}
         values["faces"] = self.faces
+        if self.sh is not None:
+            values["sh"] = self.sh.data
+        if self.u is not None:
+            values["u"] = self.u.data
         if self.template is not None:
             values["template"] = self.template.template
             values["offsets"] = self.template.offsets.data
@@ -165,14 +203,31 @@ class Fitter:
         schedule = self.settings["schedule"]
         groups, self.group_names = [], []
         self.template, self.template_optimizer = None, None
+        lam = schedule["large_steps_lambda"]
+        large_steps = "vertices" in optimize and not self.template_mode and lam > 0
+        self.large_steps, self.u = None, None
         for group, (names, rate_key) in PARAMETER_GROUPS.items():
             trained = group in optimize
             offsets = group == "vertices" and self.template_mode
+            parameterized = group == "vertices" and large_steps
             tensors = []
             for name in names:
-                setattr(self, name, dp.tensor(np.asarray(values[name], float), requires_grad=trained and not offsets))
+                setattr(self, name, dp.tensor(np.asarray(values[name], float),
+                                              requires_grad=trained and not offsets and not parameterized))
                 if name != "bias" or self.settings["render"]["exposure_bias"]:
                     tensors.append(getattr(self, name))
+            if parameterized:
+                self.large_steps = optim.LargeSteps(self.faces, len(self.verts.data), lambda_=lam)
+                self.u = self.large_steps.parameter(self.verts.data)
+                if "u" in values and np.shape(values["u"]) == self.u.shape:
+                    self.u.data[...] = values["u"]         # exactly, not M (M^-1 u): a resumed run repeats
+                    self.verts = dp.tensor(self.large_steps.solve(self.u.data))
+                tensors = [self.u]
+            if group == "colors" and values.get("sh") is not None:
+                self.sh = dp.tensor(np.asarray(values["sh"], float), requires_grad=trained)
+                tensors = tensors + [self.sh]
+            elif group == "colors":
+                self.sh = None
             rate = schedule[rate_key] or (schedule["color_learning_rate"] if group == "exposure" else None)
             if trained and offsets:
                 self._set_template(values, rate or schedule["learning_rate"])
@@ -196,8 +251,13 @@ class Fitter:
             self.optimizer = None
         elif schedule["optimizer"] == "sgd":
             self.optimizer = optim.SGD(groups, lr=schedule["learning_rate"], momentum=schedule["momentum"])
-        else:
+        elif schedule["optimizer"] == "adam" or not any(g["params"][0] is self._vertex_leaf() for g in groups):
             self.optimizer = optim.Adam(groups, lr=schedule["learning_rate"])
+        else:        # adam_uniform: the uniform variant for the vertices, plain Adam for the rest
+            geometry = [g for g in groups if g["params"][0] is self._vertex_leaf()]
+            rest = [g for g in groups if g["params"][0] is not self._vertex_leaf()]
+            self.optimizer = _Optimizers([optim.AdamUniform(geometry, lr=schedule["learning_rate"])]
+                                         + ([optim.Adam(rest, lr=schedule["learning_rate"])] if rest else []))
         self._color_fragments = {}
 
     def _set_template(self, values, lr):
@@ -212,7 +272,7 @@ class Fitter:
             self.template.offsets = dp.tensor(np.asarray(values["offsets"], float), requires_grad=True)
         if "support" in values:
             self.template.hook.restrict_to_support(np.where(values["support"], 1.0, 0.0))
-        kind = schedule["optimizer"]
+        kind = "sgd" if schedule["optimizer"] == "sgd" else "adam"     # adam_uniform: plain Adam for offsets
         options = {"momentum": schedule["momentum"]} if kind == "sgd" else {}
         self.template_optimizer = self.template.optimizer(lr, kind=kind, **options)
         self.verts = self.template.verts().detach()
@@ -243,9 +303,30 @@ class Fitter:
             progress = (self.iteration - self.geometry_iterations) / max(self.iterations - self.geometry_iterations - 1, 1)
         return self.settings["schedule"]["learning_rate_decay"] ** progress
 
+    def _vertex_leaf(self):
+        """The Tensor the optimizer moves for the vertices: ``u`` with Large Steps, else ``verts``."""
+        return self.u if self.u is not None else self.verts
+
+    def vertices(self):
+        """(V, 3) Tensor of the current vertex positions (differentiable in what is optimized)."""
+        if self.template is not None:
+            return self.template.verts()
+        return self.large_steps.vertices(self.u) if self.large_steps is not None else self.verts
+
+    def vertex_colors(self, verts):
+        """(V, 3) colours the mesh shows: the vertex colours, or albedo x SH lighting (``albedo_sh``)."""
+        if self.sh is None:
+            return self.colors
+        return shade_vertices(verts, self.faces, self.colors, self.sh)
+
+    def shown_colors(self):
+        """(V, 3) array of the colours the current mesh shows."""
+        with dp.no_grad():
+            return np.asarray(self.vertex_colors(dp.tensor(self.verts.data)).data)
+
     def mesh(self):
-        verts = self.template.verts() if self.template is not None else self.verts
-        return R.Mesh(verts, self.faces, colors=self.colors, requires_grad=False)
+        verts = self.vertices()
+        return R.Mesh(verts, self.faces, colors=self.vertex_colors(verts), requires_grad=False)
 
     def size_groups(self, views):
         """``[(size (H, W), views of that size)]`` for an index array of fitting views."""
@@ -361,7 +442,7 @@ class Fitter:
                     mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
                 colors = shade_field(self.field, fragments, mesh)
             else:
-                colors = R.interpolate(self.colors, self.faces, fragments)
+                colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data)), self.faces, fragments)
             image = rasterizer.blend(fragments, exposed(colors, fragments, gain, bias), self.background)
             total = total + len(group) * size[0] * size[1] / pixels * R.mse_loss(image[..., :3],
                                                                                  self._target("target_rgb", group))
@@ -376,6 +457,8 @@ class Fitter:
             self._begin_color_stage()
         if self.iteration in self.subdivide_at:
             self.subdivide()
+        if self.iteration in self.remesh_at:
+            self.remesh()
         if self.template_optimizer is not None and self.iteration == self.refit_at and self.refit_at > 0:
             self.template.refit(self.template_optimizer)
         start = round(schedule["camera_start"] * self.geometry_iterations)
@@ -404,6 +487,8 @@ class Fitter:
             optimizer.step()
         if self.template is not None:
             self.verts = self.template.verts().detach()
+        if self.large_steps is not None and not self.in_color_stage:
+            self.verts = dp.tensor(self.large_steps.solve(self.u.data))
         values = {name: float(value.data) for name, value in terms.items()}
         for name in LOSS_TERMS:
             self.history[name].append(values.get(name, np.nan))
@@ -415,6 +500,7 @@ class Fitter:
 
     def _begin_color_stage(self):
         values = self.parameter_values()
+        values.pop("u", None)
         if self.settings["schedule"]["color_subdivide"]:
             values.update(self._subdivided(values))
         if self.template is not None:
@@ -429,8 +515,33 @@ class Fitter:
     def subdivide(self):
         """Split every triangle in four (midpoints; colours interpolated); the optimizer restarts."""
         values = self.parameter_values()
+        values.pop("u", None)
         values.update(self._subdivided(values))
         self._set_parameters(values)
+
+    def remesh(self):
+        """Remesh toward the current target edge length, carrying the colours and the optimizer's
+        per-vertex moments to the new vertices (step counts and other state are kept)."""
+        values = self.parameter_values()
+        values.pop("u", None)
+        carried = {"colors": values["colors"]}
+        saved = {}
+        for name in ("vertices", "colors"):
+            leaf = self._vertex_leaf() if name == "vertices" else self.colors
+            state = dict(self.optimizer.state.get(id(leaf), {})) if self.optimizer is not None else {}
+            per_vertex = [k for k, v in state.items() if np.ndim(v) == 2 and len(v) == len(self.verts.data)]
+            carried.update({f"{name}.{k}": state.pop(k) for k in per_vertex})
+            saved[name] = (state, per_vertex)
+        verts, faces, carried = remesh(self.verts.data, self.faces, self.edge_length(self.iteration), carried,
+                                       iterations=2)
+        values.update(verts=verts, faces=faces, colors=carried["colors"])
+        self._set_parameters(values)
+        for name in ("vertices", "colors"):
+            state, per_vertex = saved[name]
+            if state or per_vertex:
+                state.update({k: carried[f"{name}.{k}"] for k in per_vertex})
+                leaf = self._vertex_leaf() if name == "vertices" else self.colors
+                self.optimizer.state[id(leaf)] = state
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def state(self):
@@ -461,3 +572,48 @@ class Fitter:
                                                      if key.startswith(name + ".")})
         self.seconds, self.cpu_seconds = float(arrays["seconds"]), float(arrays["cpu_seconds"])
         self.history = {name: arrays[f"history.{name}"].tolist() for name in self.history}
+
+
+class _Optimizers:
+    """Several optimizers stepped as one (the vertices' AdamUniform beside the rest's Adam)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    @property
+    def param_groups(self):
+        return [group for part in self.parts for group in part.param_groups]
+
+    @property
+    def state(self):
+        return _StateView(self.parts)
+
+    def zero_grad(self):
+        for part in self.parts:
+            part.zero_grad()
+
+    def step(self):
+        for part in self.parts:
+            part.step()
+
+    def state_dict(self):
+        return {f"{i}.{key}": value for i, part in enumerate(self.parts) for key, value in part.state_dict().items()}
+
+    def load_state_dict(self, state_dict):
+        for i, part in enumerate(self.parts):
+            part.load_state_dict({key.split(".", 1)[1]: value for key, value in state_dict.items()
+                                  if key.split(".", 1)[0] == str(i)})
+
+
+class _StateView(dict):
+    """``state`` of :class:`_Optimizers`: reads every part's, writes to the part owning the parameter."""
+
+    def __init__(self, parts):
+        super().__init__({key: value for part in parts for key, value in part.state.items()})
+        self.parts = parts
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        for part in self.parts:
+            if any(id(p) == key for group in part.param_groups for p in group["params"]):
+                part.state[key] = value

@@ -1,25 +1,42 @@
 """Initializers: the mesh a fit starts from (``mesh.initial``).
 
-``ico_sphere``: an ico-sphere centred where the cameras look (or ``mesh.center``) with the radius
-whose image has, on average, the photographs' mask area (or ``mesh.radius``); a file name: that
-mesh. To add an initializer, add a branch here (and a value of ``mesh.initial``).
+``visual_hull`` (the default): the visual hull carved from the fitting views' masks (read at least
+``HULL_IMAGE_SIZE`` pixels wide; see ``visual_hull.py``), so the fit starts with most of the shape
+and the genus the silhouettes show; an ico-sphere when the photographs have no mask (alpha 1
+everywhere). ``ico_sphere``: an ico-sphere centred where the cameras look (or ``mesh.center``) with
+the radius whose image has, on average, the photographs' mask area (or ``mesh.radius``); a file
+name: that mesh. To add an initializer, add a branch here (and a value of ``mesh.initial``).
 """
 import numpy as np
 
 from diffprog import render as R
 from .cameras import look_at_point, silhouette_radius
+from .visual_hull import visual_hull
+
+HULL_IMAGE_SIZE = 128     # masks are carved at least this large (their outlines matter to a pixel)
 
 
-def initial_mesh(settings, camera_to_world, focal, alphas):
+def initial_mesh(settings, camera_to_world, focal, alphas, hull_views=None):
     """``(verts (V, 3), faces (F, 3))`` arrays from the ``[mesh]`` settings, the fitting views'
-    (N, 4, 4) camera-to-world matrices, (N,) focal lengths in pixels and N masks (2-D arrays)."""
-    if settings["initial"] != "ico_sphere":
-        loaded = R.load_mesh(settings["initial"], requires_grad=False)
+    (N, 4, 4) camera-to-world matrices, (N,) focal lengths in pixels and N masks (2-D arrays);
+    ``hull_views``: a callable returning ``(masks, focal (N, 2), principal points (N, 2))`` of finer
+    masks for carving (required for ``visual_hull``)."""
+    kind = settings["initial"]
+    if kind not in ("ico_sphere", "visual_hull"):
+        loaded = R.load_mesh(kind, requires_grad=False)
         return np.asarray(loaded.verts.data, float), loaded.faces
     center = settings["center"]
     center = look_at_point(camera_to_world) if center is None else np.asarray(center, float)
     radius = settings["radius"]
     if radius is None:
         radius = silhouette_radius(camera_to_world, focal, alphas, center)
+    if kind == "visual_hull" and any(np.any(np.asarray(a) < 0.5) for a in alphas):
+        if hull_views is None:
+            raise ValueError("mesh.initial = 'visual_hull' needs the views' masks and intrinsics (hull_views)")
+        masks, focal_pixels, principal_point = hull_views()
+        verts, faces, _ = visual_hull(camera_to_world, None, masks, resolution=settings["hull_resolution"],
+                                      center=center, radius=radius, focal=focal_pixels,
+                                      principal_point=principal_point)
+        return verts, faces
     sphere = R.ico_sphere(settings["level"], radius=radius, center=center, requires_grad=False)
     return np.asarray(sphere.verts.data, float), sphere.faces

@@ -39,7 +39,7 @@ def input_files(scene):
             files.append(("mask", os.path.abspath(view.mask)))
     if scene["photos.reference_mesh"]:
         files.append(("reference_mesh", os.path.abspath(scene["photos.reference_mesh"])))
-    if scene["mesh.initial"] != "ico_sphere" and os.path.isfile(scene["mesh.initial"]):
+    if scene["mesh.initial"] not in ("ico_sphere", "visual_hull") and os.path.isfile(scene["mesh.initial"]):
         files.append(("initial_mesh", os.path.abspath(scene["mesh.initial"])))
     return files
 

@@ -95,3 +95,10 @@ def chamfer_over_diagonal(verts, faces, reference_verts, reference_faces, count=
     backward = point_mesh_distance(b, verts, faces).mean()
     diagonal = np.linalg.norm(reference_verts.max(axis=0) - reference_verts.min(axis=0))
     return float(0.5 * (forward + backward) / diagonal)
+
+
+def euler_characteristic(faces):
+    """V - E + F of a triangle mesh over the vertices its faces use (2 - 2 genus for one closed surface)."""
+    faces = np.asarray(faces)
+    edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
+    return int(len(np.unique(faces)) - len(edges) + len(faces))

@@ -55,8 +55,10 @@ SCHEMA = {
         "views": Field("table-list", None, "[[photos.views]] tables: image, camera_to_world, fov, held_out"),
     },
     "mesh": {
-        "initial": Field("str", "ico_sphere", "'ico_sphere' or a mesh file (.obj/.ply)"),
-        "level": Field("int", 4, "ico-sphere subdivision level", check=non_negative),
+        "initial": Field("str", "visual_hull", "'visual_hull' (carved from the fitting views' masks; an ico-sphere "
+                         "when the photographs have no alpha), 'ico_sphere' or a mesh file (.obj/.ply)"),
+        "hull_resolution": Field("int", 48, "visual hull grid cells along the hull's longest side", check=positive),
+        "level": Field("int", 3, "ico-sphere subdivision level", check=non_negative),
         "radius": Field("float", None, "ico-sphere radius (default: from the silhouettes' areas)",
                         check=positive),
         "center": Field("floats", None, "ico-sphere centre (default: the point the cameras look at)", length=3),
@@ -68,7 +70,7 @@ SCHEMA = {
     "render": {
         "image_size": Field("int", 128, "long side of the images the fit renders and compares (aspect ratio kept)",
                             check=positive),
-        "sigma": Field("float", 1e-4, "soft rasterizer sharpness (squared NDC distance) at the start",
+        "sigma": Field("float", 1e-5, "soft rasterizer sharpness (squared NDC distance) at the start",
                        check=positive),
         "sigma_final": Field("float", None, "sigma at the end (geometric annealing; default: sigma)",
                              check=positive),
@@ -79,9 +81,10 @@ SCHEMA = {
         "cull_backfaces": Field("bool", False, "drop faces turned away from the camera"),
         "exposure_bias": Field("bool", False, "with optimize 'exposure': fit a per-photo colour offset besides the "
                                               "per-photo (per-channel) gain"),
-        "shading": Field("str", "unlit", "'unlit': interpolated vertex colours; 'field': a colour field (an MLP of "
-                         "an encoding of the surface point, see [color_field]) per pixel-face pair",
-                         choices=("unlit", "field")),
+        "shading": Field("str", "albedo_sh", "'albedo_sh': per-vertex albedo x fitted 2nd-order spherical-harmonics "
+                         "lighting (9 coefficients per channel); 'unlit': interpolated vertex colours (the lighting "
+                         "baked in); 'field': a colour field (an MLP of an encoding of the surface point, see "
+                         "[color_field]) per pixel-face pair", choices=("albedo_sh", "unlit", "field")),
     },
     "color_field": {
         "encoding": Field("str", "gaussian", "encoding of the surface point",
@@ -110,20 +113,32 @@ SCHEMA = {
                        "without shrinkage (relaxed Lasso)", check=_fraction),
     },
     "loss": {
-        "silhouette": Field("float", 1.0, "weight of the mean squared silhouette error", check=non_negative),
-        "rgb": Field("float", 1.0, "weight of the mean squared colour error", check=non_negative),
-        "edge": Field("float", 1.0, "weight of the edge-length regularizer", check=non_negative),
+        "silhouette": Field("float", 3.0, "weight of the mean squared silhouette error", check=non_negative),
+        "rgb": Field("float", 3.0, "weight of the mean squared colour error", check=non_negative),
+        "edge": Field("float", 0.0, "weight of the edge-length regularizer", check=non_negative),
         "normal_consistency": Field("float", 0.01, "weight of the normal-consistency regularizer",
                                     check=non_negative),
-        "laplacian": Field("float", 1.0, "weight of the uniform Laplacian smoothing regularizer",
+        "laplacian": Field("float", 0.0, "weight of the uniform Laplacian smoothing regularizer",
                            check=non_negative),
     },
     "schedule": {
-        "iterations": Field("int", 2000, "optimization steps", check=positive),
-        "views_per_iteration": Field("int", 2, "fitting views rendered per step", check=positive),
-        "optimizer": Field("str", "sgd", "optimizer", choices=("sgd", "adam")),
-        "learning_rate": Field("float", 1.0, "step size for the vertex offsets", check=positive),
-        "color_learning_rate": Field("float", None, "step size for colours (default: learning_rate)",
+        "iterations": Field("int", 300, "optimization steps", check=positive),
+        "views_per_iteration": Field("int", 4, "fitting views rendered per step", check=positive),
+        "optimizer": Field("str", "adam_uniform", "optimizer ('adam_uniform': Adam with one second-moment scale "
+                           "for the vertices, Nicolet et al. 2021; plain Adam for the rest)",
+                           choices=("sgd", "adam", "adam_uniform")),
+        "learning_rate": Field("float", 0.02, "step size for the vertex offsets (or their Large Steps parameters)",
+                               check=positive),
+        "large_steps_lambda": Field("float", 2.0, "Large Steps: optimize u = (I + lambda L) x instead of the "
+                                    "vertices x (0: plain vertex positions)", check=non_negative),
+        "remesh_every": Field("int", 25, "remesh (split/collapse/flip/relax toward the target edge length) every N "
+                              "geometry steps (0: never)", check=non_negative),
+        "edge_length": Field("floats", [0.04, 0.015], "remeshing target edge length as a fraction of the starting "
+                             "mesh's bounding-box diagonal, at the start and at the end (geometric)", length=2,
+                             check=lambda v: None if all(x > 0 for x in v) else "expected positive lengths"),
+        "remesh_until": Field("float", 0.8, "fraction of the geometry steps after which remeshing stops",
+                              check=lambda v: None if 0 < v <= 1 else "expected a fraction in (0, 1]"),
+        "color_learning_rate": Field("float", 0.02, "step size for colours and lighting (default: learning_rate)",
                                      check=positive),
         "camera_learning_rate": Field("float", 1e-4, "step size for camera refinement (rotation in radians, "
                                       "translation in units of the camera's distance)", check=positive),
@@ -133,13 +148,13 @@ SCHEMA = {
         "exposure_learning_rate": Field("float", None, "step size for the per-photo exposure (log gain, bias; "
                                         "default: color_learning_rate)", check=positive),
         "momentum": Field("float", 0.9, "SGD momentum", check=non_negative),
-        "learning_rate_decay": Field("float", 1.0, "learning rates at the end of the run as a fraction of the "
+        "learning_rate_decay": Field("float", 0.2, "learning rates at the end of the run as a fraction of the "
                                      "start (geometric decay; 1: constant)", check=positive),
         "subdivide_at": Field("floats", [], "fractions of the run at which the mesh is subdivided",
                               check=fractions),
-        "color_iterations": Field("int", 0, "steps of a final colour-only stage: geometry frozen, every fitting "
+        "color_iterations": Field("int", 60, "steps of a final colour-only stage: geometry frozen, every fitting "
                                   "view rendered with the z-buffer rasterizer", check=non_negative),
-        "color_subdivide": Field("bool", False, "subdivide the mesh once before the colour stage"),
+        "color_subdivide": Field("bool", True, "subdivide the mesh once before the colour stage"),
         "seed": Field("int", 0, "random seed (view sampling)"),
         "preview_every": Field("int", 0, "write a preview image every N steps (0: never)", check=non_negative),
         "checkpoint_every": Field("int", 100, "save the optimization state every N steps", check=positive),
@@ -291,7 +306,7 @@ def load_scene(path, overrides=None):
         sections["photos"]["reference_mesh"] = existing(resolve(root, sections["photos"]["reference_mesh"]),
                                                         config.where("photos", "reference_mesh"),
                                                         "photos.reference_mesh")
-    if sections["mesh"]["initial"] != "ico_sphere":
+    if sections["mesh"]["initial"] not in ("ico_sphere", "visual_hull"):
         sections["mesh"]["initial"] = existing(resolve(root, sections["mesh"]["initial"]),
                                                config.where("mesh", "initial"), "mesh.initial")
     return Scene(path=config.path, sections=sections, views=views)

@@ -21,7 +21,7 @@ from diffprog.fit.checkpoint import CheckpointError
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "assets" / "horseshoe" / "photos"
 # A fit of about a second: 16x16 images, a level-1 sphere, a checkpoint every 2 steps.
-TINY = {"render.image_size": 16, "schedule.iterations": 8, "schedule.views_per_iteration": 2,
+TINY = {"render.image_size": 16, "schedule.iterations": 8, "schedule.color_iterations": 0, "schedule.views_per_iteration": 2,
         "schedule.checkpoint_every": 2, "output.turntable_frames": 2, "mesh.level": 1}
 
 

@@ -51,7 +51,7 @@ def test_view_tables_and_defaults(tmp_path):
     (view,) = scene.views
     assert view.image == str(tmp_path / "photo.png") and view.fov == 40.0 and not view.held_out
     np.testing.assert_array_equal(view.camera_to_world[:3, 3], [0, 0, 3])
-    assert scene["render.image_size"] == 128 and scene["loss.rgb"] == 1.0
+    assert scene["render.image_size"] == 128 and scene["loss.rgb"] == 3.0
     assert read_views(scene, 8).shape == (1, 8, 8, 4)
 
 

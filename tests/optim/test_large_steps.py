@@ -98,3 +98,15 @@ def test_errors_name_the_argument():
         param.vertices(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="faces"):
         optim.LargeSteps(np.zeros((4, 2), int))
+
+
+def test_example_large_steps_is_smoother_than_adam():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "large_steps.py")
+    spec = importlib.util.spec_from_file_location("large_steps_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    error_adam, rough_adam = example.run(False, steps=100)
+    error_ls, rough_ls = example.run(True, steps=100)
+    assert rough_ls < 0.5 * rough_adam and error_ls < 0.02

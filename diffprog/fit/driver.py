@@ -194,6 +194,9 @@ def _fit(fitter, checkpoint, out, progress, signals, inputs):
         signals.stepping = False
 
 
+_EXPLODED = 1e3      # a mesh this many times larger than it started has diverged
+
+
 def _check_finite(fitter, checkpoint):
     """Raise Diverged if the last step's loss or a parameter being fitted is NaN or infinite."""
     loss = fitter.history["total"][-1]
@@ -205,6 +208,12 @@ def _check_finite(fitter, checkpoint):
         if any(tensor.requires_grad and not np.all(np.isfinite(tensor.data)) for tensor in tensors):
             bad, key = True, rate_key
             break
+    if not bad and "vertices" in fitter.optimize and not fitter.in_color_stage:
+        # The vertices (moved directly or through Large Steps) flying off: a finite loss can hide it,
+        # and remeshing such a mesh at the fit's edge length would take forever.
+        verts = np.asarray(fitter.verts.data)
+        size = np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)) if np.all(np.isfinite(verts)) else np.inf
+        bad = not size <= _EXPLODED * fitter.diagonal
     if not bad:
         return
     if schedule.get(key) is None:

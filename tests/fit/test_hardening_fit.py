@@ -247,15 +247,47 @@ def test_divergence_stops_with_the_learning_rate_and_keeps_the_last_good_checkpo
     stopped = info.value.iteration
     assert str(info.value).startswith(f"the fit diverged at iteration {stopped} (loss ")
     assert "lower schedule.learning_rate (now 1e8)" in str(info.value)
-    with np.load(out / "checkpoint.npz") as data:
-        assert int(data["iteration"]) == stopped - 1
-        assert np.all(np.isfinite(data["verts"]))
-    assert sorted(os.listdir(out)) == ["checkpoint.npz"]                  # no half output set
+    if stopped == 1:                        # the mesh flew off at the first step: nothing good to keep
+        assert "no checkpoint was written yet" in str(info.value)
+        assert os.listdir(out) == []
+    else:
+        with np.load(out / "checkpoint.npz") as data:
+            assert int(data["iteration"]) == stopped - 1
+            assert np.all(np.isfinite(data["verts"]))
+        assert sorted(os.listdir(out)) == ["checkpoint.npz"]              # no half output set
     shutil.rmtree(out)
     with _no_warnings():
         assert main(["fit", str(scene), "--out", str(out), "--quiet", *_sets(wild)]) == 1
     line = _one_line(capsys.readouterr().err)
     assert line.startswith("diffprog fit: error: the fit diverged at iteration")
+
+
+def test_divergence_after_good_steps_keeps_their_checkpoint(scene, tmp_path, monkeypatch):
+    from diffprog.fit import fitter as fitter_module
+    step = fitter_module.Fitter.step
+
+    def step_then_blow_up(self):
+        values = step(self)
+        if self.iteration == 4:
+            self.history["total"][-1] = float("inf")
+        return values
+
+    monkeypatch.setattr(fitter_module.Fitter, "step", step_then_blow_up)
+    out = tmp_path / "out"
+    with pytest.raises(Diverged) as info:
+        run_scene(scene, out_dir=out, overrides={**TINY, "schedule.checkpoint_every": 1}, progress=False)
+    assert info.value.iteration == 4 and "(loss inf)" in str(info.value) and "is kept" in str(info.value)
+    with np.load(out / "checkpoint.npz") as data:
+        assert int(data["iteration"]) == 3
+        assert np.all(np.isfinite(data["verts"]))
+    assert sorted(os.listdir(out)) == ["checkpoint.npz"]                  # no half output set
+
+
+def test_a_mesh_that_flies_off_is_divergence_even_with_a_finite_loss(scene, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(Diverged, match="lower schedule.learning_rate"):
+        run_scene(scene, out_dir=out, overrides={**TINY, "schedule.optimizer": "sgd", "schedule.learning_rate": 1e8},
+                  progress=False)
 
 
 class _no_warnings:

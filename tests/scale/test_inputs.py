@@ -1,7 +1,6 @@
 """Stale results (issue 18, item 1): a finished job re-runs when any file its fit reads changes -- a
 photograph, transforms.json, the reference mesh, the scene file -- and the summary says why; hashes are
 reused for files whose size and modification time did not change."""
-import json
 import os
 import shutil
 
@@ -23,9 +22,8 @@ def own_photos(tmp_path):
     shutil.copytree(PHOTOS, photos)
     shutil.copy(PHOTOS.parent / "horseshoe.obj", tmp_path / "reference.obj")
     (tmp_path / "scenes").mkdir()
-    scene = write_scene(tmp_path / "scenes" / "s1.toml", TINY)
-    text = scene.read_text().replace(str((PHOTOS / "transforms.json").resolve()), str(photos / "transforms.json"))
-    scene.write_text(text.replace('initial = "ico_sphere"', f"initial = {json.dumps(str(tmp_path / 'reference.obj'))}"))
+    scene = write_scene(tmp_path / "scenes" / "s1.toml", {**TINY, "mesh.initial": str(tmp_path / "reference.obj")})
+    scene.write_text(scene.read_text().replace(str((PHOTOS / "transforms.json").resolve()), str(photos / "transforms.json")))
     return scene, photos
 
 

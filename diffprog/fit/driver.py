@@ -146,6 +146,9 @@ def run_scene(scene_path, out_dir=None, overrides=None, resume=False, progress=T
             remove_partial_files(out)
             _fit(fitter, checkpoint, out, progress, signals, json.dumps(inputs))
             return _finish(fitter, scene, out, held_out, reference)
+        except KeyboardInterrupt:
+            remove_partial_files(out)       # Ctrl-C can land between a temporary file's creation and its cleanup
+            raise
         except OSError as error:
             raise _write_error(error, checkpoint) from error
 

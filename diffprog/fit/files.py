@@ -50,15 +50,16 @@ def atomic_write(path, write, suffix=""):
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + _PARTIAL,
-                                         suffix=suffix or os.path.splitext(path)[1])
-    os.close(handle)
+    temporary = None
     try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + _PARTIAL,
+                                             suffix=suffix or os.path.splitext(path)[1])
+        os.close(handle)
         write(temporary)
         os.chmod(temporary, 0o666 & ~_UMASK)      # mkstemp makes 0600 files; outputs are ordinary files
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.exists(temporary):
             os.remove(temporary)
         raise
 

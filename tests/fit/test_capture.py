@@ -161,7 +161,7 @@ def test_tiny_fit_of_the_phone_capture(tmp_path):
                  "schedule.camera_start": 0.2}
     metrics = run_scene(os.path.join(ROOT, "scenes", "spot_capture.toml"), out_dir=tmp_path, overrides=overrides,
                         progress=False)
-    assert metrics["held_out_silhouette_iou"] > 0.55                # the starting sphere scores 0.53
+    assert metrics["held_out_silhouette_iou"] > 0.8     # an ico-sphere start scores 0.52; this run 0.90 (its own masks)
     assert 0 < metrics["camera_rotation_change_degrees_max"] < 1
     low, high = metrics["exposure_gain_range"]
     assert 0.5 < low < 1 < high < 1.5

@@ -503,11 +503,32 @@ def _is_basic(idx):
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
+def _add_rows_at(out, index, values):
+    """``np.add.at(out, index, values)`` for an integer array ``index`` into the first axis. Into zeros
+    of float64 this goes through ``np.bincount`` per column: the same sums in the same order
+    (bit-identical), several times faster than ``add.at``; anything else (float32, complex,
+    broadcasting, a non-zero ``out``) through ``add.at``."""
+    index = np.asarray(index)
+    if (out.dtype == np.float64 and not out.any() and index.dtype.kind in "iu" and index.size
+            and np.shape(values) == index.shape + out.shape[1:] and np.result_type(values) == np.float64):
+        flat = index.reshape(-1)
+        if flat.min() >= -out.shape[0] and flat.max() < out.shape[0]:
+            flat = np.where(flat < 0, flat + out.shape[0], flat)
+            columns = np.asarray(values).reshape(flat.size, -1)
+            target = out.reshape(out.shape[0], -1)
+            for c in range(columns.shape[1]):
+                target[:, c] = np.bincount(flat, weights=columns[:, c], minlength=out.shape[0])
+            return
+    np.add.at(out, index, values)
+
+
 def scatter_add_forward(g, idx, shape):
     """Zeros of ``shape`` with ``g`` added at ``[idx]`` (repeated indices accumulate)."""
     out = np.zeros(shape, dtype=np.result_type(g))
     if _is_basic(idx):
         out[idx] = g
+    elif isinstance(idx, np.ndarray) and idx.dtype.kind in "iu":
+        _add_rows_at(out, idx, g)
     else:
         np.add.at(out, idx, g)
     return out
@@ -520,7 +541,10 @@ SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx,
 
 def _index_add_forward(x, source, axis, index):
     out = np.array(x, dtype=np.result_type(x, source), copy=True)
-    np.add.at(out, (slice(None),) * axis + (index,), source)
+    if axis == 0:
+        _add_rows_at(out, index, source)
+    else:
+        np.add.at(out, (slice(None),) * axis + (index,), source)
     return out
 
 

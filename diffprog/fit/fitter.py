@@ -36,12 +36,15 @@ from diffprog import render as R
 from . import report
 from .cameras import look_at_point, view_cameras
 from .color_field import ColorField, field_shader, shade_field
-from .initial import HULL_IMAGE_SIZE, initial_mesh
+from .initial import HULL_IMAGE_SIZE, initial_mesh, orient_outward
 from .remesh import remesh
 from .shading import exposed, render_unlit
 from .sh_lighting import neutral_lighting, shade_vertices
 from .template import TemplateOffsets, gaussian_blur
 
+# Without render.sigma_final, sigma shrinks geometrically to sigma / SIGMA_SHARPENING over the geometry steps: a
+# softer start gathers gradients from farther, a sharper end leaves less of the soft edge's outward reach.
+SIGMA_SHARPENING = 4.0
 LOSS_TERMS = ("silhouette", "rgb", "edge", "normal_consistency", "laplacian")
 # name in mesh.optimize -> (Fitter attributes holding its Tensors, [schedule] key of its learning rate);
 # a learning-rate key whose value is None falls back to schedule.learning_rate.
@@ -138,6 +141,10 @@ class Fitter:
 
         verts, faces = initial_mesh(self.settings["mesh"], self.camera_to_world, self.focal.mean(axis=1),
                                     self.target_alpha, hull_views=hull_views)
+        if self.settings["render"]["cull_backfaces"]:
+            initial = self.settings["mesh"]["initial"]
+            faces = orient_outward(verts, faces, f"mesh.initial = {initial!r}" if initial in ("ico_sphere", "visual_hull")
+                                   else f"mesh.initial {initial!r}")
         colors = np.broadcast_to(np.asarray(self.settings["mesh"]["initial_color"], float), verts.shape).copy()
         n = len(self.views)
         values = {"verts": verts, "faces": faces, "colors": colors, "rotation": np.zeros((n, 3)),
@@ -291,7 +298,8 @@ class Fitter:
     # ---- rendering and losses ------------------------------------------------------------------
     def sigma(self, iteration):
         render = self.settings["render"]
-        start, end = render["sigma"], render["sigma_final"] or render["sigma"]
+        start = render["sigma"]
+        end = render["sigma_final"] or start / SIGMA_SHARPENING
         return start * (end / start) ** (min(iteration, self.geometry_iterations - 1)
                                          / max(self.geometry_iterations - 1, 1))
 

@@ -6,6 +6,9 @@ and the genus the silhouettes show; an ico-sphere when the photographs have no m
 everywhere). ``ico_sphere``: an ico-sphere centred where the cameras look (or ``mesh.center``) with
 the radius whose image has, on average, the photographs' mask area (or ``mesh.radius``); a file
 name: that mesh. To add an initializer, add a branch here (and a value of ``mesh.initial``).
+
+``orient_outward`` makes a starting mesh's faces wind counter-clockwise seen from outside, which
+back-face culling (``render.cull_backfaces``, on by default) relies on.
 """
 import numpy as np
 
@@ -40,3 +43,25 @@ def initial_mesh(settings, camera_to_world, focal, alphas, hull_views=None):
         return verts, faces
     sphere = R.ico_sphere(settings["level"], radius=radius, center=center, requires_grad=False)
     return np.asarray(sphere.verts.data, float), sphere.faces
+
+
+def signed_volume(verts, faces):
+    """The volume enclosed by a closed triangle mesh, negative when its faces wind inward."""
+    a, b, c = (np.asarray(verts, float)[np.asarray(faces)[:, i]] for i in range(3))
+    return float(np.einsum("ij,ij->", a, np.cross(b, c)) / 6.0)
+
+
+def orient_outward(verts, faces, source):
+    """``faces`` wound counter-clockwise seen from outside (flipped when the mesh encloses a negative
+    volume), for back-face culling. ``source`` names the mesh in the error raised when its faces do not
+    wind consistently (then no side is 'outside' and culling would drop arbitrary faces)."""
+    import trimesh
+    faces = np.asarray(faces)
+    mesh = trimesh.Trimesh(np.asarray(verts, float), faces, process=False)
+    if not mesh.is_winding_consistent:
+        raise ValueError(f"{source}: the faces' winding is inconsistent (neighbouring faces disagree on which side "
+                         f"is outside), so back faces cannot be culled; fix the mesh's winding or set "
+                         f"render.cull_backfaces = false")
+    if mesh.is_watertight and signed_volume(verts, faces) < 0:
+        return faces[:, ::-1].copy()
+    return faces

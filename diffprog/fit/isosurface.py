@@ -70,10 +70,13 @@ def isosurface(values, level, origin=(0.0, 0.0, 0.0), spacing=1.0):
     grid_in = np.stack(np.unravel_index(inner, field.shape), -1).astype(np.float64)
     grid_out = np.stack(np.unravel_index(outer, field.shape), -1).astype(np.float64)
     points = grid_in + t[:, None] * (grid_out - grid_in) - 1.0        # undo the padding
-    # Orient each triangle so its normal points from its inside corners to its outside ones.
+    # Orient each triangle so its normal points from its inside corners to its outside ones. The test
+    # uses the triangle through its grid edges' midpoints, which has the same orientation (the level set
+    # of a linear function cannot turn over inside a tetrahedron) and, unlike the interpolated one, is
+    # never degenerate (an interpolated corner can sit on a grid point) and is exact in floating point.
     tri_in = grid_in[faces].mean(1)
     tri_out = grid_out[faces].mean(1)
-    p = points[faces]
+    p = (grid_in + grid_out)[faces]
     normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
     flip = np.einsum("ij,ij->i", normal, tri_out - tri_in) < 0
     faces[flip] = faces[flip][:, ::-1]

@@ -72,13 +72,15 @@ SCHEMA = {
                             check=positive),
         "sigma": Field("float", 1e-5, "soft rasterizer sharpness (squared NDC distance) at the start",
                        check=positive),
-        "sigma_final": Field("float", None, "sigma at the end (geometric annealing; default: sigma)",
+        "sigma_final": Field("float", None, "sigma at the end of the geometry steps (geometric annealing; default: sigma / 4)",
                              check=positive),
         "gamma": Field("float", 1e-4, "depth-softmax temperature", check=positive),
         "faces_per_pixel": Field("int", 0, "keep the K nearest faces per pixel (0: all within reach)",
                                  check=non_negative),
         "background": Field("floats", [1.0, 1.0, 1.0], "RGB background colour", length=3),
-        "cull_backfaces": Field("bool", False, "drop faces turned away from the camera"),
+        "cull_backfaces": Field("bool", True, "drop faces turned away from the camera (where a front and a back face "
+                                "meet at the outline, both would widen the soft silhouette and the fit would shrink "
+                                "to match); the starting mesh is oriented outward, its winding must be consistent"),
         "exposure_bias": Field("bool", False, "with optimize 'exposure': fit a per-photo colour offset besides the "
                                               "per-photo (per-channel) gain"),
         "shading": Field("str", "albedo_sh", "'albedo_sh': per-vertex albedo x fitted 2nd-order spherical-harmonics "

@@ -114,11 +114,8 @@ def normal_consistency(mesh):
     _check_mesh(mesh)
     f = mesh.faces
     F = len(f)
-    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]], axis=0)
-    e = np.sort(e, axis=1)
     face = np.tile(np.arange(F), 3)
-    _, edge_id = np.unique(e, axis=0, return_inverse=True)
-    edge_id = edge_id.reshape(-1)
+    _, edge_id = unique_edges(f, return_inverse=True)
     order = np.argsort(edge_id, kind="stable")
     ids, faces_sorted = edge_id[order], face[order]
     first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])

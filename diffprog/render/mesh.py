@@ -165,11 +165,18 @@ def _normalize(x, eps=1e-20):
     return x * dp.where(sq > eps, 1.0 / dp.sqrt(safe), 0.0)
 
 
-def unique_edges(faces):
-    """(E, 2) sorted unique undirected edges of (F, 3) faces."""
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], axis=0)
+def unique_edges(faces, return_inverse=False):
+    """(E, 2) sorted unique undirected edges of (F, 3) faces, in lexicographic order; with
+    ``return_inverse``, also the (3F,) edge index of each face side (sides 01 of every face, then 12,
+    then 20). Edges are encoded as one integer each, so this is a 1-D sort (``np.unique(axis=0)`` sorts
+    rows several times slower)."""
+    faces = np.asarray(faces)
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], axis=0).astype(np.int64)
     e = np.sort(e, axis=1)
-    return np.unique(e, axis=0)
+    base = int(e.max()) + 1 if len(e) else 1
+    keys, inverse = np.unique(e[:, 0] * base + e[:, 1], return_inverse=True)
+    edges = np.stack([keys // base, keys % base], axis=1)
+    return (edges, inverse.reshape(-1)) if return_inverse else edges
 
 
 def join_meshes(meshes):

@@ -45,6 +45,18 @@ def test_marching_tetrahedra_of_a_grid_that_touches_its_border_is_closed():
     assert mesh.is_watertight and mesh.euler_number == 2
 
 
+def test_marching_tetrahedra_orients_triangles_whose_corners_sit_on_grid_points():
+    """Samples just off the level put interpolated corners on grid points (near-degenerate triangles,
+    whose computed normals have no reliable sign): every triangle is still wound outward."""
+    rng = np.random.default_rng(3)
+    field = rng.choice([-1.0, -1e-17, 1e-17, 1.0], size=(14, 14, 14), p=[0.3, 0.2, 0.2, 0.3])
+    verts, faces = isosurface(field, 0.0)
+    mesh = trimesh.Trimesh(verts, faces, process=False)
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    for body in mesh.split(only_watertight=True):
+        assert body.volume > 0
+
+
 @pytest.mark.parametrize("target", [0.06, 0.1, 0.15])
 def test_remesh_reaches_the_target_and_keeps_the_torus(target):
     verts, faces = _torus()

@@ -170,6 +170,9 @@ def test_adjoint_memory_does_not_grow_with_the_number_of_steps():
     field = lambda t, y, p: dp.tanh(y @ p[0]) @ p[1]
     y0 = rng.standard_normal((64, 2))
     held = {}
+    for adjoint in (False, True):       # warm-up: lazy imports and caches are not what is measured
+        odeint(field, y0, [0.0, 1.0], params=[dp.tensor(p, requires_grad=True) for p in params], method="rk4",
+               step_size=0.1, adjoint=adjoint)
     for adjoint in (False, True):
         for steps in (20, 200):
             ps = [dp.tensor(p, requires_grad=True) for p in params]

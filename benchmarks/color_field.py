@@ -23,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from diffprog.fit import run_scene  # noqa: E402
+from diffprog.io.config import parse_override  # noqa: E402
 
 
 def main(argv=None):
@@ -33,10 +34,15 @@ def main(argv=None):
     parser.add_argument("--color-iterations", type=int, default=60)
     parser.add_argument("--json", default=None, help="also write the metrics here")
     parser.add_argument("--only", choices=("unlit", "field"), default=None, help="run one of the two fits")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a scene key for both fits, e.g. color_field.scale=8 (repeatable)")
     args = parser.parse_args(argv)
     common = {"render.image_size": args.image_size, "schedule.iterations": args.iterations,
               "schedule.color_iterations": args.color_iterations, "schedule.color_subdivide": False,
               "schedule.preview_every": 0, "output.turntable_frames": 4}
+    for text in args.set:
+        key, value = parse_override(text)
+        common[key] = value
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         for shading in (args.only,) if args.only else ("unlit", "field"):

@@ -26,20 +26,31 @@ from diffprog.fit import run_scene  # noqa: E402
 from diffprog.io.config import parse_override  # noqa: E402
 
 
+SCENE = os.path.join(ROOT, "scenes", "spot_quick.toml")
+
+
+def common_overrides(image_size=128, iterations=300, color_iterations=150):
+    """Scene keys shared by both fits: 128 px, no colour-stage subdivision (same vertex count), quick outputs.
+
+    150 colour steps: vertex colours have converged by 60 (the same held-out PSNR at 60 and 150), the
+    field's MLP has not (+1.65 dB over vertex colours at 60, +2.26 dB at 150)."""
+    return {"render.image_size": image_size, "schedule.iterations": iterations,
+            "schedule.color_iterations": color_iterations, "schedule.color_subdivide": False,
+            "schedule.preview_every": 0, "output.turntable_frames": 4}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scene", default=os.path.join(ROOT, "scenes", "spot_quick.toml"))
+    parser.add_argument("--scene", default=SCENE)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--color-iterations", type=int, default=60)
+    parser.add_argument("--color-iterations", type=int, default=150)
     parser.add_argument("--json", default=None, help="also write the metrics here")
     parser.add_argument("--only", choices=("unlit", "field"), default=None, help="run one of the two fits")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a scene key for both fits, e.g. color_field.scale=8 (repeatable)")
     args = parser.parse_args(argv)
-    common = {"render.image_size": args.image_size, "schedule.iterations": args.iterations,
-              "schedule.color_iterations": args.color_iterations, "schedule.color_subdivide": False,
-              "schedule.preview_every": 0, "output.turntable_frames": 4}
+    common = common_overrides(args.image_size, args.iterations, args.color_iterations)
     for text in args.set:
         key, value = parse_override(text)
         common[key] = value

@@ -98,7 +98,9 @@ class Fitter:
             if alpha.shape != tuple(size):
                 raise ValueError(f"photos[{index}]: shape {alpha.shape}, expected {tuple(size)} (render.image_size "
                                  f"{self.size} as the long side of {self.views[index].image})")
-        self.distance = np.linalg.norm(self.camera_to_world[:, :3, 3] - look_at_point(self.camera_to_world), axis=1)
+        outward = self.camera_to_world[:, :3, 3] - look_at_point(self.camera_to_world)
+        self.distance = np.linalg.norm(outward, axis=1)
+        self.outward = outward / np.maximum(self.distance, 1e-300)[:, None]   # (V, 3) unit: look-at point -> camera
         self.optimize = set(mesh["optimize"] or ())
         self.exposure = "exposure" in self.optimize
         self.geometry_iterations = schedule["iterations"]
@@ -352,6 +354,8 @@ class Fitter:
             return None, None
         rotation = self.rotation - dp.mean(self.rotation, axis=0, keepdims=True)
         translation = self.translation - dp.mean(self.translation, axis=0, keepdims=True)
+        if not self.settings["schedule"]["camera_depth"]:                     # sideways only
+            translation = translation - dp.sum(translation * self.outward, axis=1, keepdims=True) * self.outward
         return rotation, translation * self.distance[:, None]
 
     def cameras(self, views):

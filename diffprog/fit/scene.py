@@ -142,11 +142,14 @@ SCHEMA = {
                               check=lambda v: None if 0 < v <= 1 else "expected a fraction in (0, 1]"),
         "color_learning_rate": Field("float", 0.02, "step size for colours and lighting (default: learning_rate)",
                                      check=positive),
-        "camera_learning_rate": Field("float", 1e-4, "step size for camera refinement (rotation in radians, "
+        "camera_learning_rate": Field("float", 3e-4, "step size for camera refinement (rotation in radians, "
                                       "translation in units of the camera's distance)", check=positive),
         "camera_start": Field("float", 0.3, "fraction of the geometry steps after which camera refinement starts "
                               "(the shape is roughly right by then)", check=lambda v: None if 0 <= v < 1 else
                               "expected a fraction in [0, 1)"),
+        "camera_depth": Field("bool", False, "camera refinement may move each camera toward or away from the object "
+                              "(false: sideways only; silhouettes see a camera's distance only as a slight change "
+                              "of scale, which a mask one pixel too wide or too narrow also makes)"),
         "exposure_learning_rate": Field("float", None, "step size for the per-photo exposure (log gain, bias; "
                                         "default: color_learning_rate)", check=positive),
         "momentum": Field("float", 0.9, "SGD momentum", check=non_negative),

@@ -215,3 +215,42 @@ def test_camera_refinement_moves_perturbed_cameras_towards_the_truth(tmp_path):
     before = np.array([reprojection(given[f.image], truth[f.image]) for f in refined])
     after = np.array([reprojection(f.camera_to_world, truth[f.image]) for f in refined])
     assert np.sum(after < before) >= 16 and after.mean() < 0.6 * before.mean(), (before, after)
+
+
+def test_camera_refinement_is_sideways_unless_camera_depth(tmp_path):
+    """schedule.camera_depth = false (the default): each refined camera moved only across its line of sight
+    to the look-at point; true: also along it."""
+    from diffprog.fit import look_at_point
+    photos = os.path.join(ROOT, "assets", "horseshoe", "photos")
+    meta = json.load(open(os.path.join(photos, "transforms.json")))
+    rng = np.random.default_rng(1)
+    for frame in meta["frames"]:
+        frame["file_path"] = os.path.join(photos, frame["file_path"])
+        c2w = np.array(frame["transform_matrix"])
+        c2w[:3, 3] *= 1 + rng.normal(0, 0.02)
+        frame["transform_matrix"] = c2w.tolist()
+    (tmp_path / "transforms.json").write_text(json.dumps(meta))
+    mesh = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
+    given = {f.image: f.camera_to_world for f in read_transforms(tmp_path / "transforms.json")}
+    fitting = [c2w for f, c2w in zip(read_transforms(tmp_path / "transforms.json"), given.values()) if f.split == "fit"]
+    at = look_at_point(np.stack(fitting))
+    along = {}
+    for depth in (False, True):
+        (tmp_path / "scene.toml").write_text(
+            f'[photos]\ntransforms = "transforms.json"\n[mesh]\ninitial = "{mesh}"\noptimize = ["cameras"]\n'
+            '[render]\nimage_size = 32\nsigma = 3e-5\n[loss]\nrgb = 0.0\nedge = 0.0\nnormal_consistency = 0.0\n'
+            f'laplacian = 0.0\n[schedule]\niterations = 8\nviews_per_iteration = 20\noptimizer = "adam"\n'
+            f'camera_learning_rate = 2e-3\ncamera_start = 0.0\ncamera_depth = {str(depth).lower()}\n'
+            '[output]\nturntable_frames = 2\n')
+        out = tmp_path / f"out_{depth}"
+        run_scene(tmp_path / "scene.toml", out_dir=out, progress=False)
+        refined = [f for f in read_transforms(out / "cameras.json") if f.split == "fit"]
+        moves, radial = [], []
+        for f in refined:
+            move = f.camera_to_world[:3, 3] - given[f.image][:3, 3]
+            outward = given[f.image][:3, 3] - at
+            moves.append(np.linalg.norm(move))
+            radial.append(abs(move @ outward) / np.linalg.norm(outward))
+        along[depth] = (np.max(moves), np.max(radial))
+    assert along[False][0] > 1e-3 and along[False][1] < 1e-9 * along[False][0] + 1e-12, along
+    assert along[True][1] > 1e-4, along

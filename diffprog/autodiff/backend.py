@@ -7,6 +7,7 @@ Python operators (``g * x``) already dispatch this way on their own.
 """
 import numpy as np
 
+from .node import Stub
 from .tensor import Tensor
 from . import tape
 from .tape import apply, apply1, apply2
@@ -27,6 +28,8 @@ def ndim(x):
 
 
 def dtype_of(x):
+    if type(x) is Stub:                 # an array its node does not keep: the dtype is known
+        return x.dtype
     return np.result_type(x.data if type(x) is Tensor else x)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from . import mode as _mode
 from . import primitives as P
 from .pytree import flatten, tree_map
-from .tape import _node, run_backward
+from .tape import carry_tangent, recorded, run_backward
 from .tensor import Tensor
 
 
@@ -28,11 +28,10 @@ def _is_traced(x):
 def _as_input(x, argnum):
     """A fresh differentiable Tensor standing for one leaf of argument ``argnum``."""
     if type(x) is Tensor:
-        node = _node(x.data, P.IDENTITY, (x,), None)   # connected to x for outer transforms
+        node = recorded(x.data, P.IDENTITY, (x,), None, _mode._flags.get())   # connected to x for outer transforms
         tangents = _mode._tangents.get()
         if tangents is not None and id(x) in tangents:
-            tangents[id(node)] = tangents[id(x)]
-            tangents.setdefault("_keep", []).append(node)
+            carry_tangent(tangents, node, tangents[id(x)])
         if node.data.dtype.kind not in "fc":
             raise TypeError(f"cannot differentiate with respect to argument {argnum}: dtype {node.data.dtype} "
                             f"is not floating point")

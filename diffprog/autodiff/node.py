@@ -82,7 +82,8 @@ def leaf_node(t):
     """The node of a Tensor that requires grad but was not computed from others."""
     n = _new(Node)
     n.prim = n.parents = n.args = n.kw = None
-    n.ans = Stub(np.shape(t.data), np.result_type(t.data))
+    d = t.data
+    n.ans = Stub(d.shape, d.dtype) if type(d) is np.ndarray else Stub(np.shape(d), np.result_type(d))
     n.seq = next_seq()
     n.leaf = weakref.ref(t)
     return n

@@ -24,7 +24,7 @@ from . import backend as B
 
 def _elementwise(name, forward, *rules, save, doc=None):
     return Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
-                     doc=doc, batch=batch_elementwise, save=save)
+                     doc=doc, batch=batch_elementwise, save=save, real_vjps=rules)
 
 
 # ---- batched tangents (forward-mode Jacobians push k columns at once) --------------------------
@@ -323,6 +323,7 @@ def _matmul_db(g, ans, a, b):
 
 
 MATMUL = Primitive("matmul", np.matmul, vjps=[_complex_vjp(_matmul_da, 0), _complex_vjp(_matmul_db, 1)],
+                   real_vjps=[_matmul_da, _matmul_db],
                    jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)],
                    batch=_batch_matmul, save='inputs')
 
@@ -500,6 +501,8 @@ FLIP = _linear("flip", lambda x, axis=None: np.flip(x, axis), lambda g, ans, x, 
 
 
 def _is_basic(idx):
+    if type(idx) is slice or type(idx) is int:
+        return True
     items = idx if isinstance(idx, tuple) else (idx,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
@@ -525,7 +528,7 @@ def _add_rows_at(out, index, values):
 
 def scatter_add_forward(g, idx, shape):
     """Zeros of ``shape`` with ``g`` added at ``[idx]`` (repeated indices accumulate)."""
-    out = np.zeros(shape, dtype=np.result_type(g))
+    out = np.zeros(shape, dtype=g.dtype if type(g) is np.ndarray else np.result_type(g))
     if _is_basic(idx):
         out[idx] = g
     elif isinstance(idx, np.ndarray) and idx.dtype.kind in "iu":

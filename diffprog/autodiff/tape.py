@@ -39,20 +39,27 @@ class Primitive:
     (e.g. ``save=()`` for add, ``save="inputs"`` for multiply, ``save="output"`` for exp); the
     rules see the others as :class:`~diffprog.autodiff.node.Stub` objects with shape and dtype
     only. ``None`` (the default) keeps everything. Keyword arguments are always kept.
+
+    ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
+    (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
-                 "_plain", "_save_inputs", "_save_output", "_save0", "_save1")
+                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
-                 doc=None, batch=None, save=None):
+                 doc=None, batch=None, save=None, real_vjps=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
         self.batch, self.save = batch, save
+        if real_vjps is not None:
+            self.real_vjps = tuple(real_vjps)
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
-        if name in ("variadic", "vjp_all") and hasattr(self, "variadic") and hasattr(self, "vjp_all"):
+        if name == "vjps":
+            object.__setattr__(self, "real_vjps", value)
+        elif name in ("variadic", "vjp_all") and hasattr(self, "variadic") and hasattr(self, "vjp_all"):
             # one per-argument rule per input: backward's lean path can call it directly
             object.__setattr__(self, "_plain", self.vjp_all is None and not self.variadic)
         elif name == "save":
@@ -102,13 +109,24 @@ def recorded(out, prim, args, kw, flags=0):
     """A Tensor holding ``out``, recorded as ``prim`` applied to ``args`` (Tensors or raw values)
     with keywords ``kw``; its node keeps what the row's ``save`` declares (everything when
     ``flags`` has ``KEEP``)."""
-    every = bool(flags & KEEP)
+    every = flags & KEEP
+    small = _nodes.STUB_MIN_BYTES
     n = _new(Node)
     n.prim, n.kw, n.seq = prim, kw, next_seq()
-    n.parents = tuple(a._node if type(a) is Tensor else None for a in args)
-    n.args = tuple(keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
-                   for i, a in enumerate(args))
-    n.ans = keep(out, every or prim._save_output, prim)
+    if len(args) == 1:                              # most rows with keywords: one argument
+        x = args[0]
+        if type(x) is Tensor:
+            n.parents, xd = (x._node,), x.data
+        else:
+            n.parents, xd = (None,), x
+        n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or every
+                  else Stub(xd.shape, xd.dtype, prim),)
+    else:
+        n.parents = tuple(a._node if type(a) is Tensor else None for a in args)
+        n.args = tuple(keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
+                       for i, a in enumerate(args))
+    n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or every
+             else Stub(out.shape, out.dtype, prim))
     t = _new(Tensor)
     t.data, t.grad, t._node = out, None, n
     return t
@@ -308,44 +326,47 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     """
     found = {} if inputs is None else {t._node: None for t in inputs if type(t) is Tensor and t._node}
     pending = _Pending(_get_flags() & ANOMALY)
+    grads = pending.grads
     for r, s in zip(roots, seeds):
         pending.add(r._node, s, None, 0)
     token = _mode._flags.set(_get_flags() | GRAD if create_graph else _get_flags() & ~GRAD)
     try:
         node = pending.pop()
         while node is not None:
-            g = pending.grads.pop(node)
+            g = grads.pop(node)
             prim = node.prim
-            if node in found:                                   # an input asked for
-                found[node] = g
-            elif prim is None:                                  # a leaf: accumulate into .grad
-                t = node.leaf() if inputs is None else None
-                if t is not None:
-                    t.grad = g if t.grad is None else t.grad + g
-            elif prim is FREED:
-                raise RuntimeError(_FREED_MSG.format(name=node.kw))
+            if prim is None or prim is FREED or (found and node in found):
+                _arrive(node, g, found, inputs is None)
+                node = pending.pop()
+                continue
+            parents = node.parents
+            if len(parents) == 1 and prim._plain and not create_graph:      # a link of a chain
+                p, kw, ans = parents[0], node.kw, node.ans
+                rule = prim.real_vjps[0] if ans.dtype.kind != "c" else prim.vjps[0]
+                c = rule(g, ans, node.args[0]) if kw is None else rule(g, ans, node.args[0], **kw)
+                following = None if p is None else pending.add(p, c, prim, 0, True)
             else:
-                following = (_chain_step(node, g, prim, pending) if prim._plain and node.kw is None
-                             and len(node.parents) < 3 and not create_graph
-                             else _general_step(node, g, prim, pending, create_graph))
-                if not retain_graph:
-                    _free(node)
-                if following is not None:
-                    node = following
-                    continue
-            node = pending.pop()
+                following = _step(node, g, prim, pending, create_graph)
+            if not retain_graph:                 # free the saved values; the name stays for errors
+                node.parents = node.args = None
+                node.prim, node.kw = FREED, prim.name
+            node = following if following is not None else pending.pop()
     finally:
         _mode._flags.reset(token)
     return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
 
 
-def _free(node):
-    """Drop what a node keeps for backward; its name stays for the error of a second pass."""
-    ans = node.ans
-    if type(ans) is _ndarray and ans.nbytes >= _nodes.STUB_MIN_BYTES:
-        node.ans = Stub(ans.shape, ans.dtype)           # its shape and dtype stay readable
-    node.parents = node.args = None
-    node.prim, node.kw = FREED, node.prim.name
+def _arrive(node, g, found, accumulate):
+    """A cotangent reaching a node that is not propagated further: an input asked for, a leaf
+    (accumulated into its Tensor's ``.grad``), or a node freed by an earlier backward."""
+    if found and node in found:
+        found[node] = g
+    elif node.prim is None:
+        t = node.leaf() if accumulate else None
+        if t is not None:
+            t.grad = g if t.grad is None else t.grad + g
+    else:
+        raise RuntimeError(_FREED_MSG.format(name=node.kw))
 
 
 class _Pending:
@@ -358,9 +379,9 @@ class _Pending:
 
     def add(self, p, c, prim, i, alone=False):
         """Add cotangent ``c`` into node ``p``'s (summed back to ``p``'s shape). Returns ``p``
-        instead of queueing it when ``alone`` (the only cotangent its consumer sends) and nothing
-        else is pending: then every consumer of ``p`` is done and it is next anyway (a chain of
-        nodes never touches the heap)."""
+        instead of queueing it when ``alone`` (the only cotangent its consumer sends) and ``p`` is
+        later than every node pending: the heap would pop it next anyway (a chain of nodes never
+        touches the heap)."""
         if prim is not None:
             if c.shape != p.ans.shape:
                 c = _unbroadcast(c, p.ans.shape)
@@ -372,30 +393,35 @@ class _Pending:
             grads[p] = prev + c
             return None
         grads[p] = c
-        if alone and not self.heap:
+        heap = self.heap
+        if alone and (not heap or heap[0][0] > -p.seq):
             return p
-        heappush(self.heap, (-p.seq, p))                # creation numbers are unique: no ties
+        heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
         return None
 
     def pop(self):
         return heappop(self.heap)[1] if self.heap else None
 
 
-def _chain_step(node, g, prim, pending):
-    """The lean path of unary and binary rows without keywords: rules called on the saved arrays.
-    Returns the next node when it is the only one this node feeds (see ``_Pending.add``)."""
-    parents, vjps = node.parents, prim.vjps
-    if len(parents) == 1:
-        p = parents[0]
-        return None if p is None else pending.add(p, vjps[0](g, node.ans, node.args[0]), prim, 0, True)
+def _step(node, g, prim, pending, create_graph):
+    """Every node but a chain link: binary rows on the saved arrays (returning the next node when
+    it is the only one fed, see ``_Pending.add``), and the general path."""
+    parents = node.parents
+    if len(parents) != 2 or not prim._plain or create_graph:
+        return _general_step(node, g, prim, pending, create_graph)
     x, y = parents
     xd, yd = node.args
+    kw, ans = node.kw or _NO_KEYWORDS, node.ans
+    vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
     following = None
     if x is not None:
-        following = pending.add(x, vjps[0](g, node.ans, xd, yd), prim, 0, y is None)
+        following = pending.add(x, vjps[0](g, ans, xd, yd, **kw), prim, 0, y is None)
     if y is not None:
-        following = pending.add(y, vjps[1](g, node.ans, xd, yd), prim, 1, x is None)
+        following = pending.add(y, vjps[1](g, ans, xd, yd, **kw), prim, 1, x is None)
     return following
+
+
+_NO_KEYWORDS = {}
 
 
 def _general_step(node, g, prim, pending, create_graph):

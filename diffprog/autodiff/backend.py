@@ -20,11 +20,15 @@ def data(x):
 
 
 def shape(x):
-    return np.shape(x.data if type(x) is Tensor else x)
+    if type(x) is Tensor:
+        x = x.data
+    return x.shape if type(x) is np.ndarray or type(x) is Stub else np.shape(x)
 
 
 def ndim(x):
-    return np.ndim(x.data if type(x) is Tensor else x)
+    if type(x) is Tensor:
+        x = x.data
+    return x.ndim if type(x) is np.ndarray or type(x) is Stub else np.ndim(x)
 
 
 def dtype_of(x):

@@ -299,7 +299,7 @@ WHERE = _elementwise("where", np.where, None,
 # ---- matrix product ---------------------------------------------------------------------------
 
 def _matmul_da(g, ans, a, b):
-    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and np.ndim(a) >= 2:
+    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and B.ndim(a) >= 2:
         return np.matmul(g, b.swapaxes(-1, -2))              # the common case, no dispatch
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
@@ -311,7 +311,7 @@ def _matmul_da(g, ans, a, b):
 
 
 def _matmul_db(g, ans, a, b):
-    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and np.ndim(b) >= 2:
+    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and B.ndim(b) >= 2:
         return np.matmul(a.swapaxes(-1, -2), g)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:

@@ -150,7 +150,10 @@ def apply1(prim, x):
                     check_forward(prim, (x,), out)
             else:                                   # inline: a reference for small or saved arrays
                 n = t._node = _new(Node)
-                n.prim, n.parents, n.kw, n.seq = prim, (xn,), None, next_seq()
+                n.prim = prim
+                n.parents = (xn,)
+                n.kw = None
+                n.seq = next_seq()
                 small = _nodes.STUB_MIN_BYTES
                 n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small
                           else Stub(xd.shape, xd.dtype, prim),)
@@ -184,7 +187,10 @@ def apply2(prim, x, y):
                 check_forward(prim, (x, y), out)
         else:                                       # inline: a reference for small or saved arrays
             n = t._node = _new(Node)
-            n.prim, n.parents, n.kw, n.seq = prim, (xn, yn), None, next_seq()
+            n.prim = prim
+            n.parents = (xn, yn)
+            n.kw = None
+            n.seq = next_seq()
             small = _nodes.STUB_MIN_BYTES
             n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small
                       else Stub(xd.shape, xd.dtype, prim),

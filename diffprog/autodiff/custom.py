@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from . import mode as _mode
+from .node import keep
 from .tape import Primitive, Unbatchable, _wrap, carry_tangent, recorded
 from .tensor import Tensor
 
@@ -25,18 +26,19 @@ def _raw(x):
     return x.data if type(x) is Tensor else x
 
 
-def _check_cotangents(name, grads, shapes):
+def _check_cotangents(name, grads, args):
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
-    if len(grads) != len(shapes):
+    if len(grads) != len(args):
         raise ValueError(f"custom backward of {name!r} returned {len(grads)} gradient(s), expected "
-                         f"{len(shapes)} (one per positional input; use None for non-differentiable ones)")
+                         f"{len(args)} (one per positional input; use None for non-differentiable ones)")
     out = []
-    for i, (g, want) in enumerate(zip(grads, shapes)):
+    for i, (g, a) in enumerate(zip(grads, args)):
         if g is None:
             out.append(None)
             continue
         g = _raw(g)
+        want = np.shape(_raw(a))
         if np.shape(g) != want:
             raise ValueError(f"custom backward of {name!r}: gradient for argument {i} has shape "
                              f"{np.shape(g)}, expected {want} (the input's shape)")
@@ -85,7 +87,7 @@ def record_custom(name, args, outputs, backward, residuals=()):
         flat, unpack, split = _pack([np.asarray(o) for o in outs])
     else:
         flat, unpack, split = np.asarray(outs[0]), None, None
-    shapes = [np.shape(_raw(a)) for a in args]
+    light = [keep(a.data, False, None) if type(a) is Tensor else a for a in args]   # not the inputs' values
 
     def vjp_all(g, ans, prim_args, needs, kw):
         if type(g) is Tensor:
@@ -96,7 +98,7 @@ def record_custom(name, args, outputs, backward, residuals=()):
         cts = split(g) if multi else _raw(g)
         with _mode.no_grad():
             grads = backward(cts)
-        grads = _check_cotangents(name, grads, shapes)
+        grads = _check_cotangents(name, grads, light)
         return [gr if nd else None for gr, nd in zip(grads, needs)]
 
     prim = Primitive(name, None, vjp_all=vjp_all, save=())

@@ -33,10 +33,6 @@ class Node:
 
     __slots__ = ("prim", "parents", "args", "ans", "kw", "seq", "leaf", "__weakref__")
 
-    @property
-    def shape(self):
-        return self.ans.shape
-
     def __repr__(self):
         name = "leaf" if self.prim is None else self.prim.name
         return f"<node {name} {tuple(self.ans.shape)}>"

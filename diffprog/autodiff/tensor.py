@@ -2,8 +2,9 @@
 
 A Tensor that requires grad points to its graph node (``_node``, see ``node.py``): the primitive
 that produced it, its parents' nodes and the values its backward rule reads. Leaves' nodes have
-``prim is None``; a Tensor that records nothing has no node. Operators and methods that compute something are installed by
-``functions.py``, so that every arithmetic path goes through the one primitive table.
+``prim is None``; a Tensor that records nothing has no node. Operators and methods that compute
+something are installed by ``functions.py``, so that every arithmetic path goes through the one
+primitive table.
 """
 import numpy as np
 

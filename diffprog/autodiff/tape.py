@@ -1,9 +1,10 @@
 """Recording primitive applications and running them backwards.
 
 ``apply`` is the hot path of the whole library: it unwraps Tensors, calls the primitive's NumPy
-forward, and (only when some input requires grad and grad mode is on) links the result to its
-inputs. ``backward`` makes one iterative topological pass over the recorded graph and calls each
-primitive's VJP rule, summing cotangents of values that fan out.
+forward, and (only when some input requires grad and grad mode is on) gives the result a node
+linked to its inputs' nodes, keeping the values the row's ``save`` names (``node.py``).
+``backward`` makes one iterative topological pass over the recorded nodes and calls each
+primitive's VJP rule on the saved values, summing cotangents of values that fan out.
 """
 from heapq import heappop, heappush
 
@@ -330,12 +331,13 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     cotangents of the given Tensors are returned in a list (``None`` where unreached) and no
     ``.grad`` is touched (their nodes act as leaves).
     """
-    found = {} if inputs is None else {t._node: None for t in inputs if type(t) is Tensor and t._node}
-    pending = _Pending(_get_flags() & ANOMALY)
+    found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
+    flags = _get_flags()
+    pending = _Pending(flags & ANOMALY)
     grads = pending.grads
     for r, s in zip(roots, seeds):
         pending.add(r._node, s, None, 0)
-    token = _mode._flags.set(_get_flags() | GRAD if create_graph else _get_flags() & ~GRAD)
+    token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
         node = pending.pop()
         while node is not None:

@@ -419,17 +419,16 @@ def _step(node, g, prim, pending, create_graph):
         return _general_step(node, g, prim, pending, create_graph)
     x, y = parents
     xd, yd = node.args
-    kw, ans = node.kw or _NO_KEYWORDS, node.ans
+    kw, ans = node.kw, node.ans
     vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
     following = None
     if x is not None:
-        following = pending.add(x, vjps[0](g, ans, xd, yd, **kw), prim, 0, y is None)
+        c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
+        following = pending.add(x, c, prim, 0, y is None)
     if y is not None:
-        following = pending.add(y, vjps[1](g, ans, xd, yd, **kw), prim, 1, x is None)
+        c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
+        following = pending.add(y, c, prim, 1, x is None)
     return following
-
-
-_NO_KEYWORDS = {}
 
 
 def _general_step(node, g, prim, pending, create_graph):

@@ -7,6 +7,7 @@ Python operators (``g * x``) already dispatch this way on their own.
 """
 import numpy as np
 
+from .node import Stub
 from .tensor import Tensor
 from . import tape
 from .tape import apply, apply1, apply2
@@ -19,14 +20,20 @@ def data(x):
 
 
 def shape(x):
-    return np.shape(x.data if type(x) is Tensor else x)
+    if type(x) is Tensor:
+        x = x.data
+    return x.shape if type(x) is np.ndarray or type(x) is Stub else np.shape(x)
 
 
 def ndim(x):
-    return np.ndim(x.data if type(x) is Tensor else x)
+    if type(x) is Tensor:
+        x = x.data
+    return x.ndim if type(x) is np.ndarray or type(x) is Stub else np.ndim(x)
 
 
 def dtype_of(x):
+    if type(x) is Stub:                 # an array its node does not keep: the dtype is known
+        return x.dtype
     return np.result_type(x.data if type(x) is Tensor else x)
 
 
@@ -82,14 +89,26 @@ def _with_kw(np_call, prim_name):
     return fn
 
 
-reshape = _with_kw(lambda x, shape: np.reshape(x, shape), "RESHAPE")
+def reshape(x, shape):
+    if type(x) is np.ndarray:                    # the common case in a backward pass, quickly
+        return x.reshape(shape)
+    if type(x) is Tensor:
+        return apply(P.RESHAPE, x, shape=shape)
+    return np.reshape(x, shape)
+
+
 transpose = _with_kw(lambda x, axes=None: np.transpose(x, axes), "TRANSPOSE")
 broadcast_to = _with_kw(lambda x, shape: np.broadcast_to(x, shape), "BROADCAST_TO")
 sum = _with_kw(lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims), "SUM")
 flip = _with_kw(lambda x, axis=None: np.flip(x, axis), "FLIP")
 cumsum = _with_kw(lambda x, axis=None: np.cumsum(x, axis=axis), "CUMSUM")
 getitem = _with_kw(lambda x, idx: x[idx], "GETITEM")
-scatter_add = _with_kw(lambda x, idx, shape: P.scatter_add_forward(x, idx, shape), "SCATTER_ADD")
+
+
+def scatter_add(x, idx, shape):
+    if type(x) is Tensor:
+        return apply(P.SCATTER_ADD, x, idx=idx, shape=shape)
+    return P.scatter_add_forward(x, idx, shape)
 cast = _with_kw(lambda x, dtype: np.asarray(x).astype(dtype, copy=False), "CAST")
 pad = _with_kw(lambda x, pad_width: np.pad(x, pad_width), "PAD")
 
@@ -151,10 +170,25 @@ def normalize_axes(axis, ndim_):
 
 
 def unreduce(g, in_shape, axis, keepdims):
-    """Broadcast the cotangent of a reduction back over the reduced axes."""
+    """Broadcast the cotangent of a reduction back over the reduced axes (small arrays are
+    filled, which is quicker than building a broadcast view)."""
     if not keepdims:
         g = reshape(g, shape=reduced_shape(in_shape, axis))
+    if type(g) is np.ndarray and _prod(in_shape) <= _SMALL:
+        out = np.empty(in_shape, dtype=g.dtype)
+        out[...] = g
+        return out
     return broadcast_to(g, shape=tuple(in_shape))
+
+
+_SMALL = 4096             # elements: below this a filled array is cheaper than a broadcast view
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
 
 
 tape.set_unbroadcast(sum_to)

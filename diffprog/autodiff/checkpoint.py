@@ -1,6 +1,6 @@
 """Gradient checkpointing: keep a block's inputs, recompute its inside during backward."""
 from . import mode as _mode
-from .tape import Primitive, _node, run_backward
+from .tape import Primitive, carry_tangent, recorded, run_backward
 from .tensor import Tensor
 
 
@@ -22,7 +22,7 @@ def _recompute_vjp(g, ans, args, needs, kw):
     return [next(it) if n else None for n in needs]
 
 
-CHECKPOINT = Primitive("checkpoint", None, vjp_all=_recompute_vjp)
+CHECKPOINT = Primitive("checkpoint", None, vjp_all=_recompute_vjp, save="inputs")
 
 
 def checkpoint(fn, *args):
@@ -35,9 +35,8 @@ def checkpoint(fn, *args):
         out = fn(*args)
     if type(out) is not Tensor:
         raise TypeError(f"checkpoint: the function must return a single Tensor, got {type(out).__name__}")
-    node = _node(out.data, CHECKPOINT, tuple(args), {"fn": fn})
+    node = recorded(out.data, CHECKPOINT, tuple(args), {"fn": fn})
     tangents = _mode._tangents.get()
     if tangents is not None and id(out) in tangents:      # forward mode passes straight through
-        tangents[id(node)] = tangents[id(out)]
-        tangents.setdefault("_keep", []).append(node)
+        carry_tangent(tangents, node, tangents[id(out)])
     return node

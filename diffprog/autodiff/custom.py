@@ -11,7 +11,8 @@ import functools
 import numpy as np
 
 from . import mode as _mode
-from .tape import Primitive, Unbatchable, _node, _wrap
+from .node import keep
+from .tape import Primitive, Unbatchable, _wrap, carry_tangent, recorded
 from .tensor import Tensor
 
 
@@ -74,7 +75,7 @@ def record_custom(name, args, outputs, backward, residuals=()):
 
     ``outputs`` is one array or a tuple of arrays; returns Tensors of the same structure.
     ``residuals`` (what ``backward`` keeps alive) are stored on the node so that
-    ``dp.tape_stats`` can count them.
+    ``dp.tape_stats`` can count them; the node keeps nothing else (not the inputs' values).
     """
     multi = isinstance(outputs, tuple)
     outs = outputs if multi else (outputs,)
@@ -86,6 +87,7 @@ def record_custom(name, args, outputs, backward, residuals=()):
         flat, unpack, split = _pack([np.asarray(o) for o in outs])
     else:
         flat, unpack, split = np.asarray(outs[0]), None, None
+    light = [keep(a.data, False, None) if type(a) is Tensor else a for a in args]   # not the inputs' values
 
     def vjp_all(g, ans, prim_args, needs, kw):
         if type(g) is Tensor:
@@ -96,11 +98,11 @@ def record_custom(name, args, outputs, backward, residuals=()):
         cts = split(g) if multi else _raw(g)
         with _mode.no_grad():
             grads = backward(cts)
-        grads = _check_cotangents(name, grads, args)
+        grads = _check_cotangents(name, grads, light)
         return [gr if nd else None for gr, nd in zip(grads, needs)]
 
-    prim = Primitive(name, None, vjp_all=vjp_all)
-    node = _node(flat, prim, tuple(args), {"residuals": residuals})
+    prim = Primitive(name, None, vjp_all=vjp_all, save=())
+    node = recorded(flat, prim, tuple(args), {"residuals": residuals}, _mode._flags.get())
     return unpack(node) if multi else node
 
 
@@ -185,8 +187,7 @@ class custom_jvp:
         if tout.shape != np.shape(_raw(out)):
             raise ValueError(f"custom JVP rule of {self.fun.__name__!r} returned a tangent of shape {tout.shape}, "
                              f"expected {np.shape(_raw(out))} (the shape of the function's output)")
-        table[id(out)] = tout
-        table.setdefault("_keep", []).append(out)
+        carry_tangent(table, out, tout)
         return out
 
 

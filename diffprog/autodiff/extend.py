@@ -3,14 +3,16 @@
 The libraries built on the engine (linalg, fft, ode, nn, optim, render) use these names only,
 never the tape's private ones.
 
-* ``Primitive(name, forward, vjps=[...], jvps=[...], linear=False, variadic=False, vjp_all=None)``:
-  one row of the table. ``forward(*arrays, **kw)`` computes the value on NumPy arrays;
+* ``Primitive(name, forward, vjps=[...], jvps=[...], linear=False, variadic=False, vjp_all=None,
+  save=None)``: one row of the table. ``forward(*arrays, **kw)`` computes the value on NumPy arrays;
   ``vjps[i](g, ans, *args, **kw)`` is the cotangent of argument ``i``; ``jvps[i](t, ans, *args, **kw)``
   argument ``i``'s contribution to the output tangent. A ``linear`` primitive is its own JVP.
   ``vjp_all(g, ans, args, needs, kw) -> list`` computes all cotangents at once (multi-output kernels
   pack their outputs into one array and unpack them with getitem, see ``custom.record_custom``).
   Rules are written in the vocabulary of ``backend`` (plain NumPy on arrays, recorded on Tensors),
-  so the same rule gives higher derivatives.
+  so the same rule gives higher derivatives. ``save`` names the values the rules read (argument
+  numbers, ``"inputs"``, ``"output"``; ``()`` for none): a recorded node keeps those and passes
+  the others as shape-and-dtype stubs, so intermediates are freed early. ``None`` keeps everything.
 * ``apply(prim, *args, **kw)``: run a primitive on Tensors or arrays, recording it when needed.
 * ``complex_vjp(rule)``: a VJP for a holomorphic rule written as ``g * f'(x)`` (conjugate Wirtinger).
 * ``implements(np_func)``: make a NumPy function called on Tensors run a diffprog function.

@@ -70,7 +70,7 @@ def _record(fun, args, nums):
     """Run ``fun`` once with the leaves of ``args[nums]`` as fresh Tensors requiring grad.
 
     Returns (output, inputs, order): the raw output, the input Tensors and the recorded nodes,
-    inputs first."""
+    inputs first. The nodes keep every value (``keep_values``): the JVP rules read them all."""
     args = list(args)
     inputs = []
     for n in nums:
@@ -80,7 +80,7 @@ def _record(fun, args, nums):
         args[n] = rebuild(new)
     token = _custom._linearizing.set(True)
     try:
-        with _mode.enable_grad(), _evaluating():
+        with _mode.enable_grad(), _mode.keep_values(), _evaluating():
             out = fun(*args)
     finally:
         _custom._linearizing.reset(token)
@@ -102,35 +102,34 @@ def batched_jvp(prim, ins, ans, datas, kw, k):
 
 
 def push_forward(order, seeds, outputs, batch=None):
-    """Push tangents ``seeds`` ({id(input): tangent}) through the recorded nodes ``order``;
-    return the tangents of ``outputs`` (``None`` where an output does not depend on the inputs).
-    With ``batch=k`` every tangent has a leading axis of k columns."""
+    """Push tangents ``seeds`` ({input Tensor's node: tangent}) through the recorded nodes
+    ``order``; return the tangents of the Tensors ``outputs`` (``None`` where an output does not
+    depend on the inputs). With ``batch=k`` every tangent has a leading axis of k columns."""
     uses = {}
     for node in order:
-        for p in node._parents or ():
-            uses[id(p)] = uses.get(id(p), 0) + 1
-    keep = {id(o) for o in outputs}
+        for p in node.parents or ():
+            uses[p] = uses.get(p, 0) + 1
+    keep = {o._node for o in outputs if type(o) is Tensor}
     tangents = dict(seeds)
     for node in order:
-        prim = node._prim
+        prim = node.prim
         if prim is None:
             continue
         if prim.vjp_all is not None or (prim.jvps is None and not prim.linear) or prim.forward is None:
             raise Unbatchable(prim.name)
-        parents = node._parents
-        ins = [tangents.get(id(p)) if type(p) is Tensor else None for p in parents]
+        parents = node.parents
+        ins = [tangents.get(p) if p is not None else None for p in parents]
         for p in parents:                                    # forget tangents nobody needs any more
-            if type(p) is Tensor and id(p) not in keep:
-                uses[id(p)] -= 1
-                if uses[id(p)] == 0:
-                    tangents.pop(id(p), None)
+            if p is not None and p not in keep:
+                uses[p] -= 1
+                if uses[p] == 0:
+                    tangents.pop(p, None)
         if all(v is None for v in ins):
             continue
-        datas = [p.data if type(p) is Tensor else p for p in parents]
-        kw = node._kw or {}
-        tangents[id(node)] = (node_jvp(prim, ins, node.data, datas, kw) if batch is None
-                              else batched_jvp(prim, ins, node.data, datas, kw, batch))
-    return [tangents.get(id(o)) if type(o) is Tensor else None for o in outputs]
+        kw = node.kw or {}
+        tangents[node] = (node_jvp(prim, ins, node.ans, node.args, kw) if batch is None
+                          else batched_jvp(prim, ins, node.ans, node.args, kw, batch))
+    return [tangents.get(o._node) if type(o) is Tensor else None for o in outputs]
 
 
 def linearize(fun, *primals):
@@ -158,7 +157,7 @@ def linearize(fun, *primals):
         seeds = {}
         leaves = [t for n, t in enumerate(tangents) for t in _tangent_leaves(t, primals[n], n)]
         for x, t in zip(inputs, leaves):
-            seeds[id(x)] = t.astype(x.dtype, copy=False)
+            seeds[x._node] = t.astype(x.dtype, copy=False)
         try:
             touts = push_forward(order, seeds, out_leaves)
         except Unbatchable:

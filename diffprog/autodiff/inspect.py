@@ -1,10 +1,11 @@
 """Looking at a recorded graph: ``tape_stats`` (how much it holds) and ``graph`` (what it is).
 
-A recorded graph is made of Tensors that remember the primitive that produced them and their
-arguments. Everything the graph keeps alive for the backward pass is therefore: the value of every
-intermediate node, the constant arrays passed to primitives, array keyword arguments (gather
-indices) and the residuals of custom operations. ``tape_stats`` adds these up, counting each
-underlying buffer once (a reshape or transpose view shares its base's memory). ``graph`` returns
+A recorded graph is made of nodes (``node.py``) that remember the primitive that produced them,
+their parents' nodes and the values their backward rules read. Everything the graph keeps alive
+for the backward pass is therefore: those saved values (inputs and outputs the rows declare, constant
+arrays among them), array keyword arguments (gather indices), the residuals of custom operations,
+and the root's own value. ``tape_stats`` adds these up, counting each underlying buffer once (a
+reshape or transpose view shares its base's memory) and leaving out the leaves' values. ``graph`` returns
 the nodes and edges and writes them as Graphviz DOT (SVG/PNG when the ``dot`` program exists),
 labelled with shapes and, after a backward pass, with each value's adjoint norm.
 """
@@ -16,6 +17,7 @@ import numpy as np
 
 from . import backend as _backend
 from . import mode as _mode
+from .node import Stub
 from .tape import FREED, toposort
 from .tensor import Tensor
 
@@ -48,10 +50,10 @@ def _buffer(arr):
 
 
 class _Ledger:
-    """Counts bytes once per underlying buffer."""
+    """Counts bytes once per underlying buffer (those of ``exclude`` never)."""
 
-    def __init__(self):
-        self.seen = set()
+    def __init__(self, exclude=()):
+        self.seen = set(exclude)
 
     def charge(self, arrays):
         total = 0
@@ -64,21 +66,25 @@ class _Ledger:
 
 
 def _node_saved(node):
-    """Arrays a non-leaf node keeps alive besides its Tensor parents: its value, raw array
-    arguments and array keyword arguments (including custom residuals)."""
-    arrays = _arrays(node)
-    for p in node._parents or ():
-        if type(p) is not Tensor:
-            arrays.extend(_arrays(p))
-    kw = node._kw
-    if isinstance(kw, dict):
-        arrays.extend(_arrays(kw))
+    """Arrays a non-leaf node keeps alive: its saved arguments and output and its array keyword
+    arguments (including custom residuals)."""
+    arrays = _arrays(list(node.args or ())) + _arrays(node.ans)
+    if isinstance(node.kw, dict):
+        arrays.extend(_arrays(node.kw))
     return arrays
+
+
+def _leaf_tensor(node):
+    return node.leaf() if node.prim is None else None
 
 
 def _walk(loss):
     """Topological order (inputs first) of the recorded nodes that ``loss`` depends on."""
-    return toposort([loss]) if loss.requires_grad else [loss]
+    return toposort([loss])
+
+
+def _leaf_buffers(order):
+    return {_buffer(a)[0] for n in order if (t := _leaf_tensor(n)) is not None for a in _arrays(t)}
 
 
 def tape_stats(loss):
@@ -97,17 +103,17 @@ def tape_stats(loss):
     left. A checkpointed block counts as one node holding only its inputs.
     """
     _check_root(loss, "tape_stats")
-    ledger, leaves = _Ledger(), _Ledger()
+    order = _walk(loss)
+    ledger, leaves = _Ledger(_leaf_buffers(order)), _Ledger()
     nodes = n_leaves = saved = leaf_bytes = 0
     by_op = {}
-    for node in _walk(loss):
-        if node._prim is None:
-            if node.requires_grad:
-                n_leaves += 1
-                leaf_bytes += leaves.charge(_arrays(node))
+    for node in order:
+        if node.prim is None:
+            n_leaves += 1
+            leaf_bytes += leaves.charge(_arrays(_leaf_tensor(node)))
             continue
         nodes += 1
-        b = ledger.charge(_node_saved(node))
+        b = ledger.charge(_node_saved(node) + (_arrays(loss) if node is loss._node else []))
         saved += b
         name = _op_name(node)
         entry = by_op.setdefault(name, {"count": 0, "saved_bytes": 0})
@@ -119,48 +125,47 @@ def tape_stats(loss):
 
 
 def _op_name(node):
-    prim = node._prim
+    prim = node.prim
     if prim is FREED:
-        return f"{node._kw} (freed)"
+        return f"{node.kw} (freed)"
     return prim.name
 
 
 def _adjoints(order, loss):
     """The cotangent of every node for the seed ones(loss.shape): a dedicated reverse pass over a
     retained graph that keeps every adjoint (the normal backward keeps none, so stays fast)."""
-    grads = {id(loss): np.ones_like(loss.data)}
+    grads = {loss._node: np.ones_like(loss.data)}
     norms = {}
     token = _mode._flags.set(_mode._flags.get() & ~_mode.GRAD)
     try:
         for node in reversed(order):
-            g = grads.pop(id(node), None)
+            g = grads.pop(node, None)
             if g is None:
                 continue
-            norms[id(node)] = float(np.linalg.norm(np.ravel(g)))
-            prim = node._prim
+            norms[node] = float(np.linalg.norm(np.ravel(g)))
+            prim = node.prim
             if prim is None:
                 continue
             if prim is FREED:
                 raise RuntimeError(
-                    f"dp.graph: the graph was freed by backward() (at dp.{node._kw}); call "
+                    f"dp.graph: the graph was freed by backward() (at dp.{node.kw}); call "
                     f"backward(retain_graph=True) to see adjoints, or pass adjoints=False")
-            parents, kw = node._parents, node._kw or {}
-            args = [p.data if type(p) is Tensor else p for p in parents]
-            needs = [type(p) is Tensor and p.requires_grad for p in parents]
+            parents, args, kw = node.parents, node.args, node.kw or {}
+            needs = [p is not None for p in parents]
             if prim.vjp_all is not None:
-                cots = prim.vjp_all(g, node.data, args, needs, kw)
+                cots = prim.vjp_all(g, node.ans, args, needs, kw)
             else:
-                cots = [(prim.vjps[0](g, node.data, *args, argnum=i, **kw) if prim.variadic
-                         else prim.vjps[i](g, node.data, *args, **kw)) if n else None
+                cots = [(prim.vjps[0](g, node.ans, *args, argnum=i, **kw) if prim.variadic
+                         else prim.vjps[i](g, node.ans, *args, **kw)) if n else None
                         for i, n in enumerate(needs)]
-            for p, c, n in zip(parents, cots, needs):
-                if c is None or not n:
+            for p, c in zip(parents, cots):
+                if c is None or p is None:
                     continue
                 c = c.data if type(c) is Tensor else c
-                if np.shape(c) != np.shape(p.data):
-                    c = _backend.sum_to(c, np.shape(p.data))
-                prev = grads.get(id(p))
-                grads[id(p)] = c if prev is None else prev + c
+                if np.shape(c) != p.ans.shape:
+                    c = _backend.sum_to(c, p.ans.shape)
+                prev = grads.get(p)
+                grads[p] = c if prev is None else prev + c
     finally:
         _mode._flags.reset(token)
     return norms
@@ -174,6 +179,8 @@ def _format_bytes(n):
 
 
 def _constant_label(value):
+    if type(value) is Stub:
+        return f"const {value.shape} {value.dtype}"
     if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
         try:
             return f"{value:.4g}" if isinstance(value, (float, np.floating)) else repr(value)
@@ -271,9 +278,9 @@ def graph(loss, path=None, adjoints="auto", constants=True):
         raise ValueError(f"dp.graph: adjoints must be 'auto', True or False, got {adjoints!r}")
     order = _walk(loss)
     if adjoints == "auto":
-        adjoints = any(n._prim is None and n.grad is not None for n in order)
+        adjoints = any(t is not None and t.grad is not None for t in map(_leaf_tensor, order))
     norms = _adjoints(order, loss) if adjoints and loss.requires_grad else {}
-    ledger = _Ledger()
+    ledger = _Ledger(_leaf_buffers(order))
     index, nodes, edges = {}, [], []
 
     def add(entry, key):
@@ -282,25 +289,26 @@ def graph(loss, path=None, adjoints="auto", constants=True):
         nodes.append(entry)
         return entry["id"]
 
+    if not order:                                   # a Tensor that records nothing
+        add({"kind": "leaf", "op": None, "shape": tuple(np.shape(loss.data)),
+             "dtype": str(np.result_type(loss.data)), "saved_bytes": 0, "adjoint_norm": None}, None)
     for node in order:
-        is_op = node._prim is not None
+        is_op = node.prim is not None
+        saved = _node_saved(node) + (_arrays(loss) if node is loss._node else []) if is_op else []
         add({"kind": "op" if is_op else "leaf", "op": _op_name(node) if is_op else None,
-             "shape": tuple(np.shape(node.data)), "dtype": str(np.result_type(node.data)),
-             "saved_bytes": ledger.charge(_node_saved(node)) if is_op else 0,
-             "adjoint_norm": norms.get(id(node))}, id(node))
-        for p in (node._parents or ()) if is_op else ():
-            tracked = type(p) is Tensor and p.requires_grad
-            key = id(p) if tracked or isinstance(p, (Tensor, np.ndarray)) else None
+             "shape": tuple(node.ans.shape), "dtype": str(node.ans.dtype),
+             "saved_bytes": ledger.charge(saved), "adjoint_norm": norms.get(node)}, node)
+        for p, value in zip(node.parents or (), node.args or ()) if is_op else ():
+            key = p if p is not None else id(value) if isinstance(value, np.ndarray) else None
             if key not in index:      # (parents that require grad always come first in the order)
                 if not constants:
                     continue
                 key = key if key is not None else object()     # each scalar gets its own node
-                add({"kind": "constant", "op": None, "label": _constant_label(p),
-                     "shape": tuple(np.shape(p.data if type(p) is Tensor else p)),
-                     "dtype": str(np.result_type(p.data if type(p) is Tensor else p)),
+                add({"kind": "constant", "op": None, "label": _constant_label(value),
+                     "shape": tuple(np.shape(value)), "dtype": str(_backend.dtype_of(value)),
                      "saved_bytes": 0, "adjoint_norm": None}, key)
-            edges.append((index[key], index[id(node)]))
-    g = Graph(nodes, edges, index[id(loss)])
+            edges.append((index[key], index[node]))
+    g = Graph(nodes, edges, index[loss._node] if order else 0)
     if path is not None:
         g.save(path)
     return g

@@ -23,7 +23,7 @@ def _jacobian_fwd(fun, args, nums, out_shape, max_bytes=1 << 28):
         return None
     if type(out) is not Tensor:
         return [np.zeros(out_shape + np.shape(x.data)) for x in inputs]
-    per_column = 8 * builtins.sum(int(np.size(node.data)) for node in order) + 1
+    per_column = 8 * builtins.sum(int(np.size(node.ans)) for node in order) + 1
     chunk = max(1, min(4096, max_bytes // per_column))
     jacs = []
     for x in inputs:
@@ -34,7 +34,7 @@ def _jacobian_fwd(fun, args, nums, out_shape, max_bytes=1 << 28):
             seed = np.zeros((k, n), dtype=x.dtype)
             seed[np.arange(k), start + np.arange(k)] = 1
             try:
-                (t,) = push_forward(order, {id(x): seed.reshape((k,) + x.shape)}, [out], batch=k)
+                (t,) = push_forward(order, {x._node: seed.reshape((k,) + x.shape)}, [out], batch=k)
             except Unbatchable:
                 return None
             cols.append(np.zeros((k,) + out_shape, dtype=out.dtype) if t is None else t)

@@ -9,6 +9,7 @@ import threading
 
 GRAD = 1        # record operations for reverse mode
 ANOMALY = 2     # check every backward rule's output for NaN/inf
+KEEP = 4        # nodes keep every input and output value (forward mode over a recorded graph reads them)
 
 _flags = contextvars.ContextVar("diffprog_flags", default=GRAD)
 _tangents = contextvars.ContextVar("diffprog_tangents", default=None)
@@ -63,6 +64,12 @@ def no_grad():
 def enable_grad():
     """Context manager / decorator: turn recording back on inside a ``no_grad`` block."""
     return _FlagContext(GRAD, True)
+
+
+def keep_values():
+    """Context manager: nodes recorded inside keep all their values, not only those their VJP reads
+    (``linearize`` pushes tangents through them afterwards with the JVP rules)."""
+    return _FlagContext(KEEP, True)
 
 
 def detect_anomaly():

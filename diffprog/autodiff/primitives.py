@@ -22,9 +22,9 @@ from .tape import Primitive, _zero_tangent, apply1
 from . import backend as B
 
 
-def _elementwise(name, forward, *rules, doc=None):
+def _elementwise(name, forward, *rules, save, doc=None):
     return Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
-                     doc=doc, batch=batch_elementwise)
+                     doc=doc, batch=batch_elementwise, save=save, real_vjps=rules)
 
 
 # ---- batched tangents (forward-mode Jacobians push k columns at once) --------------------------
@@ -133,8 +133,9 @@ def real_if_real(c, x):
     return c
 
 
-def _linear(name, forward, *rules, variadic=False, batch=None):
-    return Primitive(name, forward, vjps=rules, linear=True, variadic=variadic, batch=batch)
+def _linear(name, forward, *rules, variadic=False, batch=None, save=()):
+    """A linear row: its rules read shapes and keywords only, so by default it saves nothing."""
+    return Primitive(name, forward, vjps=rules, linear=True, variadic=variadic, batch=batch, save=save)
 
 
 def _like(mask, x):
@@ -151,32 +152,33 @@ def sigmoid_forward(x):
 # ---- elementwise, one argument -----------------------------------------------------------
 IDENTITY = _linear("identity", lambda x: x, lambda g, ans, x: g, batch=batch_elementwise)
 NEGATIVE = _linear("negative", np.negative, lambda g, ans, x: -g, batch=batch_elementwise)
-EXP = _elementwise("exp", np.exp, lambda g, ans, x: g * ans)
-LOG = _elementwise("log", np.log, lambda g, ans, x: g / x)
-LOG1P = _elementwise("log1p", np.log1p, lambda g, ans, x: g / (1 + x))
-EXPM1 = _elementwise("expm1", np.expm1, lambda g, ans, x: g * (ans + 1))
+EXP = _elementwise("exp", np.exp, lambda g, ans, x: g * ans, save="output")
+LOG = _elementwise("log", np.log, lambda g, ans, x: g / x, save="inputs")
+LOG1P = _elementwise("log1p", np.log1p, lambda g, ans, x: g / (1 + x), save="inputs")
+EXPM1 = _elementwise("expm1", np.expm1, lambda g, ans, x: g * (ans + 1), save="output")
 SQRT = _elementwise("sqrt", np.sqrt,
-                    lambda g, ans, x: g * B.where(B.data(ans) > 0, 0.5 / B.where(B.data(ans) > 0, ans, 1), 0))
-SQUARE = _elementwise("square", np.square, lambda g, ans, x: g * 2 * x)
-SIN = _elementwise("sin", np.sin, lambda g, ans, x: g * B.cos(x))
-COS = _elementwise("cos", np.cos, lambda g, ans, x: -g * B.sin(x))
-TAN = _elementwise("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans))
-ARCSIN = _elementwise("arcsin", np.arcsin, lambda g, ans, x: g / B.sqrt(1 - x * x))
-ARCCOS = _elementwise("arccos", np.arccos, lambda g, ans, x: -g / B.sqrt(1 - x * x))
-ARCTAN = _elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x))
-SINH = _elementwise("sinh", np.sinh, lambda g, ans, x: g * B.cosh(x))
-COSH = _elementwise("cosh", np.cosh, lambda g, ans, x: g * B.sinh(x))
-TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
-SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (1 - ans)))
-RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x))
-SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x))
-ARCSINH = _elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / B.sqrt(x * x + 1))
-ARCCOSH = _elementwise("arccosh", np.arccosh, lambda g, ans, x: g / B.sqrt(x * x - 1))
-ARCTANH = _elementwise("arctanh", np.arctanh, lambda g, ans, x: g / (1 - x * x))
-LOG2 = _elementwise("log2", np.log2, lambda g, ans, x: g / (x * _LN2))
-LOG10 = _elementwise("log10", np.log10, lambda g, ans, x: g / (x * _LN10))
-EXP2 = _elementwise("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2)
-CBRT = _elementwise("cbrt", np.cbrt, lambda g, ans, x: g / (3 * ans * ans))
+                    lambda g, ans, x: g * B.where(B.data(ans) > 0, 0.5 / B.where(B.data(ans) > 0, ans, 1), 0),
+                    save="output")
+SQUARE = _elementwise("square", np.square, lambda g, ans, x: g * 2 * x, save="inputs")
+SIN = _elementwise("sin", np.sin, lambda g, ans, x: g * B.cos(x), save="inputs")
+COS = _elementwise("cos", np.cos, lambda g, ans, x: -g * B.sin(x), save="inputs")
+TAN = _elementwise("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans), save="output")
+ARCSIN = _elementwise("arcsin", np.arcsin, lambda g, ans, x: g / B.sqrt(1 - x * x), save="inputs")
+ARCCOS = _elementwise("arccos", np.arccos, lambda g, ans, x: -g / B.sqrt(1 - x * x), save="inputs")
+ARCTAN = _elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="inputs")
+SINH = _elementwise("sinh", np.sinh, lambda g, ans, x: g * B.cosh(x), save="inputs")
+COSH = _elementwise("cosh", np.cosh, lambda g, ans, x: g * B.sinh(x), save="inputs")
+TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="output")
+SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (1 - ans)), save="output")
+RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x), save="inputs")
+SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x), save="inputs")
+ARCSINH = _elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / B.sqrt(x * x + 1), save="inputs")
+ARCCOSH = _elementwise("arccosh", np.arccosh, lambda g, ans, x: g / B.sqrt(x * x - 1), save="inputs")
+ARCTANH = _elementwise("arctanh", np.arctanh, lambda g, ans, x: g / (1 - x * x), save="inputs")
+LOG2 = _elementwise("log2", np.log2, lambda g, ans, x: g / (x * _LN2), save="inputs")
+LOG10 = _elementwise("log10", np.log10, lambda g, ans, x: g / (x * _LN10), save="inputs")
+EXP2 = _elementwise("exp2", np.exp2, lambda g, ans, x: g * ans * _LN2, save="output")
+CBRT = _elementwise("cbrt", np.cbrt, lambda g, ans, x: g / (3 * ans * ans), save="output")
 
 
 def _abs_vjp(g, ans, x):
@@ -205,14 +207,14 @@ def _angle_jvp(t, ans, x):
     return np.imag(np.conj(x) * t) / np.where(r2 > 0, r2, 1)
 
 
-ABS = Primitive("abs", np.abs, vjps=[_abs_vjp], jvps=[_abs_jvp], batch=batch_elementwise)
-ANGLE = Primitive("angle", np.angle, vjps=[_angle_vjp], jvps=[_angle_jvp], batch=batch_elementwise)
+ABS = Primitive("abs", np.abs, vjps=[_abs_vjp], jvps=[_abs_jvp], batch=batch_elementwise, save=("inputs", "output"))
+ANGLE = Primitive("angle", np.angle, vjps=[_angle_vjp], jvps=[_angle_jvp], batch=batch_elementwise, save="inputs")
 REAL = Primitive("real", np.real, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x))], linear=True,
-                 batch=batch_elementwise)
+                 batch=batch_elementwise, save=())
 IMAG = Primitive("imag", np.imag, vjps=[lambda g, ans, x: B.cast(g, dtype=B.dtype_of(x)) * (
-    1j if B.dtype_of(x).kind == "c" else 0)], linear=True, batch=batch_elementwise)
-SIGN = _elementwise("sign", np.sign, lambda g, ans, x: g * 0)
-RECIPROCAL = _elementwise("reciprocal", lambda x: np.reciprocal(x), lambda g, ans, x: -g * ans * ans)
+    1j if B.dtype_of(x).kind == "c" else 0)], linear=True, batch=batch_elementwise, save=())
+SIGN = _elementwise("sign", np.sign, lambda g, ans, x: g * 0, save=())
+RECIPROCAL = _elementwise("reciprocal", lambda x: np.reciprocal(x), lambda g, ans, x: -g * ans * ans, save="output")
 CONJ = _linear("conj", np.conj, lambda g, ans, x: B.conj(g), batch=batch_elementwise)
 
 
@@ -226,7 +228,7 @@ def _clip_rule(g, ans, x, a_min=None, a_max=None):
     return g * _like(inside, x)
 
 
-CLIP = _elementwise("clip", lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max), _clip_rule)
+CLIP = _elementwise("clip", lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max), _clip_rule, save="inputs")
 
 
 def _cast_forward(x, dtype):
@@ -235,15 +237,15 @@ def _cast_forward(x, dtype):
 
 CAST = Primitive("astype", _cast_forward,
                  vjps=[lambda g, ans, x, dtype: B.cast(real_if_real(g, x), dtype=B.dtype_of(x))], linear=True,
-                 batch=batch_elementwise)
+                 batch=batch_elementwise, save=())
 
 
 # ---- elementwise, two arguments (broadcasting is undone by the engine) --------------------
-ADD = _elementwise("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
-SUBTRACT = _elementwise("subtract", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
-MULTIPLY = _elementwise("multiply", np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+ADD = _elementwise("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, save=())
+SUBTRACT = _elementwise("subtract", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g, save=())
+MULTIPLY = _elementwise("multiply", np.multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x, save="inputs")
 DIVIDE = _elementwise("divide", np.true_divide, lambda g, ans, x, y: g / y,
-                      lambda g, ans, x, y: -g * ans / y)
+                      lambda g, ans, x, y: -g * ans / y, save=(1, "output"))
 
 
 def _power_dx(g, ans, x, y):
@@ -261,7 +263,7 @@ def _power_dy(g, ans, x, y):
     return g * ans * (log_x if B.data(log_x) is not log_x else _like(log_x, ans))
 
 
-POWER = _elementwise("power", np.power, _power_dx, _power_dy)
+POWER = _elementwise("power", np.power, _power_dx, _power_dy, save=("inputs", "output"))
 
 
 def _tie_weights(x, y, sign=1):
@@ -271,9 +273,9 @@ def _tie_weights(x, y, sign=1):
 
 
 MAXIMUM = _elementwise("maximum", np.maximum, lambda g, ans, x, y: g * _tie_weights(x, y)[0],
-                       lambda g, ans, x, y: g * _tie_weights(x, y)[1])
+                       lambda g, ans, x, y: g * _tie_weights(x, y)[1], save="inputs")
 MINIMUM = _elementwise("minimum", np.minimum, lambda g, ans, x, y: g * _tie_weights(x, y, -1)[0],
-                       lambda g, ans, x, y: g * _tie_weights(x, y, -1)[1])
+                       lambda g, ans, x, y: g * _tie_weights(x, y, -1)[1], save="inputs")
 
 
 def _atan2_dy(g, ans, y, x):
@@ -284,21 +286,21 @@ def _atan2_dx(g, ans, y, x):
     return -g * y / B.where(B.data(x * x + y * y) > 0, x * x + y * y, 1)
 
 
-ARCTAN2 = _elementwise("arctan2", np.arctan2, _atan2_dy, _atan2_dx)
+ARCTAN2 = _elementwise("arctan2", np.arctan2, _atan2_dy, _atan2_dx, save="inputs")
 HYPOT = _elementwise("hypot", np.hypot,
                      lambda g, ans, x, y: g * x / B.where(B.data(ans) > 0, ans, 1),
-                     lambda g, ans, x, y: g * y / B.where(B.data(ans) > 0, ans, 1))
+                     lambda g, ans, x, y: g * y / B.where(B.data(ans) > 0, ans, 1), save=("inputs", "output"))
 LOGADDEXP = _elementwise("logaddexp", np.logaddexp, lambda g, ans, x, y: g * B.exp(x - ans),
-                         lambda g, ans, x, y: g * B.exp(y - ans))
+                         lambda g, ans, x, y: g * B.exp(y - ans), save=("inputs", "output"))
 WHERE = _elementwise("where", np.where, None,
                      lambda g, ans, c, x, y: B.where(c, g, 0 * g),
-                     lambda g, ans, c, x, y: B.where(c, 0 * g, g))
+                     lambda g, ans, c, x, y: B.where(c, 0 * g, g), save=(0,))
 
 
 # ---- matrix product ---------------------------------------------------------------------------
 
 def _matmul_da(g, ans, a, b):
-    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and np.ndim(a) >= 2:
+    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and B.ndim(a) >= 2:
         return np.matmul(g, b.swapaxes(-1, -2))              # the common case, no dispatch
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
@@ -310,7 +312,7 @@ def _matmul_da(g, ans, a, b):
 
 
 def _matmul_db(g, ans, a, b):
-    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and np.ndim(b) >= 2:
+    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and B.ndim(b) >= 2:
         return np.matmul(a.swapaxes(-1, -2), g)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:
@@ -322,8 +324,9 @@ def _matmul_db(g, ans, a, b):
 
 
 MATMUL = Primitive("matmul", np.matmul, vjps=[_complex_vjp(_matmul_da, 0), _complex_vjp(_matmul_db, 1)],
+                   real_vjps=[_matmul_da, _matmul_db],
                    jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)],
-                   batch=_batch_matmul)
+                   batch=_batch_matmul, save="inputs")
 
 
 # ---- reductions -------------------------------------------------------------------------------
@@ -352,9 +355,9 @@ def _extremum_jvp(t, ans, x, axis=None, keepdims=False):
 
 
 MAX = Primitive("max", lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
-                vjps=[_extremum_vjp], jvps=[_extremum_jvp])
+                vjps=[_extremum_vjp], jvps=[_extremum_jvp], save=("inputs", "output"))
 MIN = Primitive("min", lambda x, axis=None, keepdims=False: np.min(x, axis=axis, keepdims=keepdims),
-                vjps=[_extremum_vjp], jvps=[_extremum_jvp])
+                vjps=[_extremum_vjp], jvps=[_extremum_jvp], save=("inputs", "output"))
 
 
 def _prod_others(x, ans, axis):
@@ -384,7 +387,7 @@ def _prod_vjp(g, ans, x, axis=None, keepdims=False):
 PROD = Primitive("prod", lambda x, axis=None, keepdims=False: np.prod(x, axis=axis, keepdims=keepdims),
                  vjps=[_prod_vjp],
                  jvps=[lambda t, ans, x, axis=None, keepdims=False:
-                       np.sum(t * _prod_others(x, ans, axis), axis=axis, keepdims=keepdims)])
+                       np.sum(t * _prod_others(x, ans, axis), axis=axis, keepdims=keepdims)], save=("inputs", "output"))
 
 
 def _logsumexp_forward(x, axis=None, keepdims=False):
@@ -404,7 +407,7 @@ def _lse_jvp(t, ans, x, axis=None, keepdims=False):
     return np.sum(t * weights, axis=axis, keepdims=keepdims)
 
 
-LOGSUMEXP = Primitive("logsumexp", _logsumexp_forward, vjps=[_lse_vjp], jvps=[_lse_jvp])
+LOGSUMEXP = Primitive("logsumexp", _logsumexp_forward, vjps=[_lse_vjp], jvps=[_lse_jvp], save=("inputs", "output"))
 
 
 def _softmax_forward(x, axis=-1):
@@ -417,9 +420,11 @@ def _log_softmax_forward(x, axis=-1):
 
 
 SOFTMAX = _elementwise("softmax", _softmax_forward,
-                       lambda g, ans, x, axis=-1: ans * (g - B.sum(g * ans, axis=axis, keepdims=True)))
+                       lambda g, ans, x, axis=-1: ans * (g - B.sum(g * ans, axis=axis, keepdims=True)),
+                       save="output")
 LOG_SOFTMAX = _elementwise("log_softmax", _log_softmax_forward,
-                           lambda g, ans, x, axis=-1: g - B.exp(ans) * B.sum(g, axis=axis, keepdims=True))
+                           lambda g, ans, x, axis=-1: g - B.exp(ans) * B.sum(g, axis=axis, keepdims=True),
+                           save="output")
 # (log_softmax's JVP is t - sum(exp(ans) * t); written as a VJP it is transposed, so state it apart)
 LOG_SOFTMAX.jvps = (lambda t, ans, x, axis=-1: t - np.sum(np.exp(ans) * t, axis=axis, keepdims=True),)
 
@@ -469,7 +474,7 @@ def _cumprod_jvp(t, ans, x, axis):
 
 
 CUMPROD = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis), vjps=[_cumprod_vjp],
-                    jvps=[_cumprod_jvp])
+                    jvps=[_cumprod_jvp], save=("inputs", "output"))
 
 
 # ---- shape and indexing (all linear) ------------------------------------------------------------
@@ -499,6 +504,8 @@ FLIP = _linear("flip", lambda x, axis=None: np.flip(x, axis), lambda g, ans, x, 
 
 
 def _is_basic(idx):
+    if type(idx) is slice or type(idx) is int:
+        return True
     items = idx if isinstance(idx, tuple) else (idx,)
     return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
@@ -524,7 +531,7 @@ def _add_rows_at(out, index, values):
 
 def scatter_add_forward(g, idx, shape):
     """Zeros of ``shape`` with ``g`` added at ``[idx]`` (repeated indices accumulate)."""
-    out = np.zeros(shape, dtype=np.result_type(g))
+    out = np.zeros(shape, dtype=g.dtype if type(g) is np.ndarray else np.result_type(g))
     if _is_basic(idx):
         out[idx] = g
     elif isinstance(idx, np.ndarray) and idx.dtype.kind in "iu":
@@ -648,4 +655,4 @@ def _einsum_rule(g, ans, *ops, subscripts, argnum):
 
 EINSUM = Primitive("einsum", einsum_forward, vjps=[_complex_vjp(_einsum_rule)], variadic=True,
                    jvps=[lambda t, ans, *ops, subscripts, argnum: einsum_forward(
-                       *(t if j == argnum else o for j, o in enumerate(ops)), subscripts=subscripts)])
+                       *(t if j == argnum else o for j, o in enumerate(ops)), subscripts=subscripts)], save="inputs")

@@ -14,7 +14,7 @@ import numpy as np
 from . import mode as _mode
 from . import primitives as P
 from .pytree import flatten, tree_map
-from .tape import _node, run_backward
+from .tape import carry_tangent, recorded, run_backward
 from .tensor import Tensor
 
 
@@ -28,16 +28,15 @@ def _is_traced(x):
 def _as_input(x, argnum):
     """A fresh differentiable Tensor standing for one leaf of argument ``argnum``."""
     if type(x) is Tensor:
-        node = _node(x.data, P.IDENTITY, (x,), None)   # connected to x for outer transforms
+        node = recorded(x.data, P.IDENTITY, (x,), None, _mode._flags.get())   # connected to x for outer transforms
         tangents = _mode._tangents.get()
         if tangents is not None and id(x) in tangents:
-            tangents[id(node)] = tangents[id(x)]
-            tangents.setdefault("_keep", []).append(node)
+            carry_tangent(tangents, node, tangents[id(x)])
         if node.data.dtype.kind not in "fc":
             raise TypeError(f"cannot differentiate with respect to argument {argnum}: dtype {node.data.dtype} "
                             f"is not floating point")
         return node
-    arr = np.asarray(x)
+    arr = x if type(x) is np.ndarray else np.asarray(x)
     if arr.dtype.kind not in "fc":
         raise TypeError(f"cannot differentiate with respect to argument {argnum}: it has integer/bool dtype "
                         f"{arr.dtype}; pass a float array (e.g. x.astype(float)) or exclude it from argnums")
@@ -73,6 +72,10 @@ class _evaluating:
         return False
 
 
+def _first(leaves):
+    return leaves[0]
+
+
 def _prepare(args, nums):
     """Replace the differentiated arguments by Tensors; return (args, per-arg (leaves, rebuild), nested)."""
     args = list(args)
@@ -80,7 +83,7 @@ def _prepare(args, nums):
     nested = _depth.get() > 0 or any(type(a) is not np.ndarray and any(_is_traced(v) for v in flatten(a)[0])
                                      for a in args)
     for n in nums:
-        leaves, rebuild = flatten(args[n])
+        leaves, rebuild = ([args[n]], _first) if type(args[n]) is np.ndarray else flatten(args[n])
         new = [_as_input(v, n) for v in leaves]
         trees.append((new, rebuild))
         args[n] = rebuild(new)
@@ -91,6 +94,15 @@ def _out(x, nested):
     if type(x) is Tensor:
         return x if nested else x.data
     return x
+
+
+_recording = _mode.enable_grad()      # one object serves every call (it keeps a stack per thread)
+
+
+def _ones(shape, dtype):
+    out = np.empty(shape, dtype=dtype)
+    out.fill(1)
+    return out
 
 
 def _zeros_for(t, nested):
@@ -106,7 +118,7 @@ def value_and_grad(fun, argnums=0, has_aux=False):
     def wrapped(*args, **kwargs):
         single, nums = _argnums(argnums, len(args), "grad")
         args, trees, nested = _prepare(args, nums)
-        with _mode.enable_grad(), _evaluating():
+        with _recording, _evaluating():
             result = fun(*args, **kwargs)
         if has_aux:
             if not (isinstance(result, (tuple, list)) and len(result) == 2):
@@ -120,18 +132,21 @@ def value_and_grad(fun, argnums=0, has_aux=False):
                             f"use dp.vjp or dp.jacobian for non-scalar outputs")
         inputs = [t for new, _ in trees for t in new]
         if type(value) is Tensor and value.requires_grad:
-            seed = np.ones(np.shape(value.data), dtype=value.data.dtype)
+            seed = _ones(np.shape(value.data), value.data.dtype)
             grads = run_backward([value], [Tensor(seed) if nested else seed], inputs,
                                  retain_graph=nested, create_graph=nested)
         else:
             grads = [None] * len(inputs)
         grads = [g if g is not None else _zeros_for(t, nested) for g, t in zip(grads, inputs)]
         if not nested:
-            grads = [np.asarray(g.data if type(g) is Tensor else g) for g in grads]
-        out, i = [], 0
-        for new, rebuild in trees:
-            out.append(rebuild(grads[i:i + len(new)]))
-            i += len(new)
+            grads = [g if type(g) is np.ndarray else np.asarray(g.data if type(g) is Tensor else g) for g in grads]
+        if len(trees) == 1:
+            out = [trees[0][1](grads)]
+        else:
+            out, i = [], 0
+            for new, rebuild in trees:
+                out.append(rebuild(grads[i:i + len(new)]))
+                i += len(new)
         g = out[0] if single else tuple(out)
         value = _out(value, nested)
         if has_aux:

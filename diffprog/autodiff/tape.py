@@ -1,21 +1,25 @@
 """Recording primitive applications and running them backwards.
 
 ``apply`` is the hot path of the whole library: it unwraps Tensors, calls the primitive's NumPy
-forward, and (only when some input requires grad and grad mode is on) links the result to its
-inputs. ``backward`` makes one iterative topological pass over the recorded graph and calls each
-primitive's VJP rule, summing cotangents of values that fan out.
+forward, and (only when some input requires grad and grad mode is on) gives the result a node
+linked to its inputs' nodes, keeping the values the row's ``save`` names (``node.py``).
+``backward`` makes one iterative topological pass over the recorded nodes and calls each
+primitive's VJP rule on the saved values, summing cotangents of values that fan out.
 """
 from heapq import heappop, heappush
 
 import numpy as np
 
 from . import mode as _mode
-from .tensor import Tensor, _next_seq
+from . import node as _nodes
+from .node import Node, Stub, keep, next_seq
+from .tensor import Tensor
 
 _new = object.__new__
+_ndarray = np.ndarray
 _get_flags = _mode._flags.get
 _get_tangents = _mode._tangents.get
-GRAD, ANOMALY = _mode.GRAD, _mode.ANOMALY
+GRAD, ANOMALY, KEEP = _mode.GRAD, _mode.ANOMALY, _mode.KEEP
 
 
 class Primitive:
@@ -30,21 +34,49 @@ class Primitive:
     ``batch(prim, tangents, ans, args, kw, k)`` pushes tangents with a leading axis of ``k``
     columns at once (forward-mode Jacobians); ``None`` (or a rule returning ``None``) means one
     column at a time.
+
+    ``save`` declares the values the VJP rules read, so that a recorded node keeps those and
+    nothing else: a tuple of argument numbers, ``"inputs"`` (every argument) and ``"output"``
+    (e.g. ``save=()`` for add, ``save="inputs"`` for multiply, ``save="output"`` for exp); the
+    rules see the others as :class:`~diffprog.autodiff.node.Stub` objects with shape and dtype
+    only. ``None`` (the default) keeps everything. Keyword arguments are always kept.
+
+    ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
+    (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
     """
 
-    __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "_plain")
+    __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
+                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
-                 doc=None, batch=None):
+                 doc=None, batch=None, save=None, real_vjps=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
-        self.batch = batch
+        self.batch, self.save = batch, save
+        if real_vjps is not None:
+            self.real_vjps = tuple(real_vjps)
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
-        if name in ("variadic", "vjp_all") and hasattr(self, "variadic") and hasattr(self, "vjp_all"):
+        if name == "vjps":
+            object.__setattr__(self, "real_vjps", value)
+        elif name in ("variadic", "vjp_all") and hasattr(self, "variadic") and hasattr(self, "vjp_all"):
             # one per-argument rule per input: backward's lean path can call it directly
             object.__setattr__(self, "_plain", self.vjp_all is None and not self.variadic)
+        elif name == "save":
+            everything, items = value is None, ((value,) if isinstance(value, (str, int)) else value or ())
+            for item in items:
+                if item not in ("inputs", "output") and not isinstance(item, int):
+                    raise ValueError(f"Primitive {self.name!r}: save={value!r}; expected argument numbers, "
+                                     f"'inputs' and/or 'output'")
+            inputs = True if everything or "inputs" in items else frozenset(i for i in items if type(i) is int)
+            object.__setattr__(self, "_save_inputs", inputs)
+            object.__setattr__(self, "_save_output", everything or "output" in items)
+            object.__setattr__(self, "_save0", inputs is True or 0 in inputs)
+            object.__setattr__(self, "_save1", inputs is True or 1 in inputs)
+
+    def saves_input(self, i):
+        return self._save_inputs is True or i in self._save_inputs
 
     def vjp_rule(self, i):
         if self.variadic:
@@ -70,43 +102,66 @@ def _wrap(out):
     """A Tensor that records nothing (no input requires grad, or grad mode is off)."""
     t = _new(Tensor)
     t.data = out
-    t.grad = t._prim = t._parents = t._kw = None
-    t.requires_grad = False
-    t._seq = 0
+    t.grad = t._node = None
     return t
 
 
-def _node(out, prim, parents, kw):
-    """A recorded Tensor: ``out`` computed by ``prim`` from ``parents``."""
+def recorded(out, prim, args, kw, flags=0):
+    """A Tensor holding ``out``, recorded as ``prim`` applied to ``args`` (Tensors or raw values)
+    with keywords ``kw``; its node keeps what the row's ``save`` declares (everything when
+    ``flags`` has ``KEEP``)."""
+    every = flags & KEEP
+    small = _nodes.STUB_MIN_BYTES
+    n = _new(Node)
+    n.prim, n.kw, n.seq = prim, kw, next_seq()
+    if len(args) == 1:                              # most rows with keywords: one argument
+        x = args[0]
+        if type(x) is Tensor:
+            n.parents, xd = (x._node,), x.data
+        else:
+            n.parents, xd = (None,), x
+        n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or every
+                  else Stub(xd.shape, xd.dtype, prim),)
+    else:
+        n.parents = tuple(a._node if type(a) is Tensor else None for a in args)
+        n.args = tuple(keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
+                       for i, a in enumerate(args))
+    n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or every
+             else Stub(out.shape, out.dtype, prim))
     t = _new(Tensor)
-    t.data = out
-    t.grad = None
-    t.requires_grad = True
-    t._prim = prim
-    t._parents = parents
-    t._kw = kw
-    t._seq = _next_seq()
+    t.data, t.grad, t._node = out, None, n
     return t
 
 
 def apply1(prim, x):
     """Apply a one-argument primitive (the fast path of ``apply``)."""
     t = _new(Tensor)
-    t.grad = t._kw = None
+    t.grad = t._node = None
     if type(x) is Tensor:
+        xd = x.data
         try:
-            t.data = prim.forward(x.data)
+            t.data = out = prim.forward(xd)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(prim, (x,), e) from None
-        if x.requires_grad and (flags := _get_flags()) & GRAD:
-            t.requires_grad, t._prim, t._parents, t._seq = True, prim, (x,), _next_seq()
-            if flags & ANOMALY:
-                check_forward(prim, (x,), t.data)
-        else:
-            t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
+        xn = x._node
+        if xn is not None and (flags := _get_flags()) & GRAD:
+            if flags & (ANOMALY | KEEP):
+                t = recorded(out, prim, (x,), None, flags)
+                if flags & ANOMALY:
+                    check_forward(prim, (x,), out)
+            else:                                   # inline: a reference for small or saved arrays
+                n = t._node = _new(Node)
+                n.prim = prim
+                n.parents = (xn,)
+                n.kw = None
+                n.seq = next_seq()
+                small = _nodes.STUB_MIN_BYTES
+                n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small
+                          else Stub(xd.shape, xd.dtype, prim),)
+                n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small
+                         else Stub(out.shape, out.dtype, prim))
     else:
         t.data = prim.forward(x)
-        t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x,), None)
     return t
@@ -116,18 +171,34 @@ def apply2(prim, x, y):
     """Apply a two-argument primitive (the fast path of ``apply``)."""
     tx = type(x) is Tensor
     ty = type(y) is Tensor
+    xd = x.data if tx else x
+    yd = y.data if ty else y
     t = _new(Tensor)
-    t.grad = t._kw = None
+    t.grad = t._node = None
     try:
-        t.data = prim.forward(x.data if tx else x, y.data if ty else y)
+        t.data = out = prim.forward(xd, yd)
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, (x, y), e) from None
-    if ((tx and x.requires_grad) or (ty and y.requires_grad)) and (flags := _get_flags()) & GRAD:
-        t.requires_grad, t._prim, t._parents, t._seq = True, prim, (x, y), _next_seq()
-        if flags & ANOMALY:
-            check_forward(prim, (x, y), t.data)
-    else:
-        t.requires_grad, t._prim, t._parents, t._seq = False, None, None, 0
+    xn = x._node if tx else None
+    yn = y._node if ty else None
+    if (xn is not None or yn is not None) and (flags := _get_flags()) & GRAD:
+        if flags & (ANOMALY | KEEP):
+            t = recorded(out, prim, (x, y), None, flags)
+            if flags & ANOMALY:
+                check_forward(prim, (x, y), out)
+        else:                                       # inline: a reference for small or saved arrays
+            n = t._node = _new(Node)
+            n.prim = prim
+            n.parents = (xn, yn)
+            n.kw = None
+            n.seq = next_seq()
+            small = _nodes.STUB_MIN_BYTES
+            n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small
+                      else Stub(xd.shape, xd.dtype, prim),
+                      yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small
+                      else Stub(yd.shape, yd.dtype, prim))
+            n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small
+                     else Stub(out.shape, out.dtype, prim))
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x, y), None)
     return t
@@ -140,7 +211,7 @@ def apply(prim, *args, **kw):
     for a in args:
         if type(a) is Tensor:
             datas.append(a.data)
-            need = need or a.requires_grad
+            need = need or a._node is not None
         else:
             datas.append(a)
     try:
@@ -148,7 +219,7 @@ def apply(prim, *args, **kw):
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, args, e) from None
     if need and (flags := _get_flags()) & GRAD:
-        t = _node(out, prim, args, kw or None)
+        t = recorded(out, prim, args, kw or None, flags)
         if flags & ANOMALY:
             check_forward(prim, args, out)
     else:
@@ -201,8 +272,20 @@ def _push_tangent(t, prim, args, kw):
         out = node_jvp(prim, ins, t.data, datas, kw or {})
     finally:
         _mode._tangents.reset(token)
-    tangents[id(t)] = out
+    carry_tangent(tangents, t, out)
+    if t._node is not None:              # constants that carry tangents, for a recorded backward
+        for i, a in enumerate(args):
+            if type(a) is Tensor and a._node is None and id(a) in tangents:
+                tangents[(t._node, i)] = tangents[id(a)]
+
+
+def carry_tangent(tangents, t, tangent):
+    """Record ``t``'s tangent while ``jvp`` traces: by the Tensor, and by its node, so that the
+    Tensors a recorded backward rebuilds from the node's saved values carry it too."""
+    tangents[id(t)] = tangent
     tangents.setdefault("_keep", []).append(t)   # keep ids unique while the trace lives
+    if t._node is not None:
+        tangents[t._node] = tangent
 
 
 def _raw(x):
@@ -211,28 +294,27 @@ def _raw(x):
 
 # ---- reverse mode --------------------------------------------------------------------------
 
-def toposort(roots, stop=frozenset()):
-    """Nodes reachable from ``roots`` through Tensors that require grad, parents before children.
+def toposort(roots):
+    """The nodes reachable from the Tensors ``roots`` (those that require grad), parents before
+    children.
 
-    Iterative (no recursion limit on deep chains). Every Tensor carries a creation number
-    ``_seq`` and a value is always created after its inputs, so creation order is a topological
-    order: sorting the reachable set by it is all that is needed. Ids in ``stop`` act as leaves.
-    """
-    seen = {id(r): r for r in roots}
-    stack = list(roots)
+    Iterative (no recursion limit on deep chains). Every node carries a creation number ``seq``
+    and a node is always created after its parents, so creation order is a topological order:
+    sorting the reachable set by it is all that is needed."""
+    seen = {}
+    stack = [r._node for r in roots if r._node is not None]
+    for n in stack:
+        seen[n] = None
     while stack:
-        node = stack.pop()
-        parents = node._parents
-        if parents is not None and id(node) not in stop:
-            for p in parents:
-                if type(p) is Tensor and p.requires_grad and id(p) not in seen:
-                    seen[id(p)] = p
-                    stack.append(p)
-    return sorted(seen.values(), key=_seq_of)
+        for p in stack.pop().parents or ():
+            if p is not None and p not in seen:
+                seen[p] = None
+                stack.append(p)
+    return sorted(seen, key=_seq_of)
 
 
-def _seq_of(t):
-    return t._seq
+def _seq_of(n):
+    return n.seq
 
 
 _FREED_MSG = ("Trying to backward through the graph a second time: its saved values were freed by "
@@ -241,46 +323,58 @@ _FREED_MSG = ("Trying to backward through the graph a second time: its saved val
 
 
 def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=False):
-    """Propagate ``seeds`` (cotangents of ``roots``) back through the graph.
+    """Propagate ``seeds`` (cotangents of the Tensors ``roots``) back through the graph.
 
     Nodes are visited in decreasing creation order through a heap, so each node is reached only
     after all of its consumers have contributed (fan-out sums) and no separate sorting pass is
     needed. With ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the
     cotangents of the given Tensors are returned in a list (``None`` where unreached) and no
-    ``.grad`` is touched.
+    ``.grad`` is touched (their nodes act as leaves).
     """
-    stop = frozenset(id(t) for t in inputs) if inputs is not None else ()
-    pending = _Pending(_get_flags() & ANOMALY)
+    found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
+    flags = _get_flags()
+    pending = _Pending(flags & ANOMALY)
+    grads = pending.grads
     for r, s in zip(roots, seeds):
-        pending.add(r, s, None, 0)
-    found = {}
-    token = _mode._flags.set(_get_flags() | GRAD if create_graph else _get_flags() & ~GRAD)
+        pending.add(r._node, s, None, 0)
+    token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
         node = pending.pop()
         while node is not None:
-            g = pending.grads.pop(id(node))
-            prim = node._prim
-            if prim is None or id(node) in stop:              # a leaf, or an input asked for
-                if id(node) in stop:
-                    found[id(node)] = g
-                elif inputs is None:
-                    node.grad = g if node.grad is None else node.grad + g
-            elif prim is FREED:
-                raise RuntimeError(_FREED_MSG.format(name=node._kw))
+            g = grads.pop(node)
+            prim = node.prim
+            if prim is None or prim is FREED or (found and node in found):
+                _arrive(node, g, found, inputs is None)
+                node = pending.pop()
+                continue
+            parents = node.parents
+            if len(parents) == 1 and prim._plain and not create_graph:      # a link of a chain
+                p, kw, ans = parents[0], node.kw, node.ans
+                rule = prim.real_vjps[0] if ans.dtype.kind != "c" else prim.vjps[0]
+                c = rule(g, ans, node.args[0]) if kw is None else rule(g, ans, node.args[0], **kw)
+                following = None if p is None else pending.add(p, c, prim, 0, True)
             else:
-                if not create_graph and node._kw is None and prim._plain and len(node._parents) <= 2:
-                    following = _chain_step(node, g, prim, pending)
-                else:
-                    following = _general_step(node, g, prim, pending, create_graph)
-                if not retain_graph:
-                    node._parents, node._prim, node._kw = None, FREED, prim.name
-                if following is not None:
-                    node = following
-                    continue
-            node = pending.pop()
+                following = _step(node, g, prim, pending, create_graph)
+            if not retain_graph:                 # free the saved values; the name stays for errors
+                node.parents = node.args = None
+                node.prim, node.kw = FREED, prim.name
+            node = following if following is not None else pending.pop()
     finally:
         _mode._flags.reset(token)
-    return None if inputs is None else [found.get(id(t)) for t in inputs]
+    return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
+
+
+def _arrive(node, g, found, accumulate):
+    """A cotangent reaching a node that is not propagated further: an input asked for, a leaf
+    (accumulated into its Tensor's ``.grad``), or a node freed by an earlier backward."""
+    if found and node in found:
+        found[node] = g
+    elif node.prim is None:
+        t = node.leaf() if accumulate else None
+        if t is not None:
+            t.grad = g if t.grad is None else t.grad + g
+    else:
+        raise RuntimeError(_FREED_MSG.format(name=node.kw))
 
 
 class _Pending:
@@ -292,72 +386,91 @@ class _Pending:
         self.grads, self.heap, self.anomaly = {}, [], anomaly
 
     def add(self, p, c, prim, i, alone=False):
-        """Add cotangent ``c`` into ``p``'s (summed back to ``p``'s shape). Returns ``p`` instead
-        of queueing it when ``alone`` (the only cotangent its consumer sends) and nothing else is
-        pending: then every consumer of ``p`` is done and it is next anyway (a chain of nodes
-        never touches the heap)."""
+        """Add cotangent ``c`` into node ``p``'s (summed back to ``p``'s shape). Returns ``p``
+        instead of queueing it when ``alone`` (the only cotangent its consumer sends) and ``p`` is
+        later than every node pending: the heap would pop it next anyway (a chain of nodes never
+        touches the heap)."""
         if prim is not None:
-            if c.shape != p.data.shape:
-                c = _unbroadcast(c, p.data.shape)
+            if c.shape != p.ans.shape:
+                c = _unbroadcast(c, p.ans.shape)
             if self.anomaly:
                 _check_finite(c, prim, i)
-        k = id(p)
-        prev = self.grads.get(k)
+        grads = self.grads
+        prev = grads.get(p)
         if prev is not None:
-            self.grads[k] = prev + c
+            grads[p] = prev + c
             return None
-        self.grads[k] = c
-        if alone and not self.heap:
+        grads[p] = c
+        heap = self.heap
+        if alone and (not heap or heap[0][0] > -p.seq):
             return p
-        heappush(self.heap, (-p._seq, k, p))
+        heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
         return None
 
     def pop(self):
-        return heappop(self.heap)[2] if self.heap else None
+        return heappop(self.heap)[1] if self.heap else None
 
 
-def _chain_step(node, g, prim, pending):
-    """The lean path of unary and binary rows without keywords: rules called on raw arrays.
-    Returns the next node when it is the only one this node feeds (see ``_Pending.add``)."""
-    parents, vjps = node._parents, prim.vjps
-    if len(parents) == 1:
-        p = parents[0]
-        return pending.add(p, vjps[0](g, node.data, p.data), prim, 0, True) if p.requires_grad else None
+def _step(node, g, prim, pending, create_graph):
+    """Every node but a chain link: binary rows on the saved arrays (returning the next node when
+    it is the only one fed, see ``_Pending.add``), and the general path."""
+    parents = node.parents
+    if len(parents) != 2 or not prim._plain or create_graph:
+        return _general_step(node, g, prim, pending, create_graph)
     x, y = parents
-    tx, ty = type(x) is Tensor, type(y) is Tensor
-    xd, yd = x.data if tx else x, y.data if ty else y
-    nx, ny = tx and x.requires_grad, ty and y.requires_grad
+    xd, yd = node.args
+    kw, ans = node.kw, node.ans
+    vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
     following = None
-    if nx:
-        following = pending.add(x, vjps[0](g, node.data, xd, yd), prim, 0, not ny)
-    if ny:
-        following = pending.add(y, vjps[1](g, node.data, xd, yd), prim, 1, not nx)
+    if x is not None:
+        c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
+        following = pending.add(x, c, prim, 0, y is None)
+    if y is not None:
+        c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
+        following = pending.add(y, c, prim, 1, x is None)
     return following
 
 
 def _general_step(node, g, prim, pending, create_graph):
     """Every other node: keywords, variadic rows, ``vjp_all`` rows, and the recorded backward of
-    ``create_graph`` (rules then see the parent Tensors and the node itself)."""
-    parents, kw = node._parents, node._kw
-    args, ans = (parents, node) if create_graph else ([p.data if type(p) is Tensor else p for p in parents],
-                                                      node.data)
+    ``create_graph`` (rules then see the saved values as Tensors connected to the graph)."""
+    parents, kw = node.parents, node.kw or {}
+    args, ans = (_saved_tensors(node) if create_graph else (node.args, node.ans))
     cots = None
     if prim.vjp_all is not None:
-        needs = [type(p) is Tensor and p.requires_grad for p in parents]
-        cots = prim.vjp_all(g, ans, args, needs, kw or {})
+        cots = prim.vjp_all(g, ans, args, [p is not None for p in parents], kw)
     for i, p in enumerate(parents):
-        if type(p) is not Tensor or not p.requires_grad:
+        if p is None:
             continue
         if cots is not None:
             c = cots[i]
             if c is None:
                 continue
         elif prim.variadic:
-            c = prim.vjps[0](g, ans, *args, argnum=i, **(kw or {}))
+            c = prim.vjps[0](g, ans, *args, argnum=i, **kw)
         else:
-            c = prim.vjps[i](g, ans, *args, **(kw or {}))
+            c = prim.vjps[i](g, ans, *args, **kw)
         pending.add(p, c, prim, i)
     return None
+
+
+def _saved_tensors(node):
+    """The saved arguments and output of ``node`` as Tensors on their nodes (stubs and constants
+    as they are), for rules recorded under ``create_graph``; under ``jvp`` they carry the tangents
+    their originals had (forward over reverse)."""
+    tangents = _get_tangents()
+
+    def as_tensor(value, n, key):
+        tangent = None if tangents is None or type(value) is Stub else tangents.get(key)
+        if (n is None and tangent is None) or type(value) is Stub:
+            return value
+        t = _new(Tensor)
+        t.data, t.grad, t._node = value, None, n
+        if tangent is not None:
+            carry_tangent(tangents, t, tangent)
+        return t
+    return ([as_tensor(v, p, (node, i) if p is None else p) for i, (v, p) in enumerate(zip(node.args, node.parents))],
+            as_tensor(node.ans, node, node))
 
 
 def _finite(a):

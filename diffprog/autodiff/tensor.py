@@ -1,18 +1,17 @@
 """``Tensor``: a NumPy array plus the bookkeeping of reverse mode.
 
-A Tensor is also its own graph node (as in micrograd): ``_prim`` is the primitive that produced it,
-``_parents`` the arguments it was applied to and ``_kw`` its keyword arguments. Leaves have
-``_prim is None``. Operators and methods that compute something are installed by
-``functions.py``, so that every arithmetic path goes through the one primitive table.
+A Tensor that requires grad points to its graph node (``_node``, see ``node.py``): the primitive
+that produced it, its parents' nodes and the values its backward rule reads. Leaves' nodes have
+``prim is None``; a Tensor that records nothing has no node. Operators and methods that compute
+something are installed by ``functions.py``, so that every arithmetic path goes through the one
+primitive table.
 """
-from itertools import count
-
 import numpy as np
 
 from . import mode
+from .node import leaf_node
 
 _FLOAT_KINDS = "fc"
-_next_seq = count(1).__next__   # creation numbers: a topological order of any graph for free
 
 
 class Tensor:
@@ -22,7 +21,7 @@ class Tensor:
     ``grad`` is filled by :meth:`backward` for leaves that require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prim", "_parents", "_kw", "_seq", "__weakref__")
+    __slots__ = ("data", "grad", "_node", "__weakref__")
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -35,11 +34,7 @@ class Tensor:
                 f"convert first, e.g. dp.tensor(x, dtype=np.float64, requires_grad=True)")
         self.data = arr
         self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self._prim = None
-        self._parents = None
-        self._kw = None
-        self._seq = _next_seq()
+        self._node = leaf_node(self) if requires_grad else None
 
     # ---- array-like properties -------------------------------------------------------------
     @property
@@ -59,8 +54,17 @@ class Tensor:
         return np.size(self.data)
 
     @property
+    def requires_grad(self):
+        """True when operations on this Tensor are recorded (it has a graph node)."""
+        return self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    @property
     def is_leaf(self):
-        return self._prim is None
+        return self._node is None or self._node.prim is None
 
     def numpy(self):
         """The value as a NumPy array (shares memory with ``data``)."""
@@ -116,11 +120,12 @@ class Tensor:
         extra = ""
         if self.dtype != np.float64 and self.dtype.kind in "fc":
             extra += f", dtype={self.dtype}"
-        if self.requires_grad:
-            if self._prim is None:
+        node = self._node
+        if node is not None:
+            if node.prim is None:
                 extra += ", requires_grad=True"
-            else:                       # after backward a freed node keeps its op's name in _kw
-                name = self._kw if self._prim.name == "<freed>" else self._prim.name
+            else:                       # after backward a freed node keeps its op's name in kw
+                name = node.kw if node.prim.name == "<freed>" else node.prim.name
                 extra += f", grad_fn={name}"
         return f"tensor({body}{extra})"
 
@@ -154,9 +159,10 @@ class Tensor:
     def requires_grad_(self, flag=True):
         if flag and self.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(f"only floating-point or complex Tensors can require gradients, got dtype {self.dtype}")
-        self.requires_grad = bool(flag)
-        if flag and self._seq == 0:
-            self._seq = _next_seq()
+        if not flag:
+            self._node = None
+        elif self._node is None:
+            self._node = leaf_node(self)
         return self
 
     # ``backward(grad=None, retain_graph=None, create_graph=False)`` is installed by ``tape``.
@@ -169,7 +175,7 @@ def _raw(x):
 def _converting_loses_gradient(t):
     """True when turning ``t`` into an ndarray would silently drop a derivative: reverse mode
     records it, or forward mode carries a tangent for it."""
-    if t.requires_grad and mode._flags.get() & mode.GRAD:
+    if t._node is not None and mode._flags.get() & mode.GRAD:
         return True
     tangents = mode._tangents.get()
     return tangents is not None and id(t) in tangents

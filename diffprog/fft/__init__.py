@@ -45,7 +45,7 @@ def _fftn_vjp(g, ans, x, axes, norm, inverse):
     return _real_part(_call(FFTN, g, axes=axes, norm=_DUAL[norm], inverse=not inverse), x)
 
 
-FFTN = Primitive("fftn", _fftn_forward, vjps=[_fftn_vjp], linear=True)
+FFTN = Primitive("fftn", _fftn_forward, vjps=[_fftn_vjp], linear=True, save=())   # (linear: shapes only)
 
 
 def _rfft_forward(x, axis, norm):
@@ -61,7 +61,7 @@ def _rfft_vjp(g, ans, x, axis, norm):
     return _real_part(_call(FFTN, full, axes=(axis,), norm=_DUAL[norm], inverse=True), x)
 
 
-RFFT = Primitive("rfft", _rfft_forward, vjps=[_rfft_vjp], linear=True)
+RFFT = Primitive("rfft", _rfft_forward, vjps=[_rfft_vjp], linear=True, save=())
 
 
 def _irfft_forward(x, n, axis, norm):
@@ -80,7 +80,7 @@ def _irfft_vjp(g, ans, x, n, axis, norm):
     return _call(RFFT, g, axis=axis, norm=_DUAL[norm]) * weights
 
 
-IRFFT = Primitive("irfft", _irfft_forward, vjps=[_irfft_vjp], linear=True)
+IRFFT = Primitive("irfft", _irfft_forward, vjps=[_irfft_vjp], linear=True, save=())
 
 
 def _shift_forward(x, axes, inverse):
@@ -89,7 +89,7 @@ def _shift_forward(x, axes, inverse):
 
 SHIFT = Primitive("fftshift", _shift_forward,
                   vjps=[lambda g, ans, x, axes, inverse: _call(SHIFT, g, axes=axes, inverse=not inverse)],
-                  linear=True)
+                  linear=True, save=())
 
 
 # ---- argument checking ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def _erf_forward(x):
 
 
 ERF = Primitive("erf", _erf_forward, vjps=[lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * B.exp(-x * x))],
-                jvps=[lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * B.exp(-x * x))])
+                jvps=[lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * B.exp(-x * x))], save="inputs")
 
 
 def erf(x):

@@ -48,7 +48,7 @@ def _combination_forward(*xs, coefficients):
 
 # sum_j c_j x_j as one node of the graph (a Runge-Kutta stage costs one node, not two per term)
 LINEAR_COMBINATION = Primitive(
-    "linear_combination", _combination_forward, linear=True, variadic=True,
+    "linear_combination", _combination_forward, linear=True, variadic=True, save=(),
     vjps=[lambda g, ans, *xs, coefficients, argnum: g * coefficients[argnum] if coefficients[argnum] != 1.0 else g])
 
 

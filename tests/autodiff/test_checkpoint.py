@@ -55,7 +55,7 @@ def test_checkpoint_keeps_less_on_the_tape(rng):
     checkpointed = dp.tape_stats(mlp_loss(x, layers, segment=4))
     assert plain["nodes"] == 16 * 3 + 3
     assert checkpointed["nodes"] == 4 + 3
-    assert checkpointed["saved_bytes"] * 8 < plain["saved_bytes"]
+    assert checkpointed["saved_bytes"] * 3 < plain["saved_bytes"]     # one saved input per 4 layers
     assert checkpointed["leaf_bytes"] == plain["leaf_bytes"]
 
 

@@ -19,30 +19,50 @@ from .fragments import Fragments
 from .kernels.numpy_pairs import AREA_EPS  # noqa: F401  (part of the documented convention)
 
 
-class PairGeometry(dp.Function):
-    """tri (M, 3, 3) -> (dist (P,), bary (P, 3), depth (P,)) of the pairs ``pixel``, ``face``;
-    ``params`` = (height, width, NDC units per pixel, perspective); ``outputs``: the forward
-    values when the search already computed them. The backward recomputes the per-pair terms."""
+class PairDistance(dp.Function):
+    """tri (M, 3, 3) -> dist (P,) of the pairs ``pixel``, ``face``; ``params`` = (height, width,
+    NDC units per pixel, perspective); ``dist``: the forward value when the search computed it.
+    The backward recomputes the per-pair terms."""
+
+    @staticmethod
+    def forward(ctx, tri, pixel, face, params, dist):
+        ctx.tri, ctx.pixel, ctx.face, ctx.params = tri, pixel, face, params
+        ctx.kernels = kernels.active()
+        return ctx.kernels.pair_geometry(tri, pixel, face, *params)[0] if dist is None else dist
+
+    @staticmethod
+    def backward(ctx, g_dist):
+        g_tri = ctx.kernels.pair_geometry_backward(ctx.tri, ctx.pixel, ctx.face, *ctx.params, g_dist, None, None)
+        return g_tri, None, None, None, None
+
+
+class PairInterpolation(dp.Function):
+    """tri (M, 3, 3) -> (bary (P, 3), depth (P,)) of the pairs ``pixel``, ``face``; ``params`` and
+    ``outputs`` as ``PairDistance``'s."""
 
     @staticmethod
     def forward(ctx, tri, pixel, face, params, outputs):
         ctx.tri, ctx.pixel, ctx.face, ctx.params = tri, pixel, face, params
         ctx.kernels = kernels.active()
-        if outputs is not None:
-            return outputs
-        return ctx.kernels.pair_geometry(tri, pixel, face, *params)
+        return ctx.kernels.pair_geometry(tri, pixel, face, *params)[1:] if outputs is None else outputs
 
     @staticmethod
-    def backward(ctx, g_dist, g_bary, g_depth):
-        g_tri = ctx.kernels.pair_geometry_backward(ctx.tri, ctx.pixel, ctx.face, *ctx.params, g_dist, g_bary, g_depth)
+    def backward(ctx, g_bary, g_depth):
+        g_tri = ctx.kernels.pair_geometry_backward(ctx.tri, ctx.pixel, ctx.face, *ctx.params, None, g_bary, g_depth)
         return g_tri, None, None, None, None
 
 
 def pair_geometry(tri, pixel, face, image_size, scale, perspective=True, outputs=None):
     """(dist, bary, depth) Tensors of pairs (flat ``pixel``, ``face``) of screen triangles ``tri``
     (M, 3, 3) Tensor, differentiable with respect to ``tri``; scale: NDC units per pixel."""
-    params = (int(image_size[0]), int(image_size[1]), float(scale), bool(perspective))
-    return PairGeometry.apply(tri, pixel, face, params, outputs)
+    params = _params(image_size, scale, perspective)
+    dist = PairDistance.apply(tri, pixel, face, params, None if outputs is None else outputs[0])
+    bary, depth = PairInterpolation.apply(tri, pixel, face, params, None if outputs is None else outputs[1:])
+    return dist, bary, depth
+
+
+def _params(image_size, scale, perspective):
+    return int(image_size[0]), int(image_size[1]), float(scale), bool(perspective)
 
 
 def find_pairs(screen, cams, radius, cull_backfaces, inside_only=False):
@@ -58,11 +78,15 @@ def find_pairs(screen, cams, radius, cull_backfaces, inside_only=False):
 def fragments_from_pairs(screen, pixel, face, cams, outputs=None):
     """Fragments for given pairs of ``screen`` triangles (a ``clipping.ScreenTriangles``)."""
     h, w = cams.image_size
-    dist, bary, depth = pair_geometry(screen.tri, pixel, face, (h, w), cams.ndc_per_pixel,
-                                      perspective=not cams.orthographic, outputs=outputs)
-    if screen.corners is not None:
-        bary = dp.einsum("pi,pij->pj", bary, screen.corners[face])
-    return Fragments(pixel, face, screen.parent[face], dist, bary, depth, (len(cams), h, w))
+    params = _params((h, w), cams.ndc_per_pixel, not cams.orthographic)
+    dist = PairDistance.apply(screen.tri, pixel, face, params, None if outputs is None else outputs[0])
+
+    def interpolation():
+        bary, depth = PairInterpolation.apply(screen.tri, pixel, face, params, None if outputs is None else outputs[1:])
+        if screen.corners is not None:
+            bary = dp.einsum("pi,pij->pj", bary, screen.corners[face])
+        return bary, depth
+    return Fragments(pixel, face, screen.parent[face], dist, None, None, (len(cams), h, w), interpolation)
 
 
 def nearest_per_pixel(pixel, depth, k):

@@ -46,7 +46,14 @@ def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=
         raise ValueError(f"shader: expected one of {SHADERS} or a callable (fragments, mesh, cams, lights) -> "
                          f"(P, C) colours, got {shader!r}")
     rasterizer = SoftRasterizer() if rasterizer is None else rasterizer
-    frags = rasterize(mesh, cams, rasterizer)
+    _check(mesh, cams)
+    screen = screen_triangles(mesh.verts, mesh.faces, cams)
+    if shader == "silhouette" and not return_fragments and hasattr(rasterizer, "silhouette"):
+        _check_background(background, cams, mesh.verts.dtype)
+        alpha = rasterizer.silhouette(screen, cams)      # one fused op where the kernel set has it
+        if alpha is not None:
+            return dp.concatenate([alpha, alpha, alpha, alpha], axis=-1)
+    frags = rasterizer.rasterize(screen, cams)
     if callable(shader):
         colors = _custom_colors(shader, frags, mesh, cams, lights)
     else:

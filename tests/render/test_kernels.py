@@ -77,6 +77,8 @@ def assert_same(compiled, reference, rtol, same_dtype=True):
 SOFT = dict(sigma=1e-4, gamma=1e-4)
 CASES = [  # (shader, rasterizer keywords or "hard", orthographic, texture)
     ("silhouette", SOFT, False, False),
+    ("silhouette", dict(sigma=1e-7, gamma=1e-6, cull_backfaces=True), True, False),
+    ("silhouette", dict(sigma=3e-3, gamma=1e-2, faces_per_pixel=2), False, False),
     ("phong", SOFT, False, False),
     ("unlit", SOFT, False, True),
     ("flat", SOFT, True, False),

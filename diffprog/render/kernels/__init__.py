@@ -20,8 +20,11 @@ FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_p
              "blend_backward", "interpolate", "interpolate_backward", "sample_bilinear", "sample_bilinear_backward")
 # optional: fused per-pair lighting (flat, phong); without it the engine code of ``render.shading``
 # runs, and that code is the reference of ``numba_shading``
-OPTIONAL = ("light_pairs", "light_pairs_backward")
-_MODULES = {"numpy": ("pairs", "blend", "attributes"), "numba": ("pairs", "blend", "attributes", "shading")}
+# optional: the soft silhouette in one pass (search and blend fused; reference: ``find_pairs`` then
+# ``blend_forward`` without colours, and their backward passes)
+OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward")
+_MODULES = {"numpy": ("pairs", "blend", "attributes"),
+            "numba": ("pairs", "blend", "attributes", "shading", "silhouette")}
 _loaded = {}
 _active = None
 _warned = False

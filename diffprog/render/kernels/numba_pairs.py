@@ -266,11 +266,9 @@ def pair_geometry(tri, pixel, face, height, width, scale, perspective):
 
 
 @njit(cache=True, error_model="numpy")
-def _add_distance_grad(total, f, k, tk, dxk, dyk, g_d2):
-    """Scatter the gradient of g_d2 * (squared distance to edge k at parameter tk) into face f's
-    corners k (share 1 - tk) and k + 1 (share tk)."""
-    ax = -2.0 * g_d2 * dxk
-    ay = -2.0 * g_d2 * dyk
+def _add_edge_grad(total, f, k, tk, ax, ay):
+    """Scatter the gradient (ax, ay) with respect to the closest point of edge k (at parameter tk)
+    into face f's corners k (share 1 - tk) and k + 1 (share tk)."""
     sa, sb = 1.0 - tk, tk
     a = 3 * k
     b = 3 * (k + 1) if k < 2 else 0
@@ -334,7 +332,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
             total[f, 7] += gE0 * rX1 - gE1 * rX0
             total[f, 8] += gz2
         g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
-        _add_distance_grad(total, f, k, tk, t[14], t[15], g_d2)
+        _add_edge_grad(total, f, k, tk, -2.0 * g_d2 * t[14], -2.0 * g_d2 * t[15])
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 

@@ -21,19 +21,23 @@ from .kernels.numpy_pairs import AREA_EPS  # noqa: F401  (part of the documented
 
 class PairDistance(dp.Function):
     """tri (M, 3, 3) -> dist (P,) of the pairs ``pixel``, ``face``; ``params`` = (height, width,
-    NDC units per pixel, perspective); ``dist``: the forward value when the search computed it.
-    The backward recomputes the per-pair terms."""
+    NDC units per pixel, perspective); ``dist``: the forward value when the search computed it;
+    ``saved``: what the search saved for the backward (kernel-set private), else None (the backward
+    recomputes the per-pair terms)."""
 
     @staticmethod
-    def forward(ctx, tri, pixel, face, params, dist):
-        ctx.tri, ctx.pixel, ctx.face, ctx.params = tri, pixel, face, params
+    def forward(ctx, tri, pixel, face, params, dist, saved=None):
+        ctx.tri, ctx.pixel, ctx.face, ctx.params, ctx.saved = tri, pixel, face, params, saved
         ctx.kernels = kernels.active()
         return ctx.kernels.pair_geometry(tri, pixel, face, *params)[0] if dist is None else dist
 
     @staticmethod
     def backward(ctx, g_dist):
-        g_tri = ctx.kernels.pair_geometry_backward(ctx.tri, ctx.pixel, ctx.face, *ctx.params, g_dist, None, None)
-        return g_tri, None, None, None, None
+        if ctx.saved is not None:
+            g_tri = ctx.kernels.pair_distance_backward(ctx.tri, ctx.face, ctx.saved, g_dist)
+        else:
+            g_tri = ctx.kernels.pair_geometry_backward(ctx.tri, ctx.pixel, ctx.face, *ctx.params, g_dist, None, None)
+        return g_tri, None, None, None, None, None
 
 
 class PairInterpolation(dp.Function):
@@ -67,22 +71,31 @@ def _params(image_size, scale, perspective):
 
 def find_pairs(screen, cams, radius, cull_backfaces, inside_only=False):
     """All (pixel, face) pairs of ``screen`` triangles whose pixel centre is inside the triangle
-    or within ``radius`` pixels of it. Returns (pixel, face, (dist, bary, depth)) arrays."""
+    or within ``radius`` pixels of it. Returns (pixel, face, (dist, bary, depth)) arrays, and
+    with the kernel sets that save it, what the distances' backward needs as a fourth output."""
     h, w = cams.image_size
-    pixel, face, *outputs = kernels.active().find_pairs(
-        screen.tri.data, screen.image, h, w, float(radius), bool(cull_backfaces), float(cams.ndc_per_pixel),
-        not cams.orthographic, bool(inside_only))
+    active = kernels.active()
+    search = getattr(active, "search_pairs", None) or active.find_pairs
+    pixel, face, *outputs = search(screen.tri.data, screen.image, h, w, float(radius), bool(cull_backfaces),
+                                   float(cams.ndc_per_pixel), not cams.orthographic, bool(inside_only))
     return pixel, face, tuple(outputs)
+
+
+def take_pairs(outputs, index):
+    """``find_pairs``'s per-pair outputs (and saved backward data) of the pairs ``index`` only."""
+    return tuple(take_pairs(o, index) if isinstance(o, tuple) else o[index] for o in outputs)
 
 
 def fragments_from_pairs(screen, pixel, face, cams, outputs=None):
     """Fragments for given pairs of ``screen`` triangles (a ``clipping.ScreenTriangles``)."""
     h, w = cams.image_size
     params = _params((h, w), cams.ndc_per_pixel, not cams.orthographic)
-    dist = PairDistance.apply(screen.tri, pixel, face, params, None if outputs is None else outputs[0])
+    saved = outputs[3] if outputs is not None and len(outputs) > 3 else None
+    dist = PairDistance.apply(screen.tri, pixel, face, params, None if outputs is None else outputs[0], saved)
 
     def interpolation():
-        bary, depth = PairInterpolation.apply(screen.tri, pixel, face, params, None if outputs is None else outputs[1:])
+        bary, depth = PairInterpolation.apply(screen.tri, pixel, face, params,
+                                              None if outputs is None else outputs[1:3])
         if screen.corners is not None:
             bary = dp.einsum("pi,pij->pj", bary, screen.corners[face])
         return bary, depth

@@ -12,7 +12,7 @@ import numpy as np
 import diffprog.autodiff as dp
 from . import kernels
 from .blend import soft_blend
-from .pairs import find_pairs, fragments_from_pairs, nearest_per_pixel
+from .pairs import find_pairs, fragments_from_pairs, nearest_per_pixel, take_pairs
 
 
 class SoftRasterizer:
@@ -49,7 +49,7 @@ class SoftRasterizer:
         if self.faces_per_pixel is not None and len(pixel):
             keep = nearest_per_pixel(pixel, outputs[2], self.faces_per_pixel)
             if len(keep) < len(pixel):
-                pixel, face, outputs = pixel[keep], face[keep], tuple(o[keep] for o in outputs)
+                pixel, face, outputs = pixel[keep], face[keep], take_pairs(outputs, keep)
         return fragments_from_pairs(screen, pixel, face, cams, outputs)
 
     def silhouette(self, screen, cams):

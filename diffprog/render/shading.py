@@ -120,7 +120,7 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
                         f"got {lights!r}")
     material = Material() if material is None else material
     h, w = cams.image_size
-    image = fragments.pixel // (h * w)
+    image = None if shader != "gouraud" else fragments.pixel // (h * w)
     if shader == "gouraud":
         base = albedo(mesh, fragments)
         if len(fragments) == 0:
@@ -144,10 +144,11 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
     else:
         normal_source = vertex_normals(mesh.verts, mesh.faces)              # (V, 3), interpolated
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers     # (N, 3)
-    base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
     if len(fragments) and getattr(kernels.active(), "light_pairs", None) is not None:
-        return _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material,
-                                shader == "phong", cams.orthographic)
+        return _lit_pairs_fused(fragments, mesh, normal_source, view_source, lights, material, shader == "phong",
+                                cams.orthographic)
+    base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
+    image = fragments.pixel // (h * w)
     objects = lights + [material]
     fields = [(i, k) for i, o in enumerate(objects) for k, v in vars(o).items() if type(v) is dp.Tensor]
     values = [getattr(objects[i], k) for i, k in fields]
@@ -207,36 +208,46 @@ def _chunked(run, P, args):
 
 
 class LitPairs(dp.Function):
-    """Fused per-pair lighting (compiled kernel set): (base, points, normals, view_source, light
-    vectors, light colours, ambient, diffuse, specular, shininess, options) -> (P, 3)."""
+    """Fused per-pair lighting with the interpolation of its inputs (compiled kernel set):
+    (base, bary, verts, normal_source, view_source, light vectors, light colours, ambient, diffuse,
+    specular, shininess, options) -> (P, 3); see ``kernels.numba_shading``."""
 
     @staticmethod
-    def forward(ctx, base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess, options):
+    def forward(ctx, base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular,
+                shininess, options):
         ctx.kernels = kernels.active()
-        ctx.arrays = (base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess)
+        ctx.arrays = (base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular, shininess)
         ctx.options = options
-        return ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options))
+        return ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options), shininess)
 
     @staticmethod
     def backward(ctx, g):
-        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), g,
-                                                 need_shininess=ctx.needs_input_grad[9])
-        return tuple(gr.astype(x.dtype, copy=False).reshape(x.shape) for gr, x in zip(grads, ctx.arrays)) + (None,)
+        shininess = ctx.arrays[-1]
+        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), shininess, g,
+                                                 need_shininess=ctx.needs_input_grad[10])
+        return tuple(None if not need else gr.astype(x.dtype, copy=False).reshape(x.shape)
+                     for gr, x, need in zip(grads, ctx.arrays, ctx.needs_input_grad)) + (None,)
 
 
 def _kernel_args(arrays, options):
-    base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess = arrays
-    image, orthographic, normalize, kind, attenuation = options
-    return (base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, attenuation,
-            ambient, diffuse, specular, shininess)
+    base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular, _ = arrays
+    faces, parent, pixel, hw, phong, base_mode, orthographic, kind, attenuation = options
+    return (base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source, orthographic,
+            kind, vec, color, attenuation, ambient, diffuse, specular)
 
 
-def _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material, phong,
-                     orthographic):
-    """The same colours as ``_lit_pairs`` from one compiled kernel (the light and material
-    parameters are gathered into small arrays by engine code, so their gradients flow)."""
-    points = interpolate(mesh.verts, mesh.faces, fragments)
-    normals = interpolate(normal_source, mesh.faces, fragments) if phong else normal_source[fragments.parent]
+def _lit_pairs_fused(fragments, mesh, normal_source, view_source, lights, material, phong, orthographic):
+    """The same colours as ``albedo`` and ``_lit_pairs`` from one compiled kernel that also
+    interpolates the points, normals and vertex colours (the light and material parameters are
+    gathered into small arrays by engine code, so their gradients flow)."""
+    if mesh.texture is not None:
+        base, base_mode = albedo(mesh, fragments), 0
+    elif mesh.colors is not None:
+        base, base_mode = mesh.colors, 1
+        if mesh.colors.shape[-1] != 3:
+            albedo(mesh, fragments)                      # raises the error that names the field
+    else:
+        base, base_mode = dp.ones((1, 3), dtype=mesh.verts.dtype), 2
     vec = dp.stack([l.position if isinstance(l, PointLight) else -l.direction / dp.norm(l.direction)
                     for l in lights])
     color = dp.stack([dp.broadcast_to(l.color, (3,)) for l in lights])
@@ -246,8 +257,10 @@ def _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, l
     kind = np.array([isinstance(l, PointLight) for l in lights], dtype=np.int64)
     attenuation = np.array([[1.0, 0.0, 0.0] if getattr(l, "attenuation", None) is None else l.attenuation.data
                             for l in lights], dtype=np.float64)
-    options = (image, bool(orthographic), bool(phong), kind, attenuation)
-    return LitPairs.apply(base, points, normals, view_source, vec, color,
+    n, h, w = fragments.image_shape
+    options = (mesh.faces, fragments.parent, fragments.pixel, h * w, bool(phong), base_mode, bool(orthographic), kind,
+               attenuation)
+    return LitPairs.apply(base, fragments.bary, mesh.verts, normal_source, view_source, vec, color,
                           dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
                           dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()), options)
 

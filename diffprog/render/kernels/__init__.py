@@ -22,7 +22,10 @@ FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_p
 # runs, and that code is the reference of ``numba_shading``
 # optional: the soft silhouette in one pass (search and blend fused; reference: ``find_pairs`` then
 # ``blend_forward`` without colours, and their backward passes)
-OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward")
+# optional: ``search_pairs`` (``find_pairs`` saving what ``pair_distance_backward`` needs to
+# differentiate the distances without recomputing the pairs' geometry)
+OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward", "search_pairs",
+            "pair_distance_backward")
 _MODULES = {"numpy": ("pairs", "blend", "attributes"),
             "numba": ("pairs", "blend", "attributes", "shading", "silhouette")}
 _loaded = {}

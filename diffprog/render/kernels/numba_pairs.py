@@ -148,6 +148,8 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, wid
     dist = np.empty(capacity, dtype_like.dtype)
     bary = np.empty((capacity, 3), dtype_like.dtype)
     depth = np.empty(capacity, dtype_like.dtype)
+    edge = np.empty(capacity, np.int8)
+    coef = np.empty((capacity, 3))
     r2 = radius * radius
     s2 = scale ** 2
     j = 0
@@ -184,15 +186,25 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, wid
                 ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
                 pixel[j] = base + row * width + col
                 face[j] = f
-                dist[j] = (1.0 if inside else -1.0) * t[13] * s2
+                sign = 1.0 if inside else -1.0
+                dist[j] = sign * t[13] * s2
                 bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
                 depth[j] = ip[14]
+                c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
+                edge[j] = t[11]
+                coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
                 j += 1
-    return pixel[:j], face[:j], dist[:j], bary[:j], depth[:j]
+    return pixel[:j], face[:j], dist[:j], bary[:j], depth[:j], edge[:j], coef[:j]
 
 
 def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
     """See ``numpy_pairs.find_pairs``."""
+    return search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only)[:5]
+
+
+def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
+    """``find_pairs``'s outputs and what ``pair_distance_backward`` needs: (pixel, face, dist, bary,
+    depth, (edge (P,) int8, coef (P, 3): t, d dist / d closest point))."""
     tri = np.ascontiguousarray(tri)
     image = np.ascontiguousarray(image, dtype=np.int64)
     radius, scale = float(radius), float(scale)
@@ -209,10 +221,13 @@ def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspec
         start = stop
     if not parts:
         empty = np.zeros(0, np.int64)
-        return empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy()
+        return (empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy(),
+                (np.zeros(0, np.int8), np.zeros((0, 3))))
     if len(parts) == 1:                                  # trimmed views: the buffers hold < 2x the pairs
-        return parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
+        out = parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
+    else:
+        out = tuple(np.concatenate([p[i] for p in parts]) for i in range(7))
+    return out[:5] + (out[5:],)
 
 
 @njit(cache=True, error_model="numpy")
@@ -282,8 +297,8 @@ def _add_edge_grad(total, f, k, tk, ax, ay):
 
 
 @njit(cache=True, error_model="numpy")
-def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_bary,
-                       dtype_like):
+def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
+                       use_bary, dtype_like):
     """Per pair (serially, in pair order: deterministic) the gradient with respect to its face's
     corners, accumulated in place; the per-pair terms are recomputed from the corners."""
     m = tri.shape[0]
@@ -297,8 +312,12 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
         f = face[j]
         px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
-        rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk = t[:13]
+        rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
+        rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
+        E0 = rX1 * rY2 - rY1 * rX2
+        E1 = rX2 * rY0 - rY2 * rX0
+        E2 = rX0 * rY1 - rY0 * rX1
+        area = E0 + E1 + E2
         if use_bary:
             gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
                 np.float64(g_depth[j])
@@ -331,8 +350,12 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
             total[f, 6] += gE1 * rY0 - gE0 * rY1
             total[f, 7] += gE0 * rX1 - gE1 * rX0
             total[f, 8] += gz2
-        g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
-        _add_edge_grad(total, f, k, tk, -2.0 * g_d2 * t[14], -2.0 * g_d2 * t[15])
+        if use_dist:
+            inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
+            k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, inv[f, 0],
+                                                 inv[f, 1], inv[f, 2])
+            g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
+            _add_edge_grad(total, f, k, tk, -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk)
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 
@@ -345,9 +368,28 @@ def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, 
         g_depth = np.zeros(len(face), tri.dtype) if g_depth is None else np.ascontiguousarray(g_depth)
     else:
         g_bary, g_depth = np.zeros((0, 3), tri.dtype), np.zeros(0, tri.dtype)
-    g_dist = np.zeros(len(face), tri.dtype) if g_dist is None else np.ascontiguousarray(g_dist)
+    use_dist = g_dist is not None
+    g_dist = np.zeros(0, tri.dtype) if g_dist is None else np.ascontiguousarray(g_dist)
     return _geometry_backward(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width),
-                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_bary, tri[:0, 0, 0])
+                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_dist, use_bary,
+                              tri[:0, 0, 0])
+
+
+@njit(cache=True, error_model="numpy")
+def _distance_backward(num_faces, face, edge, coef, g_dist, dtype_like):
+    total = np.zeros((num_faces, 9))
+    for j in range(len(face)):
+        g = np.float64(g_dist[j])
+        _add_edge_grad(total, face[j], edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2])
+    return total.astype(dtype_like.dtype).reshape(num_faces, 3, 3)
+
+
+def pair_distance_backward(tri, face, saved, g_dist):
+    """(M, 3, 3) gradient with respect to ``tri`` of the pairs' ``dist`` given its cotangent, from
+    what ``search_pairs`` saved (each pair's closest edge, its parameter and the gradient of dist
+    with respect to the closest point): one short pass, no per-pair geometry recomputed."""
+    edge, coef = saved
+    return _distance_backward(len(tri), face, edge, coef, np.ascontiguousarray(g_dist), tri[:0, 0, 0])
 
 
 @njit(cache=True, error_model="numpy")

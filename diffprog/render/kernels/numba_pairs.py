@@ -14,7 +14,7 @@ from numba import njit
 from .numpy_pairs import AREA_EPS
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _edge_offset(ax, ay, bx, by, rx, ry, ie):
     """Closest point of edge a -> b to the point p (r = a - p): its parameter t, the offset
     (dx, dy) from it to p and the squared distance."""
@@ -25,7 +25,7 @@ def _edge_offset(ax, ay, bx, by, rx, ry, ie):
     return t, dX, dY, dX * dX + dY * dY
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2):
     """(k, t, d2, dx, dy) of the edge closest to the point (edge k from corner k to k + 1; the
     first on ties), written with selects rather than branches."""
@@ -47,7 +47,7 @@ def _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1
     return k, t, q, dx, dy
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
     """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
     face's reciprocal squared edge lengths (``_reciprocals``)."""
@@ -62,19 +62,19 @@ def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
     return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk, d2k, dxk, dyk
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _corner_values(tri, f):
     return (np.float64(tri[f, 0, 0]), np.float64(tri[f, 1, 0]), np.float64(tri[f, 2, 0]),
             np.float64(tri[f, 0, 1]), np.float64(tri[f, 1, 1]), np.float64(tri[f, 2, 1]),
             np.float64(tri[f, 0, 2]), np.float64(tri[f, 1, 2]), np.float64(tri[f, 2, 2]))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _clamp0(w):
     return w if (w > 0.0 or w != w) else 0.0          # np.maximum(w, 0) (NaN propagates)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective):
     """(w0..2, 1/S, wn0..2, u0..2, 1/U, b0..2, depth) as ``numpy_pairs._interpolation`` (divisions
     by per-pair sums as multiplications by their reciprocals; iZ: the corners' 1 / depth)."""
@@ -138,18 +138,12 @@ REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pa
 
 
 @njit(cache=True, error_model="numpy")
-def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, width, radius, scale, perspective,
-                  inside_only, dtype_like):
-    """Pairs of faces [f0, f1) in one pass: the exact test of ``numpy_pairs`` (edge functions, then
-    the distance to the closest edge), preceded by a quick rejection of candidates farther than the
-    radius from one of the triangle's edge lines."""
-    pixel = np.empty(capacity, np.int64)
-    face = np.empty(capacity, np.int64)
-    dist = np.empty(capacity, dtype_like.dtype)
-    bary = np.empty((capacity, 3), dtype_like.dtype)
-    depth = np.empty(capacity, dtype_like.dtype)
-    edge = np.empty(capacity, np.int8)
-    coef = np.empty((capacity, 3))
+def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, perspective, inside_only,
+                  pixel, face, dist, bary, depth, edge, coef):
+    """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
+    with room for every candidate); returns their number. The exact test of ``numpy_pairs``
+    (edge functions, then the distance to the closest edge), preceded by a quick rejection of
+    candidates farther than the radius from one of the triangle's edge lines."""
     r2 = radius * radius
     s2 = scale ** 2
     j = 0
@@ -194,7 +188,7 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, wid
                 edge[j] = t[11]
                 coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
                 j += 1
-    return pixel[:j], face[:j], dist[:j], bary[:j], depth[:j], edge[:j], coef[:j]
+    return j
 
 
 def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
@@ -216,8 +210,15 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
     while start < len(ends):
         base = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
-        parts.append(_search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(ends[stop - 1] - base), int(height),
-                                   int(width), radius, scale, bool(perspective), bool(inside_only), tri[:0, 0, 0]))
+        capacity = int(ends[stop - 1] - base)
+        # buffers from NumPy (whose large allocations are backed by huge pages: far fewer page faults
+        # than numba's own); the pages of the unused tail are never touched
+        buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, tri.dtype),
+                   np.empty((capacity, 3), tri.dtype), np.empty(capacity, tri.dtype), np.empty(capacity, np.int8),
+                   np.empty((capacity, 3)))
+        n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
+                          bool(perspective), bool(inside_only), *buffers)
+        parts.append(tuple(b[:n] for b in buffers))
         start = stop
     if not parts:
         empty = np.zeros(0, np.int64)
@@ -230,7 +231,7 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
     return out[:5] + (out[5:],)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _pixel_centre(p, hw, width, inv_hw, inv_w):
     """Centre (x, y) of flat pixel p (= image * hw + row * width + col) without integer divisions
     (quotients from a float product, then corrected: exact for any index)."""
@@ -252,11 +253,8 @@ def _pixel_centre(p, hw, width, inv_hw, inv_w):
 
 
 @njit(cache=True, error_model="numpy")
-def _geometry(tri, pixel, face, height, width, scale, perspective, dtype_like):
+def _geometry(tri, pixel, face, height, width, scale, perspective, dist, bary, depth):
     P = len(face)
-    dist = np.empty(P, dtype_like.dtype)
-    bary = np.empty((P, 3), dtype_like.dtype)
-    depth = np.empty(P, dtype_like.dtype)
     s2 = scale ** 2
     inv = _reciprocals(tri)
     hw = height * width
@@ -270,17 +268,19 @@ def _geometry(tri, pixel, face, height, width, scale, perspective, dtype_like):
         dist[j] = (1.0 if t[10] else -1.0) * t[13] * s2
         bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
         depth[j] = ip[14]
-    return dist, bary, depth
 
 
 def pair_geometry(tri, pixel, face, height, width, scale, perspective):
     """See ``numpy_pairs.pair_geometry``."""
     tri = np.ascontiguousarray(tri)
-    return _geometry(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width),
-                     float(scale), bool(perspective), tri[:0, 0, 0])
+    P = len(face)
+    out = np.empty(P, tri.dtype), np.empty((P, 3), tri.dtype), np.empty(P, tri.dtype)
+    _geometry(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width), float(scale),
+              bool(perspective), *out)
+    return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _add_edge_grad(total, f, k, tk, ax, ay):
     """Scatter the gradient (ax, ay) with respect to the closest point of edge k (at parameter tk)
     into face f's corners k (share 1 - tk) and k + 1 (share tk)."""

@@ -26,14 +26,14 @@ from numba import njit
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _unit(x0, x1, x2):
     sq = x0 * x0 + x1 * x1 + x2 * x2
     s = 1.0 / math.sqrt(sq) if sq > NORMAL_EPS else 0.0
     return x0 * s, x1 * s, x2 * s, s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _unit_backward(x0, x1, x2, s, g0, g1, g2):
     """VJP of x * s(x) with s = |x|^-1 (0 below the threshold)."""
     if s == 0.0:
@@ -42,7 +42,7 @@ def _unit_backward(x0, x1, x2, s, g0, g1, g2):
     return g0 * s - dot * x0, g1 * s - dot * x1, g2 * s - dot * x2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _to_light(kind, vec, att, l, p0, p1, p2):
     """(L, d, d2, scale, diff) of light l at point p."""
     if kind[l] == 0:
@@ -54,7 +54,7 @@ def _to_light(kind, vec, att, l, p0, p1, p2):
     return q0 / d, q1 / d, q2 / d, d, d2, scale, q0, q1, q2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _power(x, k):
     """x ** k for x > 0; an integral exponent up to 64 by repeated squaring (a few ulp from pow)."""
     if k == math.floor(k) and 0.0 <= k <= 64.0:
@@ -69,7 +69,7 @@ def _power(x, k):
     return x ** k
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _camera(pixel, hw, inv_hw):
     """Camera index of flat pixel index ``pixel`` (pixel // hw without an integer division)."""
     q = np.int64((pixel + 0.5) * inv_hw)
@@ -80,7 +80,7 @@ def _camera(pixel, hw, inv_hw):
     return q
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _interp3(values, i0, i1, i2, b0, b1, b2):
     """sum_k b_k values[i_k] (3 channels), in the order of ``numba_attributes.interpolate``."""
     return ((b0 * values[i0, 0] + b1 * values[i1, 0]) + b2 * values[i2, 0],
@@ -88,7 +88,7 @@ def _interp3(values, i0, i1, i2, b0, b1, b2):
             (b0 * values[i0, 2] + b1 * values[i1, 2]) + b2 * values[i2, 2])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _pair_inputs(j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode):
     f = parent[j]
     i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
@@ -108,9 +108,8 @@ def _pair_inputs(j, bary, faces, parent, verts, normal_source, phong, base_sourc
 
 @njit(cache=True, error_model="numpy")
 def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
-             orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess):
+             orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, out):
     P = bary.shape[0]
-    out = np.empty((P, 3))
     inv_hw = 1.0 / hw
     for j in range(P):
         f, i0, i1, i2, b0, b1, b2, p0, p1, p2, n0, n1, n2, a0, a1, a2 = _pair_inputs(
@@ -141,10 +140,9 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
         out[j, 0] = a0 * (ambient[0] + diffuse[0] * d0) + specular[0] * s0
         out[j, 1] = a1 * (ambient[1] + diffuse[1] * d1) + specular[1] * s1
         out[j, 2] = a2 * (ambient[2] + diffuse[2] * d2_) + specular[2] * s2
-    return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _scatter3(g_values, g_bary, j, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
     """VJP of ``_interp3``: g_values[i_k] += b_k g and g_bary[j, k] += g . values[i_k]."""
     for k in range(3):
@@ -158,14 +156,14 @@ def _scatter3(g_values, g_bary, j, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
 
 @njit(cache=True, error_model="numpy")
 def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
-              orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, need_shininess, g):
+              orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, need_shininess, g, g_bary,
+              g_base):
+    """Gradients; ``g_bary`` (P, 3) and ``g_base`` (base_source's shape) are given zero-filled."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
-    g_bary = np.zeros((P, 3))
     g_verts = np.zeros(verts.shape)
     g_normals = np.zeros(normal_source.shape)
-    g_base = np.zeros(base_source.shape)
     g_view = np.zeros(view_source.shape)
     g_vec = np.zeros((nl, 3))
     g_color = np.zeros((nl, 3))
@@ -340,7 +338,9 @@ def light_pairs(base, bary, faces, parent, pixel, hw, verts, normal_source, phon
     ``shininess`` a number."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    return _forward(*args, float(shininess))
+    out = np.empty((len(bary), 3))                       # from NumPy: fewer page faults than numba's own
+    _forward(*args, float(shininess), out)
+    return out
 
 
 def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
@@ -351,4 +351,5 @@ def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_sou
     ``need_shininess=False`` skips the shininess gradient (returned as 0)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    return _backward(*args, float(shininess), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64))
+    return _backward(*args, float(shininess), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
+                     np.zeros((len(bary), 3)), np.zeros(np.shape(base)))

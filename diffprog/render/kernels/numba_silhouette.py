@@ -17,15 +17,12 @@ from .numba_pairs import (CHUNK, REJECT_MARGIN, _add_edge_grad, _corner_values, 
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, width, radius, scale, sigma,
-                      log_c, dtype_like):
+def _silhouette_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, sigma, log_c, pixel,
+                      face, edge, coef, rounded):
     """Pairs of faces [f0, f1) (the test of ``numba_pairs._search_chunk``): accumulate each pair's
-    -softplus(dist / sigma) into ``log_c`` and return (pixel, face, edge, (t, cx, cy))."""
-    pixel = np.empty(capacity, np.int64)
-    face = np.empty(capacity, np.int64)
-    edge = np.empty(capacity, np.int8)
-    coef = np.empty((capacity, 3))
-    rounded = np.empty(1, dtype_like.dtype)              # dist in the triangles' dtype, as the reference
+    -softplus(dist / sigma) into ``log_c``, write (pixel, face, edge, (t, cx, cy)) into the buffers
+    and return their number; ``rounded``: a 1-element array of the triangles' dtype (dist is
+    rounded to it, as the reference stores it)."""
     r2 = radius * radius
     s2 = scale ** 2
     j = 0
@@ -70,7 +67,7 @@ def _silhouette_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height,
                 edge[j] = t[11]
                 coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
                 j += 1
-    return pixel[:j], face[:j], edge[:j], coef[:j]
+    return j
 
 
 def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, npix, sigma):
@@ -89,9 +86,12 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
     while start < len(ends):
         base = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
-        part = _silhouette_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(ends[stop - 1] - base),
-                                 int(height), int(width), radius, scale, sigma, log_c, tri[:0, 0, 0])
-        parts.append(tuple(a.copy() for a in part) if 2 * len(part[0]) < ends[stop - 1] - base else part)
+        capacity = int(ends[stop - 1] - base)
+        buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, np.int8),
+                   np.empty((capacity, 3)))                  # from NumPy: see ``numba_pairs.search_pairs``
+        n = _silhouette_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
+                              sigma, log_c, *buffers, np.empty(1, tri.dtype))
+        parts.append(tuple(b[:n].copy() if 2 * n < capacity else b[:n] for b in buffers))
         start = stop
     alpha = (0.0 - np.expm1(log_c)).astype(tri.dtype, copy=False)
     if not parts:
@@ -104,18 +104,17 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_backward(num_faces, alpha, g, pixel, face, edge, coef):
-    total = np.zeros((num_faces, 9))
+def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
     for j in range(len(pixel)):
         p = pixel[j]
         gp = np.float64(g[p]) * (1.0 - np.float64(alpha[p]))
         _add_edge_grad(total, face[j], edge[j], coef[j, 0], gp * coef[j, 1], gp * coef[j, 2])
-    return total
 
 
 def soft_silhouette_backward(tri, saved, g):
     """(M, 3, 3) gradient with respect to ``tri`` of ``soft_silhouette``'s alpha given its
     cotangent g (npix,)."""
     alpha, pixel, face, edge, coef = saved
-    total = _silhouette_backward(len(tri), alpha, np.ascontiguousarray(g), pixel, face, edge, coef)
+    total = np.zeros((len(tri), 9))
+    _silhouette_backward(total, alpha, np.ascontiguousarray(g), pixel, face, edge, coef)
     return total.astype(tri.dtype, copy=False).reshape(-1, 3, 3)

@@ -71,7 +71,7 @@ def _corner_values(tri, f):
 
 @njit(inline="always", error_model="numpy")
 def _clamp0(w):
-    return w if (w > 0.0 or w != w) else 0.0          # np.maximum(w, 0) (NaN propagates)
+    return max(w, 0.0)                                   # np.maximum(w, 0) (NaN propagates); no branch
 
 
 @njit(inline="always", error_model="numpy")
@@ -334,9 +334,9 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                 gz0, gz1, gz2 = gz * n0, gz * n1, gz * n2
             dot = (gn0 * n0 + gn1 * n1) + gn2 * n2
             gc0, gc1, gc2 = (gn0 - dot) * iS, (gn1 - dot) * iS, (gn2 - dot) * iS
-            gw0 = gc0 * (1.0 if w0 > 0 else 0.0)
-            gw1 = gc1 * (1.0 if w1 > 0 else 0.0)
-            gw2 = gc2 * (1.0 if w2 > 0 else 0.0)
+            gw0 = gc0 * np.float64(w0 > 0)
+            gw1 = gc1 * np.float64(w1 > 0)
+            gw2 = gc2 * np.float64(w2 > 0)
             dot = (gw0 * w0 + gw1 * w1) + gw2 * w2
             ia = 1.0 / area
             gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia

@@ -143,22 +143,27 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
 
 
 @njit(inline="always", error_model="numpy")
-def _scatter3(g_values, g_bary, j, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
-    """VJP of ``_interp3``: g_values[i_k] += b_k g and g_bary[j, k] += g . values[i_k]."""
-    for k in range(3):
-        i = i0 if k == 0 else (i1 if k == 1 else i2)
-        b = b0 if k == 0 else (b1 if k == 1 else b2)
-        g_values[i, 0] += b * g0
-        g_values[i, 1] += b * g1
-        g_values[i, 2] += b * g2
-        g_bary[j, k] += (g0 * values[i, 0] + g1 * values[i, 1]) + g2 * values[i, 2]
+def _scatter3(g_values, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
+    """VJP of ``_interp3``: g_values[i_k] += b_k g; returns the barycentrics' (g . values[i_k])."""
+    g_values[i0, 0] += b0 * g0
+    g_values[i0, 1] += b0 * g1
+    g_values[i0, 2] += b0 * g2
+    g_values[i1, 0] += b1 * g0
+    g_values[i1, 1] += b1 * g1
+    g_values[i1, 2] += b1 * g2
+    g_values[i2, 0] += b2 * g0
+    g_values[i2, 1] += b2 * g1
+    g_values[i2, 2] += b2 * g2
+    return ((g0 * values[i0, 0] + g1 * values[i0, 1]) + g2 * values[i0, 2],
+            (g0 * values[i1, 0] + g1 * values[i1, 1]) + g2 * values[i1, 2],
+            (g0 * values[i2, 0] + g1 * values[i2, 1]) + g2 * values[i2, 2])
 
 
 @njit(cache=True, error_model="numpy")
 def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
               orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, need_shininess, g, g_bary,
               g_base):
-    """Gradients; ``g_bary`` (P, 3) and ``g_base`` (base_source's shape) are given zero-filled."""
+    """Gradients; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's shape) given zero-filled."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
@@ -167,14 +172,9 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     g_view = np.zeros(view_source.shape)
     g_vec = np.zeros((nl, 3))
     g_color = np.zeros((nl, 3))
-    g_ambient = np.zeros(3)
-    g_diffuse = np.zeros(3)
-    g_specular = np.zeros(3)
     g_shininess = 0.0
-    dif = np.empty(3)
-    spe = np.empty(3)
-    g_dif = np.empty(3)
-    g_spe = np.empty(3)
+    # sums over pairs kept in registers (per channel c: ambient, diffuse, specular)
+    gA0 = gA1 = gA2 = gD0 = gD1 = gD2 = gS0 = gS1 = gS2 = 0.0
     per_light = np.empty((nl, 14))                       # the forward's per-light values of the pair
     for j in range(P):
         f, i0, i1, i2, b0, b1, b2, p0, p1, p2, r0, r1, r2, a0, a1, a2 = _pair_inputs(
@@ -190,8 +190,7 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             v0, v1, v2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
         else:
             v0, v1, v2, sv = _unit(w0, w1, w2)
-        dif[:] = 0.0
-        spe[:] = 0.0
+        dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
         for l in range(nl):                              # forward again: the per-pair sums
             L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
             ndotl = n0 * L0 + n1 * L1 + n2 * L2
@@ -202,28 +201,30 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
                 rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
                 if rv > 0:
                     power = _power(rv, shininess)
-            for c in range(3):
-                dif[c] += color[l, c] * (relu * scale)
-                spe[c] += color[l, c] * (power * scale)
+            dif0 += color[l, 0] * (relu * scale)
+            dif1 += color[l, 1] * (relu * scale)
+            dif2 += color[l, 2] * (relu * scale)
+            spe0 += color[l, 0] * (power * scale)
+            spe1 += color[l, 1] * (power * scale)
+            spe2 += color[l, 2] * (power * scale)
             row = per_light[l]
             row[0], row[1], row[2], row[3], row[4], row[5], row[6] = L0, L1, L2, d, d2, scale, q0
             row[7], row[8], row[9], row[10], row[11], row[12] = q1, q2, ndotl, relu, rv, power
-        ga0 = ga1 = ga2 = 0.0
-        for c in range(3):
-            gc = g[j, c]
-            a = a0 if c == 0 else (a1 if c == 1 else a2)
-            gab = gc * (ambient[c] + diffuse[c] * dif[c])
-            if c == 0:
-                ga0 = gab
-            elif c == 1:
-                ga1 = gab
-            else:
-                ga2 = gab
-            g_ambient[c] += gc * a
-            g_diffuse[c] += gc * a * dif[c]
-            g_specular[c] += gc * spe[c]
-            g_dif[c] = gc * a * diffuse[c]
-            g_spe[c] = gc * specular[c]
+        g0, g1, g2 = g[j, 0], g[j, 1], g[j, 2]
+        ga0 = g0 * (ambient[0] + diffuse[0] * dif0)
+        ga1 = g1 * (ambient[1] + diffuse[1] * dif1)
+        ga2 = g2 * (ambient[2] + diffuse[2] * dif2)
+        gA0 += g0 * a0
+        gA1 += g1 * a1
+        gA2 += g2 * a2
+        gD0 += g0 * a0 * dif0
+        gD1 += g1 * a1 * dif1
+        gD2 += g2 * a2 * dif2
+        gS0 += g0 * spe0
+        gS1 += g1 * spe1
+        gS2 += g2 * spe2
+        gdif0, gdif1, gdif2 = g0 * a0 * diffuse[0], g1 * a1 * diffuse[1], g2 * a2 * diffuse[2]
+        gspe0, gspe1, gspe2 = g0 * specular[0], g1 * specular[1], g2 * specular[2]
         gn0 = gn1 = gn2 = 0.0
         gv0 = gv1 = gv2 = 0.0
         gp0 = gp1 = gp2 = 0.0
@@ -235,10 +236,12 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             g_scale = 0.0
             g_power = 0.0
             for c in range(3):
-                g_color[l, c] += g_dif[c] * (relu * scale) + g_spe[c] * (power * scale)
-                g_relu += g_dif[c] * color[l, c] * scale
-                g_power += g_spe[c] * color[l, c] * scale
-                g_scale += g_dif[c] * color[l, c] * relu + g_spe[c] * color[l, c] * power
+                gdif = gdif0 if c == 0 else (gdif1 if c == 1 else gdif2)
+                gspe = gspe0 if c == 0 else (gspe1 if c == 1 else gspe2)
+                g_color[l, c] += gdif * (relu * scale) + gspe * (power * scale)
+                g_relu += gdif * color[l, c] * scale
+                g_power += gspe * color[l, c] * scale
+                g_scale += gdif * color[l, c] * relu + gspe * color[l, c] * power
             g_ndotl = g_relu if ndotl > 0 else 0.0
             gL0 = gL1 = gL2 = 0.0
             if power > 0:
@@ -297,23 +300,26 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             gp0 -= gw0
             gp1 -= gw1
             gp2 -= gw2
-        _scatter3(g_verts, g_bary, j, verts, i0, i1, i2, b0, b1, b2, gp0, gp1, gp2)
+        gb0, gb1, gb2 = _scatter3(g_verts, verts, i0, i1, i2, b0, b1, b2, gp0, gp1, gp2)
         if phong:
             gn0, gn1, gn2 = _unit_backward(r0, r1, r2, sn, gn0, gn1, gn2)
-            _scatter3(g_normals, g_bary, j, normal_source, i0, i1, i2, b0, b1, b2, gn0, gn1, gn2)
+            h0, h1, h2 = _scatter3(g_normals, normal_source, i0, i1, i2, b0, b1, b2, gn0, gn1, gn2)
+            gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
         else:
             g_normals[f, 0] += gn0
             g_normals[f, 1] += gn1
             g_normals[f, 2] += gn2
         if base_mode == 1:
-            _scatter3(g_base, g_bary, j, base_source, i0, i1, i2, b0, b1, b2, ga0, ga1, ga2)
+            h0, h1, h2 = _scatter3(g_base, base_source, i0, i1, i2, b0, b1, b2, ga0, ga1, ga2)
+            gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
         else:
             k = j if base_mode == 0 else 0
             g_base[k, 0] += ga0
             g_base[k, 1] += ga1
             g_base[k, 2] += ga2
-    return (g_base, g_bary, g_verts, g_normals, g_view, g_vec, g_color, g_ambient, g_diffuse, g_specular,
-            np.array(g_shininess))
+        g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = gb0, gb1, gb2
+    return (g_base, g_bary, g_verts, g_normals, g_view, g_vec, g_color, np.array([gA0, gA1, gA2]),
+            np.array([gD0, gD1, gD2]), np.array([gS0, gS1, gS2]), np.array(g_shininess))
 
 
 def _arrays(args):
@@ -352,4 +358,4 @@ def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_sou
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
     return _backward(*args, float(shininess), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
-                     np.zeros((len(bary), 3)), np.zeros(np.shape(base)))
+                     np.empty((len(bary), 3)), np.zeros(np.shape(base)))

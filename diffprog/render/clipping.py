@@ -33,8 +33,13 @@ def screen_triangles(verts, faces, cams):
     keep = count == 3
     clip1, clip2 = count == 1, count == 2
     img, par = np.nonzero(keep)
-    face_view = view[img[:, None], faces[par]]           # (K, 3, 3)
-    parts = [face_view]
+    # faces fully in front: their vertices projected once, then gathered by one integer index
+    # (whose backward is a fast scatter-add): the same values as projecting each corner
+    used = np.zeros(view.shape[:2], dtype=bool)
+    used[img[:, None], faces[par]] = True
+    screen = dp.reshape(_project_vertices(view, cams, used), (-1, 3))
+    tri_keep = screen[(img * view.shape[1])[:, None] + faces[par]]          # (K, 3, 3)
+    parts = []
     images, parents = [img], [par]
     corner_parts = []
     if clip1.any() or clip2.any():
@@ -78,19 +83,35 @@ def screen_triangles(verts, faces, cams):
                 corner_parts.append(dp.matmul(dp.stack([wb, ec, wc], axis=1), perm))
                 images += [ci, ci]
                 parents += [cf, cf]
-    tri_view = dp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
     image = np.concatenate(images)
     parent = np.concatenate(parents)
     corners = None
+    tri = tri_keep
     if corner_parts:
         corners = dp.concatenate([c if hasattr(c, "data") else dp.tensor(np.ascontiguousarray(c))
                                   for c in corner_parts], axis=0)
-    tri = _project(tri_view, image, cams)
+        clipped = dp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        tri = dp.concatenate([tri_keep, _project(clipped, image[len(img):], cams)], axis=0)
     dtype = np.asarray(verts.data if hasattr(verts, "data") else verts).dtype
     if dtype == np.float32:                              # float32 meshes rasterize in float32
         tri = dp.astype(tri, np.float32)
         corners = None if corners is None else dp.astype(corners, np.float32)
     return ScreenTriangles(tri, image, parent, corners)
+
+
+def _project_vertices(view, cams, used):
+    """(N, V, 3) view-space vertices of the N cameras -> (N, V, 3) screen vertices (``_project``'s
+    arithmetic, per vertex); vertices not ``used`` (N, V) are divided by depth 1 instead of theirs
+    (they may sit on the eye plane), so their values and gradients stay finite."""
+    depth = -view[..., 2]
+    xy = view[..., :2]
+    if not cams.orthographic:
+        xy = xy / dp.where(used, depth, 1.0)[..., None]
+    f = cams.focal_length[:, None, :]
+    c = cams.principal_point[:, None, :]
+    x = c[..., 0] + f[..., 0] * xy[..., 0]
+    y = c[..., 1] - f[..., 1] * xy[..., 1]
+    return dp.stack([x, y, depth], axis=-1)
 
 
 def _project(tri_view, image, cams):

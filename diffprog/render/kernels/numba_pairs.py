@@ -139,9 +139,10 @@ REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pa
 
 @njit(cache=True, error_model="numpy")
 def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, perspective, inside_only,
-                  pixel, face, dist, bary, depth, edge, coef):
+                  interpolate, pixel, face, dist, bary, depth, edge, coef):
     """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
-    with room for every candidate); returns their number. The exact test of ``numpy_pairs``
+    with room for every candidate; ``bary`` and ``depth`` only when ``interpolate``); returns their
+    number. The exact test of ``numpy_pairs``
     (edge functions, then the distance to the closest edge), preceded by a quick rejection of
     candidates farther than the radius from one of the triangle's edge lines."""
     r2 = radius * radius
@@ -177,13 +178,14 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
                 t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2)
                 if not (inside or t[13] <= r2):
                     continue
-                ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
                 pixel[j] = base + row * width + col
                 face[j] = f
                 sign = 1.0 if inside else -1.0
                 dist[j] = sign * t[13] * s2
-                bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
-                depth[j] = ip[14]
+                if interpolate:
+                    ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
+                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
+                    depth[j] = ip[14]
                 c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
                 edge[j] = t[11]
                 coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
@@ -196,9 +198,11 @@ def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspec
     return search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only)[:5]
 
 
-def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
+def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only,
+                 interpolate=True):
     """``find_pairs``'s outputs and what ``pair_distance_backward`` needs: (pixel, face, dist, bary,
-    depth, (edge (P,) int8, coef (P, 3): t, d dist / d closest point))."""
+    depth, (edge (P,) int8, coef (P, 3): t, d dist / d closest point)); ``interpolate=False``: no
+    barycentrics and depths (None)."""
     tri = np.ascontiguousarray(tri)
     image = np.ascontiguousarray(image, dtype=np.int64)
     radius, scale = float(radius), float(scale)
@@ -213,11 +217,12 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
         capacity = int(ends[stop - 1] - base)
         # buffers from NumPy (whose large allocations are backed by huge pages: far fewer page faults
         # than numba's own); the pages of the unused tail are never touched
+        room = capacity if interpolate else 0
         buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, tri.dtype),
-                   np.empty((capacity, 3), tri.dtype), np.empty(capacity, tri.dtype), np.empty(capacity, np.int8),
+                   np.empty((room, 3), tri.dtype), np.empty(room, tri.dtype), np.empty(capacity, np.int8),
                    np.empty((capacity, 3)))
         n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
-                          bool(perspective), bool(inside_only), *buffers)
+                          bool(perspective), bool(inside_only), bool(interpolate), *buffers)
         parts.append(tuple(b[:n] for b in buffers))
         start = stop
     if not parts:
@@ -228,6 +233,8 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
         out = parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
     else:
         out = tuple(np.concatenate([p[i] for p in parts]) for i in range(7))
+    if not interpolate:
+        out = out[:3] + (None, None) + out[5:]
     return out[:5] + (out[5:],)
 
 

@@ -2,7 +2,7 @@
 ``numpy_blend`` (the reference), one pair at a time, in float64.
 
 Per-pixel sums run serially in pair order (as ``np.bincount`` does), so results are
-deterministic. softplus(x) and softplus(-x) (and the two sigmoids) share one exponential.
+deterministic. softplus(x) and softplus(-x) (and, backward, the two sigmoids) share one exponential.
 """
 import math
 
@@ -23,13 +23,6 @@ def _sigmoid(x):
     return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
-@njit(inline="always", error_model="numpy")
-def _softplus_pair(x):
-    """(softplus(x), softplus(-x)) sharing one exp and one log1p."""
-    lg = math.log1p(math.exp(-abs(x)))
-    return max(x, 0.0) + lg, max(-x, 0.0) + lg
-
-
 @njit(cache=True, error_model="numpy")
 def _silhouette(dist, pixel, sigma, log_c, alpha):
     """alpha from the pairs; ``log_c`` (npix,) zeros, becomes log(1 - alpha)."""
@@ -40,18 +33,22 @@ def _silhouette(dist, pixel, sigma, log_c, alpha):
 
 
 @njit(cache=True, error_model="numpy")
-def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w, m, log_c, Z, alpha, wb, rgb):
+def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w, ex, m, log_c, Z, alpha, wb, rgb):
     """Silhouette and colour in three passes over the pairs, into the outputs: the per-pair weights
-    ``w`` (P,), and per pixel the max shift ``m``, ``log_c`` = log(1 - alpha), the normalizer
-    ``Z``, ``alpha``, the background weight ``wb`` and ``rgb`` (npix, C) (``log_c``, ``Z``, ``rgb``
-    zero-filled on entry)."""
+    ``w`` (P,) and exp(-|dist / sigma|) ``ex`` (P,) (the backward's sigmoids), and per pixel the max
+    shift ``m``, ``log_c`` = log(1 - alpha), the normalizer ``Z``, ``alpha``, the background weight
+    ``wb`` and ``rgb`` (npix, C) (``log_c``, ``Z``, ``rgb`` zero-filled on entry)."""
     P, C = colors.shape
     npix = len(m)
     sb = BACKGROUND_EPS / gamma
     m[:] = sb
     for j in range(P):
         p = pixel[j]
-        sp, spn = _softplus_pair(dist[j] / sigma)
+        x = dist[j] / sigma
+        e = math.exp(-abs(x))                            # softplus(x) and softplus(-x) from one exp
+        lg = math.log1p(e)
+        sp, spn = max(x, 0.0) + lg, max(-x, 0.0) + lg
+        ex[j] = e
         log_c[p] += -sp
         s = -spn + ((zfar - depth[j]) / (zfar - znear)) / gamma
         w[j] = s
@@ -90,13 +87,13 @@ def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, zn
         return alpha[:, None], dict(dist=dist, alpha=alpha)
     colors, depth = np.ascontiguousarray(colors), np.ascontiguousarray(depth)
     bg = np.ascontiguousarray(background).reshape(-1, colors.shape[1])
-    wgt = np.empty(len(pixel))
+    wgt, ex = np.empty(len(pixel)), np.empty(len(pixel))
     alpha, wb, rgb = np.empty(npix), np.empty(npix), np.zeros((npix, colors.shape[1]))
-    _colour(dist, depth, colors, bg, pixel, sigma, gamma, znear, zfar, wgt, np.empty(npix), np.zeros(npix),
+    _colour(dist, depth, colors, bg, pixel, sigma, gamma, znear, zfar, wgt, ex, np.empty(npix), np.zeros(npix),
             np.zeros(npix), alpha, wb, rgb)
     alpha = alpha.astype(dist.dtype, copy=False)
     rgb = rgb.astype(colors.dtype, copy=False)
-    res = dict(dist=dist, depth=depth, alpha=alpha, wgt=wgt, wb=wb, rgb=rgb)
+    res = dict(dist=dist, depth=depth, alpha=alpha, wgt=wgt, ex=ex, wb=wb, rgb=rgb)
     return np.concatenate([rgb, alpha[:, None]], axis=1), res
 
 
@@ -111,7 +108,7 @@ def _silhouette_backward(dist, alpha, g, pixel, sigma, g_dist):
 
 
 @njit(cache=True, error_model="numpy")
-def _colour_backward(dist, colors, alpha, wgt, wb, rgb, g, pixel, sigma, gamma, znear, zfar, bg_per_pixel, g_out,
+def _colour_backward(dist, colors, alpha, wgt, ex, wb, rgb, g, pixel, sigma, gamma, znear, zfar, bg_per_pixel, g_out,
                      g_dist, g_depth, g_colors, g_bg):
     """Into g_dist, g_depth (P,), g_colors (P, C), g_bg ((npix, C), or (1, C) zero-filled);
     g_out (npix,) is work space."""
@@ -126,7 +123,7 @@ def _colour_backward(dist, colors, alpha, wgt, wb, rgb, g, pixel, sigma, gamma, 
     for j in range(P):
         p = pixel[j]
         x = dist[j] / sigma
-        e = math.exp(-abs(x))                            # sigmoid(x) and sigmoid(-x) from one exp
+        e = ex[j]                                        # sigmoid(x) and sigmoid(-x) from the forward's exp
         sig_pos = (1.0 if x >= 0 else e) / (1.0 + e)
         sig_neg = (1.0 if -x >= 0 else e) / (1.0 + e)
         dot = 0.0
@@ -159,8 +156,8 @@ def blend_backward(res, g, colors, background, pixel, sigma, gamma, znear, zfar,
     npix, C = len(alpha), colors.shape[1]
     g_depth, g_colors = np.empty(P), np.empty((P, C))
     g_bg = np.empty((npix, C)) if bg_per_pixel else np.zeros((1, C))
-    _colour_backward(dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["wb"], res["rgb"], g, pixel, sigma,
-                     gamma, znear, zfar, bool(bg_per_pixel), np.empty(npix), g_dist, g_depth, g_colors, g_bg)
+    _colour_backward(dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["ex"], res["wb"], res["rgb"], g, pixel,
+                     sigma, gamma, znear, zfar, bool(bg_per_pixel), np.empty(npix), g_dist, g_depth, g_colors, g_bg)
     return (g_dist.astype(dist.dtype, copy=False), g_depth.astype(res["depth"].dtype, copy=False),
             g_colors.astype(colors.dtype, copy=False),
             g_bg.astype(colors.dtype, copy=False) if bg_per_pixel else g_bg[0].astype(colors.dtype, copy=False))

@@ -27,18 +27,19 @@ def screen_triangles(verts, faces, cams):
     """verts: (V, 3) Tensor (one mesh for all cameras) or (N, V, 3); faces (F, 3); cams: N cameras."""
     view = cams.world_to_view(verts)                     # (N, V, 3)
     n, f = len(cams), len(faces)
-    depth = -view.data[..., 2][:, faces]                 # (N, F, 3)
-    front = depth > cams.znear
-    count = front.sum(axis=2)
+    in_front = -view.data[..., 2] > cams.znear           # (N, V)
+    front = in_front[:, faces]                           # (N, F, 3)
+    count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
     keep = count == 3
     clip1, clip2 = count == 1, count == 2
     img, par = np.nonzero(keep)
     # faces fully in front: their vertices projected once, then gathered by one integer index
     # (whose backward is a fast scatter-add): the same values as projecting each corner
-    used = np.zeros(view.shape[:2], dtype=bool)
-    used[img[:, None], faces[par]] = True
-    screen = dp.reshape(_project_vertices(view, cams, used), (-1, 3))
-    tri_keep = screen[(img * view.shape[1])[:, None] + faces[par]]          # (K, 3, 3)
+    corner_index = (img * view.shape[1])[:, None] + faces[par]                # (K, 3) into (N * V)
+    used = np.zeros(view.shape[0] * view.shape[1], dtype=bool)
+    used[corner_index] = True
+    screen = dp.reshape(_project_vertices(view, cams, used.reshape(view.shape[:2])), (-1, 3))
+    tri_keep = screen[corner_index]                                           # (K, 3, 3)
     parts = []
     images, parents = [img], [par]
     corner_parts = []

@@ -95,6 +95,19 @@ def light_terms(lights, material, points, normals, view):
     return material.ambient * ambient, material.diffuse * diffuse, material.specular * specular
 
 
+def light_list(lights):
+    """``lights`` (None: one white ``DirectionalLight``; a light; a list) as a validated list."""
+    if lights is None:
+        lights = [DirectionalLight(requires_grad=False)]
+    elif not isinstance(lights, (list, tuple)):
+        lights = [lights]
+    lights = list(lights)
+    if not lights or not all(isinstance(li, (DirectionalLight, PointLight)) for li in lights):
+        raise TypeError(f"lights: expected a DirectionalLight, a PointLight or a non-empty list of them, "
+                        f"got {lights!r}")
+    return lights
+
+
 SHADE_CHUNK = 1 << 15     # pairs lit per checkpointed block (bounds the memory of the shading graph)
 
 
@@ -110,14 +123,7 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         return None
     if shader == "unlit":
         return albedo(mesh, fragments)
-    if lights is None:
-        lights = [DirectionalLight(requires_grad=False)]
-    elif not isinstance(lights, (list, tuple)):
-        lights = [lights]
-    lights = list(lights)
-    if not lights or not all(isinstance(li, (DirectionalLight, PointLight)) for li in lights):
-        raise TypeError(f"lights: expected a DirectionalLight, a PointLight or a non-empty list of them, "
-                        f"got {lights!r}")
+    lights = light_list(lights)
     material = Material() if material is None else material
     h, w = cams.image_size
     image = None if shader != "gouraud" else fragments.pixel // (h * w)
@@ -242,12 +248,29 @@ def _lit_pairs_fused(fragments, mesh, normal_source, view_source, lights, materi
     gathered into small arrays by engine code, so their gradients flow)."""
     if mesh.texture is not None:
         base, base_mode = albedo(mesh, fragments), 0
-    elif mesh.colors is not None:
-        base, base_mode = mesh.colors, 1
-        if mesh.colors.shape[-1] != 3:
-            albedo(mesh, fragments)                      # raises the error that names the field
     else:
-        base, base_mode = dp.ones((1, 3), dtype=mesh.verts.dtype), 2
+        base, base_mode = vertex_albedo(mesh)
+    tensors, (kind, attenuation) = light_arrays(lights, material)
+    n, h, w = fragments.image_shape
+    options = (mesh.faces, fragments.parent, fragments.pixel, h * w, bool(phong), base_mode, bool(orthographic), kind,
+               attenuation)
+    return LitPairs.apply(base, fragments.bary, mesh.verts, normal_source, view_source, *tensors, options)
+
+
+def vertex_albedo(mesh):
+    """(base, mode) of an untextured mesh for the compiled lighting: its vertex colours (mode 1)
+    or white (a (1, 3) constant, mode 2)."""
+    if mesh.colors is None:
+        return dp.ones((1, 3), dtype=mesh.verts.dtype), 2
+    if mesh.colors.shape[-1] != 3:
+        raise ValueError(f"mesh.colors: shading needs RGB (3 channels), got shape {mesh.colors.shape}")
+    return mesh.colors, 1
+
+
+def light_arrays(lights, material):
+    """The lights and material as the compiled lighting takes them: Tensors (light vectors (L, 3),
+    colours (L, 3), ambient, diffuse, specular (3,), shininess ()) made by engine code (so their
+    gradients flow) and constant arrays (kind (L,), attenuation (L, 3))."""
     vec = dp.stack([l.position if isinstance(l, PointLight) else -l.direction / dp.norm(l.direction)
                     for l in lights])
     color = dp.stack([dp.broadcast_to(l.color, (3,)) for l in lights])
@@ -257,12 +280,9 @@ def _lit_pairs_fused(fragments, mesh, normal_source, view_source, lights, materi
     kind = np.array([isinstance(l, PointLight) for l in lights], dtype=np.int64)
     attenuation = np.array([[1.0, 0.0, 0.0] if getattr(l, "attenuation", None) is None else l.attenuation.data
                             for l in lights], dtype=np.float64)
-    n, h, w = fragments.image_shape
-    options = (mesh.faces, fragments.parent, fragments.pixel, h * w, bool(phong), base_mode, bool(orthographic), kind,
-               attenuation)
-    return LitPairs.apply(base, fragments.bary, mesh.verts, normal_source, view_source, vec, color,
-                          dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
-                          dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()), options)
+    tensors = (vec, color, dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
+               dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()))
+    return tensors, (kind, attenuation)
 
 
 def _lit_pairs(fragments, base, verts, faces, normal_source, view_source, image, lights, material, shader,

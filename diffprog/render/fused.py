@@ -30,9 +30,11 @@ class FusedLitRender(dp.Function):
                                                                perspective, False)
         lighting = (faces, parent_of[face], pixel, height * width, verts, normal_source, phong, base_mode,
                     view_source, orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-        colors = k.light_pairs(base, bary, *lighting, shininess).astype(tri.dtype, copy=False)
+        colors, state = k.light_pairs(base, bary, *lighting, shininess)
+        colors = colors.astype(tri.dtype, copy=False)
         out, res = k.blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar)
-        ctx.saved = (tri, base, bary, pixel, face, saved, lighting, shininess, colors, background, res, options)
+        ctx.saved = (tri, base, bary, pixel, face, saved, lighting, shininess, state, colors, background, res,
+                     options)
         ctx.inputs = (tri, base, verts, normal_source, view_source, vec, color, ambient, diffuse, specular, shininess,
                       background)
         return out
@@ -40,13 +42,13 @@ class FusedLitRender(dp.Function):
     @staticmethod
     def backward(ctx, g):
         k = ctx.kernels
-        tri, base, bary, pixel, face, saved, lighting, shininess, colors, background, res, options = ctx.saved
+        tri, base, bary, pixel, face, saved, lighting, shininess, state, colors, background, res, options = ctx.saved
         height, width, scale, perspective = options[3], options[4], options[7], options[8]
         sigma, gamma, znear, zfar = options[10:14]
         g_dist, g_depth, g_colors, g_bg = k.blend_backward(res, g, colors, background, pixel, sigma, gamma, znear,
                                                            zfar, background.ndim > 1)
         needs = ctx.needs_input_grad
-        lit = k.light_pairs_backward(base, bary, *lighting, shininess, g_colors, need_shininess=needs[10])
+        lit = k.light_pairs_backward(base, bary, *lighting, shininess, state, g_colors, need_shininess=needs[10])
         g_base, g_bary, rest = lit[0], lit[1], lit[2:]
         g_tri = None
         if needs[0]:

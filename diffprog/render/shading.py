@@ -224,12 +224,13 @@ class LitPairs(dp.Function):
         ctx.kernels = kernels.active()
         ctx.arrays = (base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular, shininess)
         ctx.options = options
-        return ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options), shininess)
+        colors, ctx.state = ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options), shininess)
+        return colors
 
     @staticmethod
     def backward(ctx, g):
         shininess = ctx.arrays[-1]
-        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), shininess, g,
+        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), shininess, ctx.state, g,
                                                  need_shininess=ctx.needs_input_grad[10])
         return tuple(None if not need else gr.astype(x.dtype, copy=False).reshape(x.shape)
                      for gr, x, need in zip(grads, ctx.arrays, ctx.needs_input_grad)) + (None,)

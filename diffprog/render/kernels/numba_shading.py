@@ -34,15 +34,6 @@ def _unit(x0, x1, x2):
 
 
 @njit(inline="always", error_model="numpy")
-def _unit_backward(x0, x1, x2, s, g0, g1, g2):
-    """VJP of x * s(x) with s = |x|^-1 (0 below the threshold)."""
-    if s == 0.0:
-        return 0.0, 0.0, 0.0
-    dot = (g0 * x0 + g1 * x1 + g2 * x2) * s * s * s
-    return g0 * s - dot * x0, g1 * s - dot * x1, g2 * s - dot * x2
-
-
-@njit(inline="always", error_model="numpy")
 def _to_light(kind, vec, att, l, p0, p1, p2):
     """(L, d, d2, scale, diff) of light l at point p."""
     if kind[l] == 0:
@@ -108,19 +99,25 @@ def _pair_inputs(j, bary, faces, parent, verts, normal_source, phong, base_sourc
 
 @njit(cache=True, error_model="numpy")
 def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
-             orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, out):
+             orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, out, state):
+    """Colours into ``out`` (P, 3); per pair into ``state`` (P, 8) the unit normal and view
+    direction and their normalizing scales (n, |r|^-1, v, |w|^-1), which the backward reuses."""
     P = bary.shape[0]
     inv_hw = 1.0 / hw
     for j in range(P):
         f, i0, i1, i2, b0, b1, b2, p0, p1, p2, n0, n1, n2, a0, a1, a2 = _pair_inputs(
             j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode)
+        sn = 1.0
         if phong:
-            n0, n1, n2, _ = _unit(n0, n1, n2)
+            n0, n1, n2, sn = _unit(n0, n1, n2)
         i = _camera(pixel[j], hw, inv_hw)
+        sv = 1.0
         if orthographic:
             v0, v1, v2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
         else:
-            v0, v1, v2, _ = _unit(view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2)
+            v0, v1, v2, sv = _unit(view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2)
+        state[j, 0], state[j, 1], state[j, 2], state[j, 3] = n0, n1, n2, sn
+        state[j, 4], state[j, 5], state[j, 6], state[j, 7] = v0, v1, v2, sv
         d0 = d1 = d2_ = s0 = s1 = s2 = 0.0
         for l in range(kind.shape[0]):
             L0, L1, L2, d, dd, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
@@ -161,12 +158,17 @@ def _scatter3(g_values, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
 
 @njit(cache=True, error_model="numpy")
 def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
-              orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, need_shininess, g, g_bary,
-              g_base):
-    """Gradients; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's shape) given zero-filled."""
+              orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, state, need_shininess, g,
+              g_bary, g_base):
+    """Gradients; ``state``: the forward's; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's
+    shape) given zero-filled. The VJP of x |x|^-1 is written with the unit vector u and the scale
+    s: s (g - (g . u) u)."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
+    points_needed = False
+    for l in range(nl):
+        points_needed = points_needed or kind[l] != 0
     g_verts = np.zeros(verts.shape)
     g_normals = np.zeros(normal_source.shape)
     g_view = np.zeros(view_source.shape)
@@ -177,19 +179,20 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     gA0 = gA1 = gA2 = gD0 = gD1 = gD2 = gS0 = gS1 = gS2 = 0.0
     per_light = np.empty((nl, 14))                       # the forward's per-light values of the pair
     for j in range(P):
-        f, i0, i1, i2, b0, b1, b2, p0, p1, p2, r0, r1, r2, a0, a1, a2 = _pair_inputs(
-            j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode)
-        sn = 1.0
-        n0, n1, n2 = r0, r1, r2
-        if phong:
-            n0, n1, n2, sn = _unit(r0, r1, r2)
-        i = _camera(pixel[j], hw, inv_hw)
-        w0, w1, w2 = view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2
-        sv = 1.0
-        if orthographic:
-            v0, v1, v2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
+        f = parent[j]
+        i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+        b0, b1, b2 = np.float64(bary[j, 0]), np.float64(bary[j, 1]), np.float64(bary[j, 2])
+        p0 = p1 = p2 = 0.0
+        if points_needed:
+            p0, p1, p2 = _interp3(verts, i0, i1, i2, b0, b1, b2)
+        if base_mode == 1:
+            a0, a1, a2 = _interp3(base_source, i0, i1, i2, b0, b1, b2)
         else:
-            v0, v1, v2, sv = _unit(w0, w1, w2)
+            k = j if base_mode == 0 else 0
+            a0, a1, a2 = base_source[k, 0], base_source[k, 1], base_source[k, 2]
+        n0, n1, n2, sn = state[j, 0], state[j, 1], state[j, 2], state[j, 3]
+        v0, v1, v2, sv = state[j, 4], state[j, 5], state[j, 6], state[j, 7]
+        i = _camera(pixel[j], hw, inv_hw)
         dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
         for l in range(nl):                              # forward again: the per-pair sums
             L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
@@ -293,7 +296,8 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             g_view[i, 1] += gv1
             g_view[i, 2] += gv2
         else:
-            gw0, gw1, gw2 = _unit_backward(w0, w1, w2, sv, gv0, gv1, gv2)
+            dot = gv0 * v0 + gv1 * v1 + gv2 * v2
+            gw0, gw1, gw2 = sv * (gv0 - dot * v0), sv * (gv1 - dot * v1), sv * (gv2 - dot * v2)
             g_view[i, 0] += gw0
             g_view[i, 1] += gw1
             g_view[i, 2] += gw2
@@ -302,7 +306,8 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             gp2 -= gw2
         gb0, gb1, gb2 = _scatter3(g_verts, verts, i0, i1, i2, b0, b1, b2, gp0, gp1, gp2)
         if phong:
-            gn0, gn1, gn2 = _unit_backward(r0, r1, r2, sn, gn0, gn1, gn2)
+            dot = gn0 * n0 + gn1 * n1 + gn2 * n2
+            gn0, gn1, gn2 = sn * (gn0 - dot * n0), sn * (gn1 - dot * n1), sn * (gn2 - dot * n2)
             h0, h1, h2 = _scatter3(g_normals, normal_source, i0, i1, i2, b0, b1, b2, gn0, gn1, gn2)
             gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
         else:
@@ -337,25 +342,27 @@ def _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, pho
 
 def light_pairs(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                 orthographic, kind, vec, color, attenuation, ambient, diffuse, specular, shininess):
-    """(P, 3) lit colours of pairs (barycentrics ``bary`` (P, 3) over mesh faces ``parent`` (P,),
+    """((P, 3) lit colours, state) of pairs (barycentrics ``bary`` (P, 3) over mesh faces ``parent`` (P,),
     camera ``pixel // hw``); see the module doc. ``base``: (V, 3) vertex colours (base_mode 1), (P, 3)
     per pair (0) or (1, 3) for all (2); ``normal_source``: (V, 3) vertex normals (phong) or (F, 3) face
     normals (flat); ``view_source``: (N, 3) camera centres, or view directions when orthographic;
-    ``shininess`` a number."""
+    ``shininess`` a number; ``state``: what ``light_pairs_backward`` reuses (P, 8)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
     out = np.empty((len(bary), 3))                       # from NumPy: fewer page faults than numba's own
-    _forward(*args, float(shininess), out)
-    return out
+    state = np.empty((len(bary), 8))
+    _forward(*args, float(shininess), out, state)
+    return out, state
 
 
 def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
-                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular, shininess, g,
-                         need_shininess=True):
+                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular, shininess, state,
+                         g, need_shininess=True):
     """Gradients of ``light_pairs`` with respect to (base, bary, verts, normal_source, view_source,
-    vec, color, ambient, diffuse, specular, shininess) given the cotangent g (P, 3);
+    vec, color, ambient, diffuse, specular, shininess) given the forward's ``state`` and the
+    cotangent g (P, 3);
     ``need_shininess=False`` skips the shininess gradient (returned as 0)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    return _backward(*args, float(shininess), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
+    return _backward(*args, float(shininess), state, bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
                      np.empty((len(bary), 3)), np.zeros(np.shape(base)))

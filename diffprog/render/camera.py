@@ -188,9 +188,11 @@ class Cameras:
         """Length of one pixel in NDC units, where the shorter image side spans [-1, 1]."""
         return 2.0 / min(self.image_size)
 
-    def world_to_view(self, points):
-        """(V, 3) or (N, V, 3) world points -> (N, V, 3) view coordinates."""
-        R, T = self._parts()[:2]
+    def world_to_view(self, points, parts=None):
+        """(V, 3) or (N, V, 3) world points -> (N, V, 3) view coordinates. ``parts``: (R, T, focal,
+        principal point) already derived for this use (they are derived from the leaves anew
+        otherwise)."""
+        R, T = (self._parts() if parts is None else parts)[:2]
         if points.ndim == 2:
             return dp.einsum("nij,vj->nvi", R, points) + T[:, None, :]
         return dp.einsum("nij,nvj->nvi", R, points) + T[:, None, :]

@@ -25,16 +25,23 @@ class ScreenTriangles:
 
 def screen_triangles(verts, faces, cams):
     """verts: (V, 3) Tensor (one mesh for all cameras) or (N, V, 3); faces (F, 3); cams: N cameras."""
-    view = cams.world_to_view(verts)                     # (N, V, 3)
+    camera = cams._parts()                               # (R, T, focal, principal point), derived once
+    view = cams.world_to_view(verts, camera)             # (N, V, 3)
     n, f = len(cams), len(faces)
-    depth = -view.data[..., 2][:, faces]                 # (N, F, 3)
-    front = depth > cams.znear
-    count = front.sum(axis=2)
+    in_front = -view.data[..., 2] > cams.znear           # (N, V)
+    front = in_front[:, faces]                           # (N, F, 3)
+    count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
     keep = count == 3
     clip1, clip2 = count == 1, count == 2
     img, par = np.nonzero(keep)
-    face_view = view[img[:, None], faces[par]]           # (K, 3, 3)
-    parts = [face_view]
+    # faces fully in front: their vertices projected once, then gathered by one integer index
+    # (whose backward is a fast scatter-add): the same values as projecting each corner
+    corner_index = (img * view.shape[1])[:, None] + faces[par]                # (K, 3) into (N * V)
+    used = np.zeros(view.shape[0] * view.shape[1], dtype=bool)
+    used[corner_index] = True
+    screen = dp.reshape(_project_vertices(view, cams, camera, used.reshape(view.shape[:2])), (-1, 3))
+    tri_keep = screen[corner_index]                                           # (K, 3, 3)
+    parts = []
     images, parents = [img], [par]
     corner_parts = []
     if clip1.any() or clip2.any():
@@ -78,14 +85,15 @@ def screen_triangles(verts, faces, cams):
                 corner_parts.append(dp.matmul(dp.stack([wb, ec, wc], axis=1), perm))
                 images += [ci, ci]
                 parents += [cf, cf]
-    tri_view = dp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
     image = np.concatenate(images)
     parent = np.concatenate(parents)
     corners = None
+    tri = tri_keep
     if corner_parts:
         corners = dp.concatenate([c if hasattr(c, "data") else dp.tensor(np.ascontiguousarray(c))
                                   for c in corner_parts], axis=0)
-    tri = _project(tri_view, image, cams)
+        clipped = dp.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        tri = dp.concatenate([tri_keep, _project(clipped, image[len(img):], cams, camera)], axis=0)
     dtype = np.asarray(verts.data if hasattr(verts, "data") else verts).dtype
     if dtype == np.float32:                              # float32 meshes rasterize in float32
         tri = dp.astype(tri, np.float32)
@@ -93,14 +101,28 @@ def screen_triangles(verts, faces, cams):
     return ScreenTriangles(tri, image, parent, corners)
 
 
-def _project(tri_view, image, cams):
-    """(M, 3, 3) view-space triangles of cameras ``image`` -> (M, 3, 3) screen triangles."""
-    depth = -tri_view[..., 2]
-    xy = tri_view[..., :2]
-    if not cams.orthographic:
-        xy = xy / depth[..., None]
-    f = cams.focal_length[image][:, None, :]
-    c = cams.principal_point[image][:, None, :]
+def _project_vertices(view, cams, camera, used):
+    """(N, V, 3) view-space vertices of the N cameras -> (N, V, 3) screen vertices (``_project``'s
+    arithmetic, per vertex); vertices not ``used`` (N, V) are divided by depth 1 instead of theirs
+    (they may sit on the eye plane), so their values and gradients stay finite."""
+    divisor = None if cams.orthographic else dp.where(used, -view[..., 2], 1.0)
+    return _to_screen(view, divisor, camera[2][:, None, :], camera[3][:, None, :])
+
+
+def _project(tri_view, image, cams, camera):
+    """(M, 3, 3) view-space triangles of cameras ``image`` -> (M, 3, 3) screen triangles; ``camera``:
+    the cameras' (R, T, focal, principal point)."""
+    divisor = None if cams.orthographic else -tri_view[..., 2]
+    return _to_screen(tri_view, divisor, camera[2][image][:, None, :], camera[3][image][:, None, :])
+
+
+def _to_screen(view, divisor, f, c):
+    """(x pixel, y pixel, depth) of view-space points: x, y over ``divisor`` (their depth; None for
+    orthographic), scaled by the focal lengths ``f`` and shifted by the principal points ``c``."""
+    depth = -view[..., 2]
+    xy = view[..., :2]
+    if divisor is not None:
+        xy = xy / divisor[..., None]
     x = c[..., 0] + f[..., 0] * xy[..., 0]
     y = c[..., 1] - f[..., 1] * xy[..., 1]
     return dp.stack([x, y, depth], axis=-1)

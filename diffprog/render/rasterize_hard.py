@@ -6,7 +6,7 @@ so silhouettes carry no gradient. Use it for previews, evaluation masks and as t
 limit of the soft rasterizer.
 """
 from .blend import hard_blend
-from .pairs import find_pairs, fragments_from_pairs, nearest_pair
+from .pairs import find_pairs, fragments_from_pairs, nearest_pair, take_pairs
 
 
 class HardRasterizer:
@@ -19,7 +19,7 @@ class HardRasterizer:
         pixel, face, outputs = find_pairs(screen, cams, 0.0, self.cull_backfaces, inside_only=True)
         if len(pixel):
             pick = nearest_pair(pixel, face, outputs[2])
-            pixel, face, outputs = pixel[pick], face[pick], tuple(o[pick] for o in outputs)
+            pixel, face, outputs = pixel[pick], face[pick], take_pairs(outputs, pick)
         return fragments_from_pairs(screen, pixel, face, cams, outputs)
 
     def blend(self, fragments, colors, background, znear=None, zfar=None):

@@ -9,8 +9,10 @@ as seen by the camera (with y up), i.e. faces wound counter-clockwise are front 
 """
 import numpy as np
 
+import diffprog.autodiff as dp
+from . import kernels
 from .blend import soft_blend
-from .pairs import find_pairs, fragments_from_pairs, nearest_per_pixel
+from .pairs import find_pairs, fragments_from_pairs, nearest_per_pixel, take_pairs
 
 
 class SoftRasterizer:
@@ -47,8 +49,19 @@ class SoftRasterizer:
         if self.faces_per_pixel is not None and len(pixel):
             keep = nearest_per_pixel(pixel, outputs[2], self.faces_per_pixel)
             if len(keep) < len(pixel):
-                pixel, face, outputs = pixel[keep], face[keep], tuple(o[keep] for o in outputs)
+                pixel, face, outputs = pixel[keep], face[keep], take_pairs(outputs, keep)
         return fragments_from_pairs(screen, pixel, face, cams, outputs)
+
+    def silhouette(self, screen, cams):
+        """(N, H, W, 1) soft silhouette of ``screen`` triangles straight from the triangles, in one
+        fused op, when the kernel set has one and every face counts (``faces_per_pixel=None``);
+        else None (then rasterize and blend)."""
+        if self.faces_per_pixel is not None or getattr(kernels.active(), "soft_silhouette", None) is None:
+            return None
+        n, (h, w) = len(cams), cams.image_size
+        params = (h, w, self.radius / cams.ndc_per_pixel, self.cull_backfaces, cams.ndc_per_pixel, n * h * w,
+                  self.sigma)
+        return dp.reshape(FusedSilhouette.apply(screen.tri, screen.image, params), (n, h, w, 1))
 
     def blend(self, fragments, colors, background, znear, zfar):
         """(N, H, W, C + 1) image: blended colours and the silhouette as last channel, or
@@ -58,3 +71,19 @@ class SoftRasterizer:
     def __repr__(self):
         return (f"SoftRasterizer(sigma={self.sigma}, gamma={self.gamma}, faces_per_pixel={self.faces_per_pixel}, "
                 f"cull_backfaces={self.cull_backfaces})")
+
+
+class FusedSilhouette(dp.Function):
+    """tri (M, 3, 3) -> (npix, 1) soft silhouette (the pair search and the silhouette blend in one
+    op); ``image``: the triangles' cameras; params = (height, width, radius in pixels,
+    cull_backfaces, NDC units per pixel, npix, sigma)."""
+
+    @staticmethod
+    def forward(ctx, tri, image, params):
+        ctx.kernels, ctx.tri = kernels.active(), tri
+        alpha, ctx.saved = ctx.kernels.soft_silhouette(tri, image, *params)
+        return alpha[:, None]
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.kernels.soft_silhouette_backward(ctx.tri, ctx.saved, g[:, 0]), None, None

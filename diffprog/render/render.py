@@ -6,7 +6,9 @@ from .camera import Cameras
 from .clipping import screen_triangles
 from .mesh import Mesh, check_finite_verts
 from .rasterize_soft import SoftRasterizer
-from .shading import SHADERS, shade
+from .fused import lit_soft_render
+from .lights import Material
+from .shading import SHADERS, light_list, shade
 
 
 def rasterize(mesh, cams, rasterizer=None):
@@ -46,7 +48,20 @@ def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=
         raise ValueError(f"shader: expected one of {SHADERS} or a callable (fragments, mesh, cams, lights) -> "
                          f"(P, C) colours, got {shader!r}")
     rasterizer = SoftRasterizer() if rasterizer is None else rasterizer
-    frags = rasterize(mesh, cams, rasterizer)
+    _check(mesh, cams)
+    screen = screen_triangles(mesh.verts, mesh.faces, cams)
+    if shader == "silhouette" and not return_fragments and hasattr(rasterizer, "silhouette"):
+        _check_background(background, cams, mesh.verts.dtype)
+        alpha = rasterizer.silhouette(screen, cams)      # one fused op where the kernel set has it
+        if alpha is not None:
+            return dp.concatenate([alpha, alpha, alpha, alpha], axis=-1)
+    if shader in ("flat", "phong") and not return_fragments:
+        bg = _check_background(background, cams, mesh.verts.dtype)
+        image = lit_soft_render(screen, mesh, cams, light_list(lights), Material() if material is None else material,
+                                shader, rasterizer, bg)                  # one fused op where the kernels allow
+        if image is not None:
+            return image
+    frags = rasterizer.rasterize(screen, cams)
     if callable(shader):
         colors = _custom_colors(shader, frags, mesh, cams, lights)
     else:

@@ -95,6 +95,19 @@ def light_terms(lights, material, points, normals, view):
     return material.ambient * ambient, material.diffuse * diffuse, material.specular * specular
 
 
+def light_list(lights):
+    """``lights`` (None: one white ``DirectionalLight``; a light; a list) as a validated list."""
+    if lights is None:
+        lights = [DirectionalLight(requires_grad=False)]
+    elif not isinstance(lights, (list, tuple)):
+        lights = [lights]
+    lights = list(lights)
+    if not lights or not all(isinstance(li, (DirectionalLight, PointLight)) for li in lights):
+        raise TypeError(f"lights: expected a DirectionalLight, a PointLight or a non-empty list of them, "
+                        f"got {lights!r}")
+    return lights
+
+
 SHADE_CHUNK = 1 << 15     # pairs lit per checkpointed block (bounds the memory of the shading graph)
 
 
@@ -110,17 +123,10 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
         return None
     if shader == "unlit":
         return albedo(mesh, fragments)
-    if lights is None:
-        lights = [DirectionalLight(requires_grad=False)]
-    elif not isinstance(lights, (list, tuple)):
-        lights = [lights]
-    lights = list(lights)
-    if not lights or not all(isinstance(li, (DirectionalLight, PointLight)) for li in lights):
-        raise TypeError(f"lights: expected a DirectionalLight, a PointLight or a non-empty list of them, "
-                        f"got {lights!r}")
+    lights = light_list(lights)
     material = Material() if material is None else material
     h, w = cams.image_size
-    image = fragments.pixel // (h * w)
+    image = None if shader != "gouraud" else fragments.pixel // (h * w)
     if shader == "gouraud":
         base = albedo(mesh, fragments)
         if len(fragments) == 0:
@@ -144,10 +150,11 @@ def shade(fragments, mesh, cams, lights=None, shader="phong", material=None):
     else:
         normal_source = vertex_normals(mesh.verts, mesh.faces)              # (V, 3), interpolated
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers     # (N, 3)
-    base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
     if len(fragments) and getattr(kernels.active(), "light_pairs", None) is not None:
-        return _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material,
-                                shader == "phong", cams.orthographic)
+        return _lit_pairs_fused(fragments, mesh, normal_source, view_source, lights, material, shader == "phong",
+                                cams.orthographic)
+    base = albedo(mesh, fragments)                   # fused ops with small residuals: outside the blocks
+    image = fragments.pixel // (h * w)
     objects = lights + [material]
     fields = [(i, k) for i, o in enumerate(objects) for k, v in vars(o).items() if type(v) is dp.Tensor]
     values = [getattr(objects[i], k) for i, k in fields]
@@ -207,36 +214,64 @@ def _chunked(run, P, args):
 
 
 class LitPairs(dp.Function):
-    """Fused per-pair lighting (compiled kernel set): (base, points, normals, view_source, light
-    vectors, light colours, ambient, diffuse, specular, shininess, options) -> (P, 3)."""
+    """Fused per-pair lighting with the interpolation of its inputs (compiled kernel set):
+    (base, bary, verts, normal_source, view_source, light vectors, light colours, ambient, diffuse,
+    specular, shininess, options) -> (P, 3); see ``kernels.numba_shading``."""
 
     @staticmethod
-    def forward(ctx, base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess, options):
+    def forward(ctx, base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular,
+                shininess, options):
         ctx.kernels = kernels.active()
-        ctx.arrays = (base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess)
+        ctx.arrays = (base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular, shininess)
         ctx.options = options
-        return ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options))
+        colors, ctx.state = ctx.kernels.light_pairs(*_kernel_args(ctx.arrays, options), shininess)
+        return colors
 
     @staticmethod
     def backward(ctx, g):
-        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), g,
-                                                 need_shininess=ctx.needs_input_grad[9])
-        return tuple(gr.astype(x.dtype, copy=False).reshape(x.shape) for gr, x in zip(grads, ctx.arrays)) + (None,)
+        shininess = ctx.arrays[-1]
+        grads = ctx.kernels.light_pairs_backward(*_kernel_args(ctx.arrays, ctx.options), shininess, ctx.state, g,
+                                                 need_shininess=ctx.needs_input_grad[10])
+        return tuple(None if not need else gr.astype(x.dtype, copy=False).reshape(x.shape)
+                     for gr, x, need in zip(grads, ctx.arrays, ctx.needs_input_grad)) + (None,)
 
 
 def _kernel_args(arrays, options):
-    base, points, normals, view_source, vec, color, ambient, diffuse, specular, shininess = arrays
-    image, orthographic, normalize, kind, attenuation = options
-    return (base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, attenuation,
-            ambient, diffuse, specular, shininess)
+    base, bary, verts, normal_source, view_source, vec, color, ambient, diffuse, specular, _ = arrays
+    faces, parent, pixel, hw, phong, base_mode, orthographic, kind, attenuation = options
+    return (base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source, orthographic,
+            kind, vec, color, attenuation, ambient, diffuse, specular)
 
 
-def _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, lights, material, phong,
-                     orthographic):
-    """The same colours as ``_lit_pairs`` from one compiled kernel (the light and material
-    parameters are gathered into small arrays by engine code, so their gradients flow)."""
-    points = interpolate(mesh.verts, mesh.faces, fragments)
-    normals = interpolate(normal_source, mesh.faces, fragments) if phong else normal_source[fragments.parent]
+def _lit_pairs_fused(fragments, mesh, normal_source, view_source, lights, material, phong, orthographic):
+    """The same colours as ``albedo`` and ``_lit_pairs`` from one compiled kernel that also
+    interpolates the points, normals and vertex colours (the light and material parameters are
+    gathered into small arrays by engine code, so their gradients flow)."""
+    if mesh.texture is not None:
+        base, base_mode = albedo(mesh, fragments), 0
+    else:
+        base, base_mode = vertex_albedo(mesh)
+    tensors, (kind, attenuation) = light_arrays(lights, material)
+    n, h, w = fragments.image_shape
+    options = (mesh.faces, fragments.parent, fragments.pixel, h * w, bool(phong), base_mode, bool(orthographic), kind,
+               attenuation)
+    return LitPairs.apply(base, fragments.bary, mesh.verts, normal_source, view_source, *tensors, options)
+
+
+def vertex_albedo(mesh):
+    """(base, mode) of an untextured mesh for the compiled lighting: its vertex colours (mode 1)
+    or white (a (1, 3) constant, mode 2)."""
+    if mesh.colors is None:
+        return dp.ones((1, 3), dtype=mesh.verts.dtype), 2
+    if mesh.colors.shape[-1] != 3:
+        raise ValueError(f"mesh.colors: shading needs RGB (3 channels), got shape {mesh.colors.shape}")
+    return mesh.colors, 1
+
+
+def light_arrays(lights, material):
+    """The lights and material as the compiled lighting takes them: Tensors (light vectors (L, 3),
+    colours (L, 3), ambient, diffuse, specular (3,), shininess ()) made by engine code (so their
+    gradients flow) and constant arrays (kind (L,), attenuation (L, 3))."""
     vec = dp.stack([l.position if isinstance(l, PointLight) else -l.direction / dp.norm(l.direction)
                     for l in lights])
     color = dp.stack([dp.broadcast_to(l.color, (3,)) for l in lights])
@@ -246,10 +281,9 @@ def _lit_pairs_fused(fragments, base, mesh, normal_source, view_source, image, l
     kind = np.array([isinstance(l, PointLight) for l in lights], dtype=np.int64)
     attenuation = np.array([[1.0, 0.0, 0.0] if getattr(l, "attenuation", None) is None else l.attenuation.data
                             for l in lights], dtype=np.float64)
-    options = (image, bool(orthographic), bool(phong), kind, attenuation)
-    return LitPairs.apply(base, points, normals, view_source, vec, color,
-                          dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
-                          dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()), options)
+    tensors = (vec, color, dp.broadcast_to(material.ambient * ambient, (3,)), dp.broadcast_to(material.diffuse, (3,)),
+               dp.broadcast_to(material.specular, (3,)), dp.reshape(material.shininess, ()))
+    return tensors, (kind, attenuation)
 
 
 def _lit_pairs(fragments, base, verts, faces, normal_source, view_source, image, lights, material, shader,

@@ -26,7 +26,7 @@ def restore_kernels():
     R.set_kernels(before)
 
 
-def random_scene(seed, dtype=np.float64, texture=False):
+def random_scene(seed, dtype=np.float64, texture=False, near_plane=True, vertex_colors=True):
     """A random triangle soup in front of the camera plus awkward faces: a zero-area face, a face
     with repeated vertices, an edge-on face (its plane holds the eye), faces straddling the near
     plane and faces behind the camera."""
@@ -39,18 +39,21 @@ def random_scene(seed, dtype=np.float64, texture=False):
                       [0.0, -0.3, 1.0], [0.0, 0.4, 1.0], [0.0, 0.0, -1.0],      # edge-on (plane x = 0)
                       [-0.3, 0.0, 2.45], [0.3, 0.1, 2.0], [0.0, 0.4, 2.55],     # straddles the near plane
                       [-0.5, 0.0, 3.0], [0.5, 0.0, 3.5], [0.0, 0.5, 3.2]])      # behind the camera
+    if not near_plane:                                   # no face crosses the near plane or lies behind the eye
+        extra = extra[:9]
     verts = np.concatenate([verts, extra]).astype(dtype)
     faces = np.arange(len(verts)).reshape(-1, 3)
     colors = rng.random((len(verts), 3))
     kw = {}
     if texture:
         kw = dict(uvs=rng.uniform(-0.1, 1.1, (len(verts), 2)), texture=rng.random((5, 7, 3)))
-    return R.Mesh(verts, faces, colors=None if texture else colors, **kw)
+    return R.Mesh(verts, faces, colors=colors if vertex_colors and not texture else None, **kw)
 
 
-def run(kernels, seed, shader, rasterizer, dtype=np.float64, orthographic=False, texture=False, size=(19, 23)):
+def run(kernels, seed, shader, rasterizer, dtype=np.float64, orthographic=False, texture=False, size=(19, 23),
+        **scene):
     R.set_kernels(kernels)
-    mesh = random_scene(seed, dtype, texture)
+    mesh = random_scene(seed, dtype, texture, **scene)
     cams = R.look_at(eye=[(0.0, 0.0, 2.5), (0.4, 0.3, 2.2)], at=(0.0, 0.0, 0.0), fov=50, image_size=size,
                      orthographic=orthographic, requires_grad=True)
     light = R.PointLight(position=(0.5, 1.0, 2.0))
@@ -77,6 +80,8 @@ def assert_same(compiled, reference, rtol, same_dtype=True):
 SOFT = dict(sigma=1e-4, gamma=1e-4)
 CASES = [  # (shader, rasterizer keywords or "hard", orthographic, texture)
     ("silhouette", SOFT, False, False),
+    ("silhouette", dict(sigma=1e-7, gamma=1e-6, cull_backfaces=True), True, False),
+    ("silhouette", dict(sigma=3e-3, gamma=1e-2, faces_per_pixel=2), False, False),
     ("phong", SOFT, False, False),
     ("unlit", SOFT, False, True),
     ("flat", SOFT, True, False),
@@ -104,6 +109,45 @@ def test_compiled_equals_reference_float32(shader):
     assert ref[0].dtype == np.float32 and out[0].dtype == np.float32
     # (the compiled lighting hands float32 leaves float32 gradients; the engine code float64 ones)
     assert_same(out, ref, 2e-3, same_dtype=False)
+
+
+@pytest.mark.parametrize("shader,ras,orthographic,vertex_colors", [
+    ("phong", SOFT, False, True),
+    ("flat", SOFT, True, True),
+    ("phong", dict(sigma=1e-7, gamma=1e-6, cull_backfaces=True), False, False),
+    ("silhouette", SOFT, False, True),
+])
+def test_renders_fused_into_one_op_equal_the_reference(shader, ras, orthographic, vertex_colors, monkeypatch):
+    # no face near the near plane: the compiled set renders silhouettes and lit images as one op
+    from diffprog.render import fused, rasterize_soft
+    ops = []
+    for cls in (fused.FusedLitRender, rasterize_soft.FusedSilhouette):
+        monkeypatch.setattr(cls, "forward", (lambda f: staticmethod(lambda ctx, *a: ops.append(1) or f(ctx, *a)))(
+            cls.forward))
+    ref = run("numpy", 8, shader, R.SoftRasterizer(**ras), orthographic=orthographic, near_plane=False,
+                vertex_colors=vertex_colors)
+    assert not ops
+    out = run("numba", 8, shader, R.SoftRasterizer(**ras), orthographic=orthographic, near_plane=False,
+                vertex_colors=vertex_colors)
+    assert ops and ref[0][..., 3].max() > 0.3
+    assert_same(out, ref, 1e-10)
+    again = run("numba", 8, shader, R.SoftRasterizer(**ras), orthographic=orthographic, near_plane=False,
+                vertex_colors=vertex_colors)
+    for a, b in zip(out, again):                         # bit-identical run to run
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    # float32: the fused op equals the same kernels run op by op (float32 rounding of the scene
+    # makes both differ from the reference beyond what the float64 comparison tests)
+    out32 = run("numba", 8, shader, R.SoftRasterizer(**ras), np.float32, orthographic, near_plane=False,
+                vertex_colors=vertex_colors)
+    render_module = sys.modules["diffprog.render.render"]
+    monkeypatch.setattr(render_module, "lit_soft_render", lambda *args: None)
+    monkeypatch.setattr(R.SoftRasterizer, "silhouette", lambda self, screen, cams: None)
+    ops.clear()
+    composed32 = run("numba", 8, shader, R.SoftRasterizer(**ras), np.float32, orthographic, near_plane=False,
+                     vertex_colors=vertex_colors)
+    assert not ops and out32[0].dtype == np.float32
+    assert_same(out32, composed32, 1e-5)
 
 
 def test_compiled_pair_search_finds_the_reference_pairs():

@@ -2,11 +2,13 @@
 
 Each set holds the same functions with the same arguments and outputs, on plain arrays (no
 Tensors, no tape): the pair search and geometry (``numpy_pairs`` / ``numba_pairs``), the soft
-blend (``*_blend``), interpolation and texture sampling (``*_attributes``); the compiled set also
-fuses the per-pair lighting (``numba_shading``, whose reference is the engine code of ``shading``). The NumPy set is the
-specification and the tests' oracle; the compiled set is the default. ``set_kernels`` chooses;
-the environment variable ``DIFFPROG_KERNELS`` sets the initial choice. Without numba importable
-the NumPy set is used, with a one-time warning.
+blend (``*_blend``), interpolation and texture sampling (``*_attributes``). The compiled set also
+has optional fused kernels whose reference is a composition (see ``OPTIONAL``): per-pair lighting
+with its interpolation (``numba_shading``; reference: the engine code of ``shading``), the soft
+silhouette as one op (``numba_silhouette``), and a search that saves what the distances' backward
+needs. The NumPy set is the specification and the tests' oracle; the compiled set is the default.
+``set_kernels`` chooses; the environment variable ``DIFFPROG_KERNELS`` sets the initial choice.
+Without numba importable the NumPy set is used, with a one-time warning.
 """
 import importlib
 import os
@@ -18,10 +20,17 @@ NAMES = ("numba", "numpy")
 DEFAULT = "numba"
 FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_pairs", "blend_forward",
              "blend_backward", "interpolate", "interpolate_backward", "sample_bilinear", "sample_bilinear_backward")
-# optional: fused per-pair lighting (flat, phong); without it the engine code of ``render.shading``
-# runs, and that code is the reference of ``numba_shading``
-OPTIONAL = ("light_pairs", "light_pairs_backward")
-_MODULES = {"numpy": ("pairs", "blend", "attributes"), "numba": ("pairs", "blend", "attributes", "shading")}
+# optional (a kernel set without them runs the composition that is their reference):
+# - light_pairs(_backward): per-pair lighting (flat, phong) with the interpolation of its inputs;
+#   reference: the engine code of ``render.shading``;
+# - soft_silhouette(_backward): the silhouette as one op; reference: ``find_pairs``, then
+#   ``blend_forward`` without colours, and their backward passes;
+# - search_pairs, pair_distance_backward: ``find_pairs`` saving what differentiating the distances
+#   needs (no recomputation of the pairs' geometry); reference: ``pair_geometry_backward``.
+OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward", "search_pairs",
+            "pair_distance_backward")
+_MODULES = {"numpy": ("pairs", "blend", "attributes"),
+            "numba": ("pairs", "blend", "attributes", "shading", "silhouette")}
 _loaded = {}
 _active = None
 _warned = False

@@ -2,7 +2,7 @@
 ``numpy_blend`` (the reference), one pair at a time, in float64.
 
 Per-pixel sums run serially in pair order (as ``np.bincount`` does), so results are
-deterministic. softplus(x) and softplus(-x) (and the two sigmoids) share one exponential.
+deterministic. softplus(x) and softplus(-x) (and, backward, the two sigmoids) share one exponential.
 """
 import math
 
@@ -12,64 +12,57 @@ from numba import njit
 from .numpy_blend import BACKGROUND_EPS
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _sigmoid(x):
     e = math.exp(-abs(x))
     return (1.0 if x >= 0 else e) / (1.0 + e)
 
 
 @njit(cache=True, error_model="numpy")
-def _softplus_pair(x):
-    """(softplus(x), softplus(-x)) sharing one exp and one log1p."""
-    lg = math.log1p(math.exp(-abs(x)))
-    return max(x, 0.0) + lg, max(-x, 0.0) + lg
-
-
-@njit(cache=True, error_model="numpy")
-def _silhouette(dist, pixel, npix, sigma):
-    log_c = np.zeros(npix)                               # log(1 - alpha)
+def _silhouette(dist, pixel, sigma, log_c, alpha):
+    """alpha from the pairs; ``log_c`` (npix,) zeros, becomes log(1 - alpha)."""
     for j in range(len(pixel)):
         log_c[pixel[j]] += -_softplus(dist[j] / sigma)
-    alpha = np.empty(npix)
-    for p in range(npix):
+    for p in range(len(alpha)):
         alpha[p] = 0.0 - math.expm1(log_c[p])
-    return alpha
 
 
 @njit(cache=True, error_model="numpy")
-def _colour(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
-    """Silhouette and colour in three passes over the pairs; returns the per-pair weights too."""
+def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w, ex, m, log_c, Z, alpha, wb, rgb):
+    """Silhouette and colour in three passes over the pairs, into the outputs: the per-pair weights
+    ``w`` (P,) and exp(-|dist / sigma|) ``ex`` (P,) (the backward's sigmoids), and per pixel the max
+    shift ``m``, ``log_c`` = log(1 - alpha), the normalizer ``Z``, ``alpha``, the background weight
+    ``wb`` and ``rgb`` (npix, C) (``log_c``, ``Z``, ``rgb`` zero-filled on entry)."""
     P, C = colors.shape
+    npix = len(m)
     sb = BACKGROUND_EPS / gamma
-    m = np.full(npix, sb)
-    log_c = np.zeros(npix)
-    w = np.empty(P)                                      # s = log D + z / gamma, then exp(s - m), then weight
+    m[:] = sb
     for j in range(P):
         p = pixel[j]
-        sp, spn = _softplus_pair(dist[j] / sigma)
+        x = dist[j] / sigma
+        e = math.exp(-abs(x))                            # softplus(x) and softplus(-x) from one exp
+        lg = math.log1p(e)
+        sp, spn = max(x, 0.0) + lg, max(-x, 0.0) + lg
+        ex[j] = e
         log_c[p] += -sp
         s = -spn + ((zfar - depth[j]) / (zfar - znear)) / gamma
         w[j] = s
         if s > m[p]:
             m[p] = s
-    Z = np.zeros(npix)
     for j in range(P):
         e = math.exp(w[j] - m[pixel[j]])
         w[j] = e
         Z[pixel[j]] += e
-    alpha = np.empty(npix)
-    wb = np.empty(npix)
     for p in range(npix):
         alpha[p] = 0.0 - math.expm1(log_c[p])
         eb = math.exp(sb - m[p])
         Z[p] += eb
         wb[p] = eb / Z[p]
-    rgb = np.zeros((npix, C))
     for j in range(P):
         p = pixel[j]
         wgt = w[j] / Z[p]
@@ -81,54 +74,56 @@ def _colour(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, z
         b = p if per_pixel else 0
         for c in range(C):
             rgb[p, c] += wb[p] * background[b, c]
-    return alpha, w, wb, rgb
 
 
 def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
-    """See ``numpy_blend.blend_forward``."""
+    """See ``numpy_blend.blend_forward``. (Outputs and work arrays come from NumPy, whose large
+    allocations take far fewer page faults than numba's own.)"""
     dist, pixel = np.ascontiguousarray(dist), np.ascontiguousarray(pixel)
     if colors is None:
-        alpha = _silhouette(dist, pixel, npix, sigma).astype(dist.dtype, copy=False)
+        alpha = np.empty(npix)
+        _silhouette(dist, pixel, sigma, np.zeros(npix), alpha)
+        alpha = alpha.astype(dist.dtype, copy=False)
         return alpha[:, None], dict(dist=dist, alpha=alpha)
     colors, depth = np.ascontiguousarray(colors), np.ascontiguousarray(depth)
     bg = np.ascontiguousarray(background).reshape(-1, colors.shape[1])
-    alpha, wgt, wb, rgb = _colour(dist, depth, colors, bg, pixel, npix, sigma, gamma, znear, zfar)
+    wgt, ex = np.empty(len(pixel)), np.empty(len(pixel))
+    alpha, wb, rgb = np.empty(npix), np.empty(npix), np.zeros((npix, colors.shape[1]))
+    _colour(dist, depth, colors, bg, pixel, sigma, gamma, znear, zfar, wgt, ex, np.empty(npix), np.zeros(npix),
+            np.zeros(npix), alpha, wb, rgb)
     alpha = alpha.astype(dist.dtype, copy=False)
     rgb = rgb.astype(colors.dtype, copy=False)
-    res = dict(dist=dist, depth=depth, alpha=alpha, wgt=wgt, wb=wb, rgb=rgb)
+    res = dict(dist=dist, depth=depth, alpha=alpha, wgt=wgt, ex=ex, wb=wb, rgb=rgb)
     return np.concatenate([rgb, alpha[:, None]], axis=1), res
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_backward(dist, alpha, g, pixel, sigma):
+def _silhouette_backward(dist, alpha, g, pixel, sigma, g_dist):
     P = len(pixel)
-    g_dist = np.empty(P)
     last = g.shape[1] - 1
     for j in range(P):
         p = pixel[j]
         x = dist[j] / sigma
         g_dist[j] = (g[p, last] * (1.0 - alpha[p])) * _sigmoid(x) / sigma
-    return g_dist
 
 
 @njit(cache=True, error_model="numpy")
-def _colour_backward(dist, colors, alpha, wgt, wb, rgb, g, pixel, sigma, gamma, znear, zfar, bg_per_pixel):
+def _colour_backward(dist, colors, alpha, wgt, ex, wb, rgb, g, pixel, sigma, gamma, znear, zfar, bg_per_pixel, g_out,
+                     g_dist, g_depth, g_colors, g_bg):
+    """Into g_dist, g_depth (P,), g_colors (P, C), g_bg ((npix, C), or (1, C) zero-filled);
+    g_out (npix,) is work space."""
     P, C = colors.shape
     npix = len(wb)
-    g_out = np.empty(npix)
     for p in range(npix):
         acc = 0.0
         for c in range(C):
             acc += g[p, c] * rgb[p, c]
         g_out[p] = acc
-    g_dist = np.empty(P)
-    g_depth = np.empty(P)
-    g_colors = np.empty((P, C))
     k = -1.0 / (gamma * (zfar - znear))
     for j in range(P):
         p = pixel[j]
         x = dist[j] / sigma
-        e = math.exp(-abs(x))                            # sigmoid(x) and sigmoid(-x) from one exp
+        e = ex[j]                                        # sigmoid(x) and sigmoid(-x) from the forward's exp
         sig_pos = (1.0 if x >= 0 else e) / (1.0 + e)
         sig_neg = (1.0 if -x >= 0 else e) / (1.0 + e)
         dot = 0.0
@@ -140,27 +135,29 @@ def _colour_backward(dist, colors, alpha, wgt, wb, rgb, g, pixel, sigma, gamma, 
         g_dist[j] = g_x / sigma
         g_depth[j] = g_s * k
     if bg_per_pixel:
-        g_bg = np.empty((npix, C))
         for p in range(npix):
             for c in range(C):
                 g_bg[p, c] = wb[p] * g[p, c]
     else:
-        g_bg = np.zeros((1, C))
         for p in range(npix):
             for c in range(C):
                 g_bg[0, c] += wb[p] * g[p, c]
-    return g_dist, g_depth, g_colors, g_bg
 
 
 def blend_backward(res, g, colors, background, pixel, sigma, gamma, znear, zfar, bg_per_pixel):
     """See ``numpy_blend.blend_backward``."""
     g, pixel = np.ascontiguousarray(g), np.ascontiguousarray(pixel)
     dist, alpha = res["dist"], res["alpha"]
+    P = len(pixel)
+    g_dist = np.empty(P)
     if colors is None:
-        return _silhouette_backward(dist, alpha, g, pixel, sigma).astype(dist.dtype, copy=False), None, None, None
-    g_dist, g_depth, g_colors, g_bg = _colour_backward(
-        dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["wb"], res["rgb"], g, pixel, sigma, gamma, znear,
-        zfar, bool(bg_per_pixel))
+        _silhouette_backward(dist, alpha, g, pixel, sigma, g_dist)
+        return g_dist.astype(dist.dtype, copy=False), None, None, None
+    npix, C = len(alpha), colors.shape[1]
+    g_depth, g_colors = np.empty(P), np.empty((P, C))
+    g_bg = np.empty((npix, C)) if bg_per_pixel else np.zeros((1, C))
+    _colour_backward(dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["ex"], res["wb"], res["rgb"], g, pixel,
+                     sigma, gamma, znear, zfar, bool(bg_per_pixel), np.empty(npix), g_dist, g_depth, g_colors, g_bg)
     return (g_dist.astype(dist.dtype, copy=False), g_depth.astype(res["depth"].dtype, copy=False),
             g_colors.astype(colors.dtype, copy=False),
             g_bg.astype(colors.dtype, copy=False) if bg_per_pixel else g_bg[0].astype(colors.dtype, copy=False))

@@ -11,10 +11,43 @@ import math
 import numpy as np
 from numba import njit
 
-from .numpy_pairs import AREA_EPS, PAIR_CHUNK
+from .numpy_pairs import AREA_EPS
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
+def _edge_offset(ax, ay, bx, by, rx, ry, ie):
+    """Closest point of edge a -> b to the point p (r = a - p): its parameter t, the offset
+    (dx, dy) from it to p and the squared distance."""
+    eX, eY = bx - ax, by - ay
+    t = -(rx * eX + ry * eY) * ie
+    t = min(max(t, 0.0), 1.0)
+    dX, dY = -rx - t * eX, -ry - t * eY
+    return t, dX, dY, dX * dX + dY * dY
+
+
+@njit(inline="always", error_model="numpy")
+def _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2):
+    """(k, t, d2, dx, dy) of the edge closest to the point (edge k from corner k to k + 1; the
+    first on ties), written with selects rather than branches."""
+    t0, dx0, dy0, q0 = _edge_offset(X0, Y0, X1, Y1, rX0, rY0, ie0)
+    t1, dx1, dy1, q1 = _edge_offset(X1, Y1, X2, Y2, rX1, rY1, ie1)
+    t2, dx2, dy2, q2 = _edge_offset(X2, Y2, X0, Y0, rX2, rY2, ie2)
+    one = q1 < q0
+    k = 1 if one else 0
+    t = t1 if one else t0
+    dx = dx1 if one else dx0
+    dy = dy1 if one else dy0
+    q = q1 if one else q0
+    two = q2 < q
+    k = 2 if two else k
+    t = t2 if two else t
+    dx = dx2 if two else dx
+    dy = dy2 if two else dy
+    q = q2 if two else q
+    return k, t, q, dx, dy
+
+
+@njit(inline="always", error_model="numpy")
 def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
     """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
     face's reciprocal squared edge lengths (``_reciprocals``)."""
@@ -25,38 +58,23 @@ def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
     E2 = rX0 * rY1 - rY0 * rX1
     area = E0 + E1 + E2
     inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
-    k = 0
-    tk = dxk = dyk = d2k = 0.0
-    for i in range(3):
-        if i == 0:
-            ax, ay, rx, ry, bx, by, ie = X0, Y0, rX0, rY0, X1, Y1, ie0
-        elif i == 1:
-            ax, ay, rx, ry, bx, by, ie = X1, Y1, rX1, rY1, X2, Y2, ie1
-        else:
-            ax, ay, rx, ry, bx, by, ie = X2, Y2, rX2, rY2, X0, Y0, ie2
-        eX, eY = bx - ax, by - ay
-        t = -(rx * eX + ry * eY) * ie
-        t = min(max(t, 0.0), 1.0)
-        dX, dY = -rx - t * eX, -ry - t * eY
-        d2 = dX * dX + dY * dY
-        if i == 0 or d2 < d2k:
-            k, tk, dxk, dyk, d2k = i, t, dX, dY, d2
+    k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2)
     return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk, d2k, dxk, dyk
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _corner_values(tri, f):
     return (np.float64(tri[f, 0, 0]), np.float64(tri[f, 1, 0]), np.float64(tri[f, 2, 0]),
             np.float64(tri[f, 0, 1]), np.float64(tri[f, 1, 1]), np.float64(tri[f, 2, 1]),
             np.float64(tri[f, 0, 2]), np.float64(tri[f, 1, 2]), np.float64(tri[f, 2, 2]))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _clamp0(w):
-    return w if (w > 0.0 or w != w) else 0.0          # np.maximum(w, 0) (NaN propagates)
+    return max(w, 0.0)                                   # np.maximum(w, 0) (NaN propagates); no branch
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective):
     """(w0..2, 1/S, wn0..2, u0..2, 1/U, b0..2, depth) as ``numpy_pairs._interpolation`` (divisions
     by per-pair sums as multiplications by their reciprocals; iZ: the corners' 1 / depth)."""
@@ -115,21 +133,19 @@ def _face_ranges(tri, radius, height, width, cull):
     return c0, r0, nx, ny
 
 
-CHUNK = 1 << 20        # candidate pairs searched per kernel call (bounds the output buffers)
+CHUNK = 1 << 24        # candidate pairs searched per kernel call (bounds the output buffers; the pages of
+                       # their unused tails are never touched, so most renders take one call and no copy)
 REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pair the exact test keeps)
 
 
 @njit(cache=True, error_model="numpy")
-def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, width, radius, scale, perspective,
-                  inside_only, dtype_like):
-    """Pairs of faces [f0, f1) in one pass: the exact test of ``numpy_pairs`` (edge functions, then
-    the distance to the closest edge), preceded by a quick rejection of candidates farther than the
-    radius from one of the triangle's edge lines."""
-    pixel = np.empty(capacity, np.int64)
-    face = np.empty(capacity, np.int64)
-    dist = np.empty(capacity, dtype_like.dtype)
-    bary = np.empty((capacity, 3), dtype_like.dtype)
-    depth = np.empty(capacity, dtype_like.dtype)
+def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, perspective, inside_only,
+                  interpolate, pixel, face, dist, bary, depth, edge, coef):
+    """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
+    with room for every candidate; ``bary`` and ``depth`` only when ``interpolate``); returns their
+    number. The exact test of ``numpy_pairs``
+    (edge functions, then the distance to the closest edge), preceded by a quick rejection of
+    candidates farther than the radius from one of the triangle's edge lines."""
     r2 = radius * radius
     s2 = scale ** 2
     j = 0
@@ -163,18 +179,31 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, capacity, height, wid
                 t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2)
                 if not (inside or t[13] <= r2):
                     continue
-                ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
                 pixel[j] = base + row * width + col
                 face[j] = f
-                dist[j] = (1.0 if inside else -1.0) * t[13] * s2
-                bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
-                depth[j] = ip[14]
+                sign = 1.0 if inside else -1.0
+                dist[j] = sign * t[13] * s2
+                if interpolate:
+                    ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
+                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
+                    depth[j] = ip[14]
+                c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
+                edge[j] = t[11]
+                coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
                 j += 1
-    return pixel[:j], face[:j], dist[:j], bary[:j], depth[:j]
+    return j
 
 
 def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
     """See ``numpy_pairs.find_pairs``."""
+    return search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only)[:5]
+
+
+def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only,
+                 interpolate=True):
+    """``find_pairs``'s outputs and what ``pair_distance_backward`` needs: (pixel, face, dist, bary,
+    depth, (edge (P,) int8, coef (P, 3): t, d dist / d closest point)); ``interpolate=False``: no
+    barycentrics and depths (None)."""
     tri = np.ascontiguousarray(tri)
     image = np.ascontiguousarray(image, dtype=np.int64)
     radius, scale = float(radius), float(scale)
@@ -186,143 +215,189 @@ def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspec
     while start < len(ends):
         base = ends[start - 1] if start else 0
         stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
-        parts.append(_search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(ends[stop - 1] - base), int(height),
-                                   int(width), radius, scale, bool(perspective), bool(inside_only), tri[:0, 0, 0]))
+        capacity = int(ends[stop - 1] - base)
+        # buffers from NumPy (whose large allocations are backed by huge pages: far fewer page faults
+        # than numba's own); the pages of the unused tail are never touched
+        room = capacity if interpolate else 0
+        buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, tri.dtype),
+                   np.empty((room, 3), tri.dtype), np.empty(room, tri.dtype), np.empty(capacity, np.int8),
+                   np.empty((capacity, 3)))
+        n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
+                          bool(perspective), bool(inside_only), bool(interpolate), *buffers)
+        parts.append(tuple(b[:n] for b in buffers))
         start = stop
     if not parts:
         empty = np.zeros(0, np.int64)
-        return empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy()
+        return (empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy(),
+                (np.zeros(0, np.int8), np.zeros((0, 3))))
     if len(parts) == 1:                                  # trimmed views: the buffers hold < 2x the pairs
-        return parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
+        out = parts[0] if 2 * len(parts[0][0]) >= ends[-1] else tuple(a.copy() for a in parts[0])
+    else:
+        out = tuple(np.concatenate([p[i] for p in parts]) for i in range(7))
+    if not interpolate:
+        out = out[:3] + (None, None) + out[5:]
+    return out[:5] + (out[5:],)
+
+
+@njit(inline="always", error_model="numpy")
+def _pixel_centre(p, hw, width, inv_hw, inv_w):
+    """Centre (x, y) of flat pixel p (= image * hw + row * width + col) without integer divisions
+    (quotients from a float product, then corrected: exact for any index)."""
+    q = np.int64((p + 0.5) * inv_hw)
+    local = p - q * hw
+    if local < 0:
+        local += hw
+    elif local >= hw:
+        local -= hw
+    row = np.int64((local + 0.5) * inv_w)
+    col = local - row * width
+    if col < 0:
+        col += width
+        row -= 1
+    elif col >= width:
+        col -= width
+        row += 1
+    return col + 0.5, row + 0.5
 
 
 @njit(cache=True, error_model="numpy")
-def _geometry(tri, pixel, face, height, width, scale, perspective, dtype_like):
+def _geometry(tri, pixel, face, height, width, scale, perspective, dist, bary, depth):
     P = len(face)
-    dist = np.empty(P, dtype_like.dtype)
-    bary = np.empty((P, 3), dtype_like.dtype)
-    depth = np.empty(P, dtype_like.dtype)
     s2 = scale ** 2
     inv = _reciprocals(tri)
+    hw = height * width
+    inv_hw, inv_w = 1.0 / hw, 1.0 / width
     for j in range(P):
         f = face[j]
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        local = pixel[j] % (height * width)
-        px, py = local % width + 0.5, local // width + 0.5
+        px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
         t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
         ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, inv[f, 3], inv[f, 4], inv[f, 5], perspective)
         dist[j] = (1.0 if t[10] else -1.0) * t[13] * s2
         bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
         depth[j] = ip[14]
-    return dist, bary, depth
 
 
 def pair_geometry(tri, pixel, face, height, width, scale, perspective):
     """See ``numpy_pairs.pair_geometry``."""
     tri = np.ascontiguousarray(tri)
-    return _geometry(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width),
-                     float(scale), bool(perspective), tri[:0, 0, 0])
+    P = len(face)
+    out = np.empty(P, tri.dtype), np.empty((P, 3), tri.dtype), np.empty(P, tri.dtype)
+    _geometry(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width), float(scale),
+              bool(perspective), *out)
+    return out
+
+
+@njit(inline="always", error_model="numpy")
+def _add_edge_grad(total, f, k, tk, ax, ay):
+    """Scatter the gradient (ax, ay) with respect to the closest point of edge k (at parameter tk)
+    into face f's corners k (share 1 - tk) and k + 1 (share tk)."""
+    sa, sb = 1.0 - tk, tk
+    a = 3 * k
+    b = 3 * (k + 1) if k < 2 else 0
+    c = 3 * (k + 2) if k < 1 else 3 * (k - 1)          # the third corner: 0 * gradient (NaN propagates)
+    total[f, a] += sa * ax
+    total[f, a + 1] += sa * ay
+    total[f, b] += sb * ax
+    total[f, b + 1] += sb * ay
+    total[f, c] += 0.0 * ax
+    total[f, c + 1] += 0.0 * ay
 
 
 @njit(cache=True, error_model="numpy")
-def _pair_grad(tri, inv, f, px, py, s2, perspective, use_bary, gd, gb0, gb1, gb2, gz, out, j):
-    """Write the (9,) gradient (corner * 3 + component) of pair j into out[j]."""
-    X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-    t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
-    rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk = t[:13]
-    dxk, dyk = t[14], t[15]
-    gx0 = gx1 = gx2 = gy0 = gy1 = gy2 = gz0 = gz1 = gz2 = 0.0
-    if use_bary:
-        iZ0, iZ1, iZ2 = inv[f, 3], inv[f, 4], inv[f, 5]
-        ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-        w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU = ip[:11]
-        if perspective:
-            gU = -(gz + ((gb0 * u0 + gb1 * u1) + gb2 * u2)) * (iU * iU)
-            gu0, gu1, gu2 = gb0 * iU + gU, gb1 * iU + gU, gb2 * iU + gU
-            gn0, gn1, gn2 = gu0 * iZ0, gu1 * iZ1, gu2 * iZ2
-            gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
-        else:
-            gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
-            gz0, gz1, gz2 = gz * n0, gz * n1, gz * n2
-        dot = (gn0 * n0 + gn1 * n1) + gn2 * n2
-        gc0, gc1, gc2 = (gn0 - dot) * iS, (gn1 - dot) * iS, (gn2 - dot) * iS
-        gw0 = gc0 * (1.0 if w0 > 0 else 0.0)
-        gw1 = gc1 * (1.0 if w1 > 0 else 0.0)
-        gw2 = gc2 * (1.0 if w2 > 0 else 0.0)
-        dot = (gw0 * w0 + gw1 * w1) + gw2 * w2
-        ia = 1.0 / area
-        gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia
-        # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
-        gx0 = gE2 * rY1 - gE1 * rY2
-        gx1 = gE0 * rY2 - gE2 * rY0
-        gx2 = gE1 * rY0 - gE0 * rY1
-        gy0 = gE1 * rX2 - gE2 * rX1
-        gy1 = gE2 * rX0 - gE0 * rX2
-        gy2 = gE0 * rX1 - gE1 * rX0
-    g_d2 = gd * (1.0 if inside else -1.0) * s2
-    ax = -2.0 * g_d2 * dxk
-    ay = -2.0 * g_d2 * dyk
-    sa, sb = 1.0 - tk, tk                                # shares of corners k and k + 1
-    if k == 0:
-        gx0 += sa * ax
-        gy0 += sa * ay
-        gx1 += sb * ax
-        gy1 += sb * ay
-        gx2 += 0.0 * ax
-        gy2 += 0.0 * ay
-    elif k == 1:
-        gx1 += sa * ax
-        gy1 += sa * ay
-        gx2 += sb * ax
-        gy2 += sb * ay
-        gx0 += 0.0 * ax
-        gy0 += 0.0 * ay
-    else:
-        gx2 += sa * ax
-        gy2 += sa * ay
-        gx0 += sb * ax
-        gy0 += sb * ay
-        gx1 += 0.0 * ax
-        gy1 += 0.0 * ay
-    out[j, 0], out[j, 1], out[j, 2] = gx0, gy0, gz0
-    out[j, 3], out[j, 4], out[j, 5] = gx1, gy1, gz1
-    out[j, 6], out[j, 7], out[j, 8] = gx2, gy2, gz2
-
-
-@njit(cache=True, error_model="numpy")
-def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_bary,
-                       dtype_like):
+def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
+                       use_bary, dtype_like):
+    """Per pair (serially, in pair order: deterministic) the gradient with respect to its face's
+    corners, accumulated in place; the per-pair terms are recomputed from the corners."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
     s2 = scale ** 2
     inv = _reciprocals(tri)
-    buf = np.empty((min(P, PAIR_CHUNK), 9), np.float64)
-    for a in range(0, P, PAIR_CHUNK):
-        b = min(a + PAIR_CHUNK, P)
-        for j in range(a, b):
-            local = pixel[j] % (height * width)
-            px, py = local % width + 0.5, local // width + 0.5
-            gb0 = gb1 = gb2 = gz = 0.0
-            if use_bary:
-                gb0, gb1, gb2, gz = g_bary[j, 0], g_bary[j, 1], g_bary[j, 2], g_depth[j]
-            _pair_grad(tri, inv, face[j], px, py, s2, perspective, use_bary, np.float64(g_dist[j]), np.float64(gb0),
-                       np.float64(gb1), np.float64(gb2), np.float64(gz), buf, j - a)
-        for j in range(a, b):                            # serial scatter-add in pair order
-            f = face[j]
-            for c in range(9):
-                total[f, c] += buf[j - a, c]
+    hw = height * width
+    inv_hw, inv_w = 1.0 / hw, 1.0 / width
+    for j in range(P):
+        f = face[j]
+        px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
+        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+        rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
+        rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
+        E0 = rX1 * rY2 - rY1 * rX2
+        E1 = rX2 * rY0 - rY2 * rX0
+        E2 = rX0 * rY1 - rY0 * rX1
+        area = E0 + E1 + E2
+        if use_bary:
+            gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
+                np.float64(g_depth[j])
+            iZ0, iZ1, iZ2 = inv[f, 3], inv[f, 4], inv[f, 5]
+            ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
+            w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU = ip[:11]
+            if perspective:
+                gU = -(gz + ((gb0 * u0 + gb1 * u1) + gb2 * u2)) * (iU * iU)
+                gu0, gu1, gu2 = gb0 * iU + gU, gb1 * iU + gU, gb2 * iU + gU
+                gn0, gn1, gn2 = gu0 * iZ0, gu1 * iZ1, gu2 * iZ2
+                gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
+            else:
+                gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
+                gz0, gz1, gz2 = gz * n0, gz * n1, gz * n2
+            dot = (gn0 * n0 + gn1 * n1) + gn2 * n2
+            gc0, gc1, gc2 = (gn0 - dot) * iS, (gn1 - dot) * iS, (gn2 - dot) * iS
+            gw0 = gc0 * np.float64(w0 > 0)
+            gw1 = gc1 * np.float64(w1 > 0)
+            gw2 = gc2 * np.float64(w2 > 0)
+            dot = (gw0 * w0 + gw1 * w1) + gw2 * w2
+            ia = 1.0 / area
+            gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia
+            # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
+            total[f, 0] += gE2 * rY1 - gE1 * rY2
+            total[f, 1] += gE1 * rX2 - gE2 * rX1
+            total[f, 2] += gz0
+            total[f, 3] += gE0 * rY2 - gE2 * rY0
+            total[f, 4] += gE2 * rX0 - gE0 * rX2
+            total[f, 5] += gz1
+            total[f, 6] += gE1 * rY0 - gE0 * rY1
+            total[f, 7] += gE0 * rX1 - gE1 * rX0
+            total[f, 8] += gz2
+        if use_dist:
+            inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
+            k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, inv[f, 0],
+                                                 inv[f, 1], inv[f, 2])
+            g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
+            _add_edge_grad(total, f, k, tk, -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk)
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 
 def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth):
     """See ``numpy_pairs.pair_geometry_backward``."""
     tri = np.ascontiguousarray(tri)
-    use_bary = bool(np.any(g_bary) or np.any(g_depth))
+    use_bary = g_bary is not None or g_depth is not None
+    if use_bary:
+        g_bary = np.zeros((len(face), 3), tri.dtype) if g_bary is None else np.ascontiguousarray(g_bary)
+        g_depth = np.zeros(len(face), tri.dtype) if g_depth is None else np.ascontiguousarray(g_depth)
+    else:
+        g_bary, g_depth = np.zeros((0, 3), tri.dtype), np.zeros(0, tri.dtype)
+    use_dist = g_dist is not None
+    g_dist = np.zeros(0, tri.dtype) if g_dist is None else np.ascontiguousarray(g_dist)
     return _geometry_backward(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width),
-                              float(scale), bool(perspective), np.ascontiguousarray(g_dist),
-                              np.ascontiguousarray(g_bary), np.ascontiguousarray(g_depth), use_bary, tri[:0, 0, 0])
+                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_dist, use_bary,
+                              tri[:0, 0, 0])
+
+
+@njit(cache=True, error_model="numpy")
+def _distance_backward(num_faces, face, edge, coef, g_dist, dtype_like):
+    total = np.zeros((num_faces, 9))
+    for j in range(len(face)):
+        g = np.float64(g_dist[j])
+        _add_edge_grad(total, face[j], edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2])
+    return total.astype(dtype_like.dtype).reshape(num_faces, 3, 3)
+
+
+def pair_distance_backward(tri, face, saved, g_dist):
+    """(M, 3, 3) gradient with respect to ``tri`` of the pairs' ``dist`` given its cotangent, from
+    what ``search_pairs`` saved (each pair's closest edge, its parameter and the gradient of dist
+    with respect to the closest point): one short pass, no per-pair geometry recomputed."""
+    edge, coef = saved
+    return _distance_backward(len(tri), face, edge, coef, np.ascontiguousarray(g_dist), tri[:0, 0, 0])
 
 
 @njit(cache=True, error_model="numpy")

@@ -1,9 +1,15 @@
-"""Compiled (numba) per-pair lighting of the ``flat`` and ``phong`` shaders, fused with its VJP.
+"""Compiled (numba) per-pair lighting of the ``flat`` and ``phong`` shaders, fused with the
+interpolation of its inputs and with its VJP.
 
-Reference: the engine code of ``render.shading`` (``light_terms`` and ``_lit_pairs``), which the
-NumPy kernel set runs as it is. Per pair j (camera ``image[j]``), with lights l:
+Reference: the engine code of ``render.shading`` (``interpolate``, ``light_terms`` and
+``_lit_pairs``), which the NumPy kernel set runs as it is. Per pair j of mesh face f = parent[j]
+with vertices i_k = faces[f, k] and barycentrics b_k = bary[j, k], camera ``image`` (from the
+flat pixel index), and lights l:
 
-    n = normals[j] (unit-normalized first when ``normalize``), v = view direction,
+    point = sum_k b_k verts[i_k];
+    n = sum_k b_k normal_source[i_k], unit-normalized (phong), or normal_source[f] (flat);
+    base = sum_k b_k base_source[i_k] (vertex colours), base_source[j] (per pair) or base_source[0];
+    v = view direction,
     L_l = unit vector to light l, s_l = its attenuation (1 without),
     out = base * (ambient + diffuse * sum_l color_l max(n.L_l, 0) s_l)
           + specular * sum_l color_l [n.L_l > 0] max(r_l.v, 0) ** shininess s_l,   r_l = 2 (n.L_l) n - L_l.
@@ -20,23 +26,14 @@ from numba import njit
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _unit(x0, x1, x2):
     sq = x0 * x0 + x1 * x1 + x2 * x2
     s = 1.0 / math.sqrt(sq) if sq > NORMAL_EPS else 0.0
     return x0 * s, x1 * s, x2 * s, s
 
 
-@njit(cache=True, error_model="numpy")
-def _unit_backward(x0, x1, x2, s, g0, g1, g2):
-    """VJP of x * s(x) with s = |x|^-1 (0 below the threshold)."""
-    if s == 0.0:
-        return 0.0, 0.0, 0.0
-    dot = (g0 * x0 + g1 * x1 + g2 * x2) * s * s * s
-    return g0 * s - dot * x0, g1 * s - dot * x1, g2 * s - dot * x2
-
-
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", error_model="numpy")
 def _to_light(kind, vec, att, l, p0, p1, p2):
     """(L, d, d2, scale, diff) of light l at point p."""
     if kind[l] == 0:
@@ -48,76 +45,155 @@ def _to_light(kind, vec, att, l, p0, p1, p2):
     return q0 / d, q1 / d, q2 / d, d, d2, scale, q0, q1, q2
 
 
+@njit(inline="always", error_model="numpy")
+def _power(x, k):
+    """x ** k for x > 0; an integral exponent up to 64 by repeated squaring (a few ulp from pow)."""
+    if k == math.floor(k) and 0.0 <= k <= 64.0:
+        n = int(k)
+        out = 1.0
+        while n:
+            if n & 1:
+                out *= x
+            x *= x
+            n >>= 1
+        return out
+    return x ** k
+
+
+@njit(inline="always", error_model="numpy")
+def _camera(pixel, hw, inv_hw):
+    """Camera index of flat pixel index ``pixel`` (pixel // hw without an integer division)."""
+    q = np.int64((pixel + 0.5) * inv_hw)
+    if q * hw > pixel:
+        q -= 1
+    elif (q + 1) * hw <= pixel:
+        q += 1
+    return q
+
+
+@njit(inline="always", error_model="numpy")
+def _interp3(values, i0, i1, i2, b0, b1, b2):
+    """sum_k b_k values[i_k] (3 channels), in the order of ``numba_attributes.interpolate``."""
+    return ((b0 * values[i0, 0] + b1 * values[i1, 0]) + b2 * values[i2, 0],
+            (b0 * values[i0, 1] + b1 * values[i1, 1]) + b2 * values[i2, 1],
+            (b0 * values[i0, 2] + b1 * values[i1, 2]) + b2 * values[i2, 2])
+
+
+@njit(inline="always", error_model="numpy")
+def _pair_inputs(j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode):
+    f = parent[j]
+    i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+    b0, b1, b2 = np.float64(bary[j, 0]), np.float64(bary[j, 1]), np.float64(bary[j, 2])
+    p0, p1, p2 = _interp3(verts, i0, i1, i2, b0, b1, b2)
+    if phong:
+        r0, r1, r2 = _interp3(normal_source, i0, i1, i2, b0, b1, b2)
+    else:
+        r0, r1, r2 = normal_source[f, 0], normal_source[f, 1], normal_source[f, 2]
+    if base_mode == 1:
+        a0, a1, a2 = _interp3(base_source, i0, i1, i2, b0, b1, b2)
+    else:
+        k = j if base_mode == 0 else 0
+        a0, a1, a2 = base_source[k, 0], base_source[k, 1], base_source[k, 2]
+    return f, i0, i1, i2, b0, b1, b2, p0, p1, p2, r0, r1, r2, a0, a1, a2
+
+
 @njit(cache=True, error_model="numpy")
-def _forward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, att,
-             ambient, diffuse, specular, shininess):
-    P = base.shape[0]
-    out = np.empty((P, 3))
+def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
+             orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, out, state):
+    """Colours into ``out`` (P, 3); per pair into ``state`` (P, 8) the unit normal and view
+    direction and their normalizing scales (n, |r|^-1, v, |w|^-1), which the backward reuses."""
+    P = bary.shape[0]
+    inv_hw = 1.0 / hw
     for j in range(P):
-        p0, p1, p2 = points[j, 0], points[j, 1], points[j, 2]
-        n0, n1, n2 = normals[j, 0], normals[j, 1], normals[j, 2]
-        if normalize:
-            n0, n1, n2, _ = _unit(n0, n1, n2)
-        i = image[j]
+        f, i0, i1, i2, b0, b1, b2, p0, p1, p2, n0, n1, n2, a0, a1, a2 = _pair_inputs(
+            j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode)
+        sn = 1.0
+        if phong:
+            n0, n1, n2, sn = _unit(n0, n1, n2)
+        i = _camera(pixel[j], hw, inv_hw)
+        sv = 1.0
         if orthographic:
             v0, v1, v2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
         else:
-            v0, v1, v2, _ = _unit(view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2)
-        dif = np.zeros(3)
-        spe = np.zeros(3)
+            v0, v1, v2, sv = _unit(view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2)
+        state[j, 0], state[j, 1], state[j, 2], state[j, 3] = n0, n1, n2, sn
+        state[j, 4], state[j, 5], state[j, 6], state[j, 7] = v0, v1, v2, sv
+        d0 = d1 = d2_ = s0 = s1 = s2 = 0.0
         for l in range(kind.shape[0]):
-            L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
+            L0, L1, L2, d, dd, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
             ndotl = n0 * L0 + n1 * L1 + n2 * L2
             relu = ndotl if ndotl > 0 else 0.0
             power = 0.0
             if ndotl > 0:
                 rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
                 if rv > 0:
-                    power = rv ** shininess
-            for c in range(3):
-                dif[c] += color[l, c] * (relu * scale)
-                spe[c] += color[l, c] * (power * scale)
-        for c in range(3):
-            out[j, c] = base[j, c] * (ambient[c] + diffuse[c] * dif[c]) + specular[c] * spe[c]
-    return out
+                    power = _power(rv, shininess)
+            d0 += color[l, 0] * (relu * scale)
+            d1 += color[l, 1] * (relu * scale)
+            d2_ += color[l, 2] * (relu * scale)
+            s0 += color[l, 0] * (power * scale)
+            s1 += color[l, 1] * (power * scale)
+            s2 += color[l, 2] * (power * scale)
+        out[j, 0] = a0 * (ambient[0] + diffuse[0] * d0) + specular[0] * s0
+        out[j, 1] = a1 * (ambient[1] + diffuse[1] * d1) + specular[1] * s1
+        out[j, 2] = a2 * (ambient[2] + diffuse[2] * d2_) + specular[2] * s2
+
+
+@njit(inline="always", error_model="numpy")
+def _scatter3(g_values, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
+    """VJP of ``_interp3``: g_values[i_k] += b_k g; returns the barycentrics' (g . values[i_k])."""
+    g_values[i0, 0] += b0 * g0
+    g_values[i0, 1] += b0 * g1
+    g_values[i0, 2] += b0 * g2
+    g_values[i1, 0] += b1 * g0
+    g_values[i1, 1] += b1 * g1
+    g_values[i1, 2] += b1 * g2
+    g_values[i2, 0] += b2 * g0
+    g_values[i2, 1] += b2 * g1
+    g_values[i2, 2] += b2 * g2
+    return ((g0 * values[i0, 0] + g1 * values[i0, 1]) + g2 * values[i0, 2],
+            (g0 * values[i1, 0] + g1 * values[i1, 1]) + g2 * values[i1, 2],
+            (g0 * values[i2, 0] + g1 * values[i2, 1]) + g2 * values[i2, 2])
 
 
 @njit(cache=True, error_model="numpy")
-def _backward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, att,
-              ambient, diffuse, specular, shininess, need_shininess, g):
-    P = base.shape[0]
+def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
+              orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, state, need_shininess, g,
+              g_bary, g_base):
+    """Gradients; ``state``: the forward's; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's
+    shape) given zero-filled. The VJP of x |x|^-1 is written with the unit vector u and the scale
+    s: s (g - (g . u) u)."""
+    P = bary.shape[0]
     nl = kind.shape[0]
-    g_base = np.empty((P, 3))
-    g_points = np.zeros((P, 3))
-    g_normals = np.empty((P, 3))
+    inv_hw = 1.0 / hw
+    points_needed = False
+    for l in range(nl):
+        points_needed = points_needed or kind[l] != 0
+    g_verts = np.zeros(verts.shape)
+    g_normals = np.zeros(normal_source.shape)
     g_view = np.zeros(view_source.shape)
     g_vec = np.zeros((nl, 3))
     g_color = np.zeros((nl, 3))
-    g_ambient = np.zeros(3)
-    g_diffuse = np.zeros(3)
-    g_specular = np.zeros(3)
     g_shininess = 0.0
-    dif = np.empty(3)
-    spe = np.empty(3)
-    g_dif = np.empty(3)
-    g_spe = np.empty(3)
+    # sums over pairs kept in registers (per channel c: ambient, diffuse, specular)
+    gA0 = gA1 = gA2 = gD0 = gD1 = gD2 = gS0 = gS1 = gS2 = 0.0
     per_light = np.empty((nl, 14))                       # the forward's per-light values of the pair
     for j in range(P):
-        p0, p1, p2 = points[j, 0], points[j, 1], points[j, 2]
-        r0, r1, r2 = normals[j, 0], normals[j, 1], normals[j, 2]
-        sn = 1.0
-        n0, n1, n2 = r0, r1, r2
-        if normalize:
-            n0, n1, n2, sn = _unit(r0, r1, r2)
-        i = image[j]
-        w0, w1, w2 = view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2
-        sv = 1.0
-        if orthographic:
-            v0, v1, v2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
+        f = parent[j]
+        i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+        b0, b1, b2 = np.float64(bary[j, 0]), np.float64(bary[j, 1]), np.float64(bary[j, 2])
+        p0 = p1 = p2 = 0.0
+        if points_needed:
+            p0, p1, p2 = _interp3(verts, i0, i1, i2, b0, b1, b2)
+        if base_mode == 1:
+            a0, a1, a2 = _interp3(base_source, i0, i1, i2, b0, b1, b2)
         else:
-            v0, v1, v2, sv = _unit(w0, w1, w2)
-        dif[:] = 0.0
-        spe[:] = 0.0
+            k = j if base_mode == 0 else 0
+            a0, a1, a2 = base_source[k, 0], base_source[k, 1], base_source[k, 2]
+        n0, n1, n2, sn = state[j, 0], state[j, 1], state[j, 2], state[j, 3]
+        v0, v1, v2, sv = state[j, 4], state[j, 5], state[j, 6], state[j, 7]
+        i = _camera(pixel[j], hw, inv_hw)
+        dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
         for l in range(nl):                              # forward again: the per-pair sums
             L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
             ndotl = n0 * L0 + n1 * L1 + n2 * L2
@@ -127,21 +203,31 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
             if ndotl > 0:
                 rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
                 if rv > 0:
-                    power = rv ** shininess
-            for c in range(3):
-                dif[c] += color[l, c] * (relu * scale)
-                spe[c] += color[l, c] * (power * scale)
+                    power = _power(rv, shininess)
+            dif0 += color[l, 0] * (relu * scale)
+            dif1 += color[l, 1] * (relu * scale)
+            dif2 += color[l, 2] * (relu * scale)
+            spe0 += color[l, 0] * (power * scale)
+            spe1 += color[l, 1] * (power * scale)
+            spe2 += color[l, 2] * (power * scale)
             row = per_light[l]
             row[0], row[1], row[2], row[3], row[4], row[5], row[6] = L0, L1, L2, d, d2, scale, q0
             row[7], row[8], row[9], row[10], row[11], row[12] = q1, q2, ndotl, relu, rv, power
-        for c in range(3):
-            gc = g[j, c]
-            g_base[j, c] = gc * (ambient[c] + diffuse[c] * dif[c])
-            g_ambient[c] += gc * base[j, c]
-            g_diffuse[c] += gc * base[j, c] * dif[c]
-            g_specular[c] += gc * spe[c]
-            g_dif[c] = gc * base[j, c] * diffuse[c]
-            g_spe[c] = gc * specular[c]
+        g0, g1, g2 = g[j, 0], g[j, 1], g[j, 2]
+        ga0 = g0 * (ambient[0] + diffuse[0] * dif0)
+        ga1 = g1 * (ambient[1] + diffuse[1] * dif1)
+        ga2 = g2 * (ambient[2] + diffuse[2] * dif2)
+        gA0 += g0 * a0
+        gA1 += g1 * a1
+        gA2 += g2 * a2
+        gD0 += g0 * a0 * dif0
+        gD1 += g1 * a1 * dif1
+        gD2 += g2 * a2 * dif2
+        gS0 += g0 * spe0
+        gS1 += g1 * spe1
+        gS2 += g2 * spe2
+        gdif0, gdif1, gdif2 = g0 * a0 * diffuse[0], g1 * a1 * diffuse[1], g2 * a2 * diffuse[2]
+        gspe0, gspe1, gspe2 = g0 * specular[0], g1 * specular[1], g2 * specular[2]
         gn0 = gn1 = gn2 = 0.0
         gv0 = gv1 = gv2 = 0.0
         gp0 = gp1 = gp2 = 0.0
@@ -153,10 +239,12 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
             g_scale = 0.0
             g_power = 0.0
             for c in range(3):
-                g_color[l, c] += g_dif[c] * (relu * scale) + g_spe[c] * (power * scale)
-                g_relu += g_dif[c] * color[l, c] * scale
-                g_power += g_spe[c] * color[l, c] * scale
-                g_scale += g_dif[c] * color[l, c] * relu + g_spe[c] * color[l, c] * power
+                gdif = gdif0 if c == 0 else (gdif1 if c == 1 else gdif2)
+                gspe = gspe0 if c == 0 else (gspe1 if c == 1 else gspe2)
+                g_color[l, c] += gdif * (relu * scale) + gspe * (power * scale)
+                g_relu += gdif * color[l, c] * scale
+                g_power += gspe * color[l, c] * scale
+                g_scale += gdif * color[l, c] * relu + gspe * color[l, c] * power
             g_ndotl = g_relu if ndotl > 0 else 0.0
             gL0 = gL1 = gL2 = 0.0
             if power > 0:
@@ -203,24 +291,40 @@ def _backward(base, points, normals, image, view_source, orthographic, normalize
                 gp0 -= gq0
                 gp1 -= gq1
                 gp2 -= gq2
-        if normalize:
-            gn0, gn1, gn2 = _unit_backward(r0, r1, r2, sn, gn0, gn1, gn2)
-        g_normals[j, 0], g_normals[j, 1], g_normals[j, 2] = gn0, gn1, gn2
         if orthographic:
             g_view[i, 0] += gv0
             g_view[i, 1] += gv1
             g_view[i, 2] += gv2
         else:
-            gw0, gw1, gw2 = _unit_backward(w0, w1, w2, sv, gv0, gv1, gv2)
+            dot = gv0 * v0 + gv1 * v1 + gv2 * v2
+            gw0, gw1, gw2 = sv * (gv0 - dot * v0), sv * (gv1 - dot * v1), sv * (gv2 - dot * v2)
             g_view[i, 0] += gw0
             g_view[i, 1] += gw1
             g_view[i, 2] += gw2
             gp0 -= gw0
             gp1 -= gw1
             gp2 -= gw2
-        g_points[j, 0], g_points[j, 1], g_points[j, 2] = gp0, gp1, gp2
-    return (g_base, g_points, g_normals, g_view, g_vec, g_color, g_ambient, g_diffuse, g_specular,
-            np.array(g_shininess))
+        gb0, gb1, gb2 = _scatter3(g_verts, verts, i0, i1, i2, b0, b1, b2, gp0, gp1, gp2)
+        if phong:
+            dot = gn0 * n0 + gn1 * n1 + gn2 * n2
+            gn0, gn1, gn2 = sn * (gn0 - dot * n0), sn * (gn1 - dot * n1), sn * (gn2 - dot * n2)
+            h0, h1, h2 = _scatter3(g_normals, normal_source, i0, i1, i2, b0, b1, b2, gn0, gn1, gn2)
+            gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
+        else:
+            g_normals[f, 0] += gn0
+            g_normals[f, 1] += gn1
+            g_normals[f, 2] += gn2
+        if base_mode == 1:
+            h0, h1, h2 = _scatter3(g_base, base_source, i0, i1, i2, b0, b1, b2, ga0, ga1, ga2)
+            gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
+        else:
+            k = j if base_mode == 0 else 0
+            g_base[k, 0] += ga0
+            g_base[k, 1] += ga1
+            g_base[k, 2] += ga2
+        g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = gb0, gb1, gb2
+    return (g_base, g_bary, g_verts, g_normals, g_view, g_vec, g_color, np.array([gA0, gA1, gA2]),
+            np.array([gD0, gD1, gD2]), np.array([gS0, gS1, gS2]), np.array(g_shininess))
 
 
 def _arrays(args):
@@ -228,21 +332,37 @@ def _arrays(args):
                  else a for a in args)
 
 
-def light_pairs(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color, attenuation,
-                ambient, diffuse, specular, shininess):
-    """(P, 3) lit colours; see the module doc. All float arrays; ``image`` (P,) int; ``shininess`` ()."""
-    args = _arrays((base, points, normals, np.ascontiguousarray(image, dtype=np.int64), view_source,
-                    bool(orthographic), bool(normalize), np.ascontiguousarray(kind, dtype=np.int64), vec, color,
-                    attenuation, ambient, diffuse, specular))
-    return _forward(*args, float(shininess))
+def _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
+                 orthographic, kind, vec, color, attenuation, ambient, diffuse, specular):
+    return _arrays((bary, np.ascontiguousarray(faces, dtype=np.int64), np.ascontiguousarray(parent, dtype=np.int64),
+                    np.ascontiguousarray(pixel, dtype=np.int64), int(hw), verts, normal_source, bool(phong), base,
+                    int(base_mode), view_source, bool(orthographic), np.ascontiguousarray(kind, dtype=np.int64), vec,
+                    color, attenuation, ambient, diffuse, specular))
 
 
-def light_pairs_backward(base, points, normals, image, view_source, orthographic, normalize, kind, vec, color,
-                         attenuation, ambient, diffuse, specular, shininess, g, need_shininess=True):
-    """Gradients of ``light_pairs`` with respect to (base, points, normals, view_source, vec, color,
-    ambient, diffuse, specular, shininess) given the cotangent g (P, 3); ``need_shininess=False``
-    skips the shininess gradient (returned as 0)."""
-    args = _arrays((base, points, normals, np.ascontiguousarray(image, dtype=np.int64), view_source,
-                    bool(orthographic), bool(normalize), np.ascontiguousarray(kind, dtype=np.int64), vec, color,
-                    attenuation, ambient, diffuse, specular))
-    return _backward(*args, float(shininess), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64))
+def light_pairs(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
+                orthographic, kind, vec, color, attenuation, ambient, diffuse, specular, shininess):
+    """((P, 3) lit colours, state) of pairs (barycentrics ``bary`` (P, 3) over mesh faces ``parent`` (P,),
+    camera ``pixel // hw``); see the module doc. ``base``: (V, 3) vertex colours (base_mode 1), (P, 3)
+    per pair (0) or (1, 3) for all (2); ``normal_source``: (V, 3) vertex normals (phong) or (F, 3) face
+    normals (flat); ``view_source``: (N, 3) camera centres, or view directions when orthographic;
+    ``shininess`` a number; ``state``: what ``light_pairs_backward`` reuses (P, 8)."""
+    args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
+                        orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
+    out = np.empty((len(bary), 3))                       # from NumPy: fewer page faults than numba's own
+    state = np.empty((len(bary), 8))
+    _forward(*args, float(shininess), out, state)
+    return out, state
+
+
+def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
+                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular, shininess, state,
+                         g, need_shininess=True):
+    """Gradients of ``light_pairs`` with respect to (base, bary, verts, normal_source, view_source,
+    vec, color, ambient, diffuse, specular, shininess) given the forward's ``state`` and the
+    cotangent g (P, 3);
+    ``need_shininess=False`` skips the shininess gradient (returned as 0)."""
+    args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
+                        orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
+    return _backward(*args, float(shininess), state, bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
+                     np.empty((len(bary), 3)), np.zeros(np.shape(base)))

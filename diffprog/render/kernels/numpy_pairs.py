@@ -199,17 +199,24 @@ def _chunk_backward(terms, Z, scale, perspective, g_dist, g_bary, g_depth):
 
 def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth):
     """(M, 3, 3) gradient with respect to ``tri`` of ``pair_geometry``'s outputs given their
-    cotangents; the per-pair terms are recomputed chunk by chunk (memory stays small)."""
+    cotangents (None: that output is unused); the per-pair terms are recomputed chunk by chunk
+    (memory stays small)."""
     n = len(tri)
     out = np.zeros(n * 9, dtype=tri.dtype)
-    use_bary = bool(np.any(g_bary) or np.any(g_depth))
+    use_bary = g_bary is not None or g_depth is not None
+    if use_bary:
+        g_bary = np.zeros((len(face), 3), tri.dtype) if g_bary is None else g_bary
+        g_depth = np.zeros(len(face), tri.dtype) if g_depth is None else g_depth
+    if g_dist is None:
+        g_dist = np.zeros(len(face), tri.dtype)
     for a in range(0, len(face), PAIR_CHUNK):
         b = a + PAIR_CHUNK
         f = face[a:b]
         px, py = _pixel_centres(pixel[a:b], height, width, tri.dtype)
         X, Y, Z = _corners(tri, f)
         grad = _chunk_backward(pair_terms(X, Y, px, py), Z, scale, perspective, g_dist[a:b],
-                               g_bary[a:b].T if use_bary else None, g_depth[a:b])
+                               g_bary[a:b].T if use_bary else None,
+                               g_depth[a:b] if use_bary else None)
         index = (f * 9) + np.arange(9)[:, None]                  # (9, P): corner * 3 + component
         out += np.bincount(index.ravel(), weights=grad.reshape(9, -1).ravel(), minlength=n * 9)
     return out.reshape(n, 3, 3)

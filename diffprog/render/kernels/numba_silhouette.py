@@ -1,0 +1,58 @@
+"""Compiled soft silhouette as one op: the pair search (distances only) and the silhouette blend.
+
+Reference: ``find_pairs`` followed by ``blend_forward(colors=None)`` and, backward,
+``blend_backward`` followed by ``pair_geometry_backward`` (distance only) — the same arithmetic,
+pair by pair, in the same pair order. No per-pair geometry is kept but what the backward needs:
+the pixel, the face, the closest edge and its parameter, and the gradient of the pair's term of
+``log(1 - alpha)`` with respect to the closest point (the pair's sigmoid, sign and scale folded
+in), so the backward is one short pass that scatters into the faces serially (deterministic).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .numba_pairs import _add_edge_grad, search_pairs
+
+
+@njit(cache=True, error_model="numpy")
+def _blend(dist, pixel, coef, sigma, log_c):
+    """Accumulate each pair's -softplus(dist / sigma) into ``log_c`` and scale its saved distance
+    gradient (``coef[:, 1:]``) by d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its
+    own: the exponentials of successive pairs overlap)."""
+    for j in range(len(pixel)):
+        x = np.float64(dist[j]) / sigma
+        e = math.exp(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
+        log_c[pixel[j]] += -(max(x, 0.0) + math.log1p(e))
+        sig = (1.0 if x >= 0 else e) / (1.0 + e)
+        coef[j, 1] *= sig / sigma
+        coef[j, 2] *= sig / sigma
+
+
+def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, npix, sigma):
+    """(alpha (npix,), saved) of the soft silhouette of screen triangles ``tri`` (M, 3, 3) with
+    camera indices ``image`` (``search_pairs`` without barycentrics, then the silhouette blend);
+    ``saved`` is what ``soft_silhouette_backward`` needs."""
+    pixel, face, dist, _, _, (edge, coef) = search_pairs(tri, image, height, width, radius, cull_backfaces, scale,
+                                                         True, False, interpolate=False)
+    log_c = np.zeros(int(npix))                          # log(1 - alpha), summed in pair order
+    _blend(dist, pixel, coef, float(sigma), log_c)
+    alpha = (0.0 - np.expm1(log_c)).astype(np.asarray(tri).dtype, copy=False)
+    return alpha, (alpha, pixel, face, edge, coef)
+
+
+@njit(cache=True, error_model="numpy")
+def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
+    for j in range(len(pixel)):
+        p = pixel[j]
+        gp = np.float64(g[p]) * (1.0 - np.float64(alpha[p]))
+        _add_edge_grad(total, face[j], edge[j], coef[j, 0], gp * coef[j, 1], gp * coef[j, 2])
+
+
+def soft_silhouette_backward(tri, saved, g):
+    """(M, 3, 3) gradient with respect to ``tri`` of ``soft_silhouette``'s alpha given its
+    cotangent g (npix,)."""
+    alpha, pixel, face, edge, coef = saved
+    total = np.zeros((len(tri), 9))
+    _silhouette_backward(total, alpha, np.ascontiguousarray(g), pixel, face, edge, coef)
+    return total.astype(tri.dtype, copy=False).reshape(-1, 3, 3)

@@ -297,9 +297,9 @@ def _report(rows, scaling, compile, cores):
     lines = ["", "## render (issue 14): compiled (numba) vs NumPy reference kernels, soft rasterizer forward + backward "
              "(benchmarks/render.py)", "",
              f"`python benchmarks/render.py` on {datetime.date.today()}, "
-             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other jobs "
-             f"(load average ~10-15 during the run: absolute times are inflated and noisy, ratios measured "
-             f"in the same run); Python {platform.python_version()}, NumPy {np.__version__}, numba {numba.__version__}, "
+             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (1-minute load average "
+             f"{os.getloadavg()[0]:.1f} at the end of the run: above 1 means other work shared the machine and "
+             f"absolute times are inflated; ratios are measured in the same run); Python {platform.python_version()}, NumPy {np.__version__}, numba {numba.__version__}, "
              f"PyTorch {torch.__version__}. sigma = gamma = 1e-4, no faces-per-pixel cap, float64, one image, "
              f"loss = weighted sum of RGBA. Times: median process CPU seconds at 1 thread; 'all threads' "
              f"({cores}) is wall time. Memory: tracemalloc peak (NumPy arrays; numba's own buffers are "

@@ -95,7 +95,7 @@ SCHEMA = {
                              check=positive),
         "scale": Field("float", 4.0, "Gaussian frequency std (sinusoidal: highest frequency), in cycles over the "
                        "object's half-size", check=positive),
-        "width": Field("int", 64, "hidden units of the MLP", check=positive),
+        "width": Field("int", 128, "hidden units of the MLP", check=positive),
         "depth": Field("int", 2, "hidden layers of the MLP", check=positive),
         "learning_rate": Field("float", 1e-2, "step size for the MLP's weights", check=positive),
         "uv": Field("bool", False, "encode the mesh's UVs instead of the 3-D point (needs a mesh.initial with UVs)"),

@@ -48,15 +48,22 @@ def _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1
 
 
 @njit(inline="always", error_model="numpy")
-def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
-    """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
-    face's reciprocal squared edge lengths (``_reciprocals``)."""
+def _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py):
+    """Corners relative to the pixel centre (rX, rY), the three edge functions E and their sum (twice the
+    signed area)."""
     rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
     rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
     E0 = rX1 * rY2 - rY1 * rX2
     E1 = rX2 * rY0 - rY2 * rX0
     E2 = rX0 * rY1 - rY0 * rX1
-    area = E0 + E1 + E2
+    return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, E0 + E1 + E2
+
+
+@njit(inline="always", error_model="numpy")
+def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
+    """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
+    face's reciprocal squared edge lengths (``_reciprocals``)."""
+    rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
     inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
     k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2)
     return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk, d2k, dxk, dyk
@@ -320,12 +327,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
         f = face[j]
         px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
-        rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
-        E0 = rX1 * rY2 - rY1 * rX2
-        E1 = rX2 * rY0 - rY2 * rX0
-        E2 = rX0 * rY1 - rY0 * rX1
-        area = E0 + E1 + E2
+        rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
         if use_bary:
             gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
                 np.float64(g_depth[j])

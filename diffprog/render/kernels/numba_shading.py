@@ -61,6 +61,22 @@ def _power(x, k):
 
 
 @njit(inline="always", error_model="numpy")
+def _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess):
+    """Light ``l`` at the point p with unit normal n and view direction v: ``_to_light``'s nine values,
+    then n.L, its ReLU, the reflection's r.v (0 where n.L <= 0) and the specular power (0 where r.v <= 0)."""
+    L0, L1, L2, d, dd, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
+    ndotl = n0 * L0 + n1 * L1 + n2 * L2
+    relu = ndotl if ndotl > 0 else 0.0
+    rv = 0.0
+    power = 0.0
+    if ndotl > 0:
+        rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
+        if rv > 0:
+            power = _power(rv, shininess)
+    return L0, L1, L2, d, dd, scale, q0, q1, q2, ndotl, relu, rv, power
+
+
+@njit(inline="always", error_model="numpy")
 def _camera(pixel, hw, inv_hw):
     """Camera index of flat pixel index ``pixel`` (pixel // hw without an integer division)."""
     q = np.int64((pixel + 0.5) * inv_hw)
@@ -120,14 +136,8 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
         state[j, 4], state[j, 5], state[j, 6], state[j, 7] = v0, v1, v2, sv
         d0 = d1 = d2_ = s0 = s1 = s2 = 0.0
         for l in range(kind.shape[0]):
-            L0, L1, L2, d, dd, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
-            ndotl = n0 * L0 + n1 * L1 + n2 * L2
-            relu = ndotl if ndotl > 0 else 0.0
-            power = 0.0
-            if ndotl > 0:
-                rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
-                if rv > 0:
-                    power = _power(rv, shininess)
+            (L0, L1, L2, d, dd, scale, q0, q1, q2, ndotl, relu, rv,
+             power) = _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
             d0 += color[l, 0] * (relu * scale)
             d1 += color[l, 1] * (relu * scale)
             d2_ += color[l, 2] * (relu * scale)
@@ -195,15 +205,8 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
         i = _camera(pixel[j], hw, inv_hw)
         dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
         for l in range(nl):                              # forward again: the per-pair sums
-            L0, L1, L2, d, d2, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
-            ndotl = n0 * L0 + n1 * L1 + n2 * L2
-            relu = ndotl if ndotl > 0 else 0.0
-            rv = 0.0
-            power = 0.0
-            if ndotl > 0:
-                rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
-                if rv > 0:
-                    power = _power(rv, shininess)
+            (L0, L1, L2, d, d2, scale, q0, q1, q2, ndotl, relu, rv,
+             power) = _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
             dif0 += color[l, 0] * (relu * scale)
             dif1 += color[l, 1] * (relu * scale)
             dif2 += color[l, 2] * (relu * scale)

@@ -359,6 +359,11 @@ def _finish(fitter, scene, out, held_out, reference):
     if fitter.exposure:
         gain, _ = fitter.gain_and_bias(np.arange(len(fitter.views)))
         metrics["exposure_gain_range"] = [float(gain.data.min()), float(gain.data.max())]
+    offsets = fitter.mask_offsets(np.arange(len(fitter.views)))
+    if offsets is not None:
+        metrics["mask_offset_range_pixels"] = [float(offsets.data.min()), float(offsets.data.max())]
+        metrics["mask_offsets_pixels"] = {os.path.basename(view.image): round(float(d), 4)
+                                          for view, d in zip(fitter.views, offsets.data)}
     if field is not None:
         metrics["texture_unwrap"] = unwrap
     template = fitter.template_vertices()

@@ -53,6 +53,7 @@ PARAMETER_GROUPS = {
     "colors": (("colors",), "color_learning_rate"),
     "cameras": (("rotation", "translation"), "camera_learning_rate"),
     "exposure": (("log_gain", "bias"), "exposure_learning_rate"),
+    "mask_offset": (("mask_offset",), "mask_offset_learning_rate"),
 }
 # Keys that may change between an interrupted run and its resumption without changing the result.
 FREE_KEYS = {"output.directory", "output.turntable_frames", "schedule.preview_every", "schedule.checkpoint_every"}
@@ -64,6 +65,27 @@ def configuration(scene):
             if f"{section}.{key}" not in FREE_KEYS}
     flat["views"] = [[os.path.basename(v.image), bool(v.held_out)] for v in scene.views]
     return json.dumps(flat, sort_keys=True, default=str)
+
+
+def mask_signed_distance(alpha):
+    """(H, W) signed distance in pixels from each pixel's centre to a mask's outline (positive inside),
+    for a mask of coverages in [0, 1] (binary or anti-aliased). A pixel the outline crosses (0 < alpha
+    < 1) is ``alpha - 0.5`` from it; a pixel near one (within 1.5 pixels) is its distance to the nearest
+    such pixel plus that pixel's own; any other pixel is half a pixel farther than the distance to the
+    nearest pixel of the other side (``scipy.ndimage.distance_transform_edt``)."""
+    from scipy import ndimage
+    alpha = np.asarray(alpha, float)
+    inside = alpha >= 0.5
+    if inside.all() or not inside.any():
+        return np.full(alpha.shape, np.inf if inside.all() else -np.inf)
+    sign = np.where(inside, 1.0, -1.0)
+    distance = sign * (np.where(inside, ndimage.distance_transform_edt(inside), ndimage.distance_transform_edt(~inside))
+                       - 0.5)
+    crossed = (alpha > 0) & (alpha < 1)
+    if crossed.any():
+        near, (rows, cols) = ndimage.distance_transform_edt(~crossed, return_indices=True)
+        distance = np.where(near <= 1.5, sign * near + alpha[rows, cols] - 0.5, distance)
+    return distance
 
 
 class Fitter:
@@ -88,6 +110,8 @@ class Fitter:
         self.size = render["image_size"]
         self.background = np.asarray(render["background"], float)
         self.target_alpha = [np.asarray(p)[..., 3] for p in photos]
+        # each target mask's boundary distance, for moving its outline (see target_alphas)
+        self.target_distance = [mask_signed_distance(a) for a in self.target_alpha]
         self.target_rgb = [report.composite(np.asarray(p), self.background) for p in photos]
         self.camera_to_world = np.stack([v.camera_to_world for v in self.views])
         intrinsics = [v.intrinsics(self.size) for v in self.views]
@@ -150,7 +174,8 @@ class Fitter:
         colors = np.broadcast_to(np.asarray(self.settings["mesh"]["initial_color"], float), verts.shape).copy()
         n = len(self.views)
         values = {"verts": verts, "faces": faces, "colors": colors, "rotation": np.zeros((n, 3)),
-                  "translation": np.zeros((n, 3)), "log_gain": np.zeros((n, 3)), "bias": np.zeros((n, 3))}
+                  "translation": np.zeros((n, 3)), "log_gain": np.zeros((n, 3)), "bias": np.zeros((n, 3)),
+                  "mask_offset": np.zeros(n)}
         if self.settings["render"]["shading"] == "albedo_sh":
             values["sh"] = neutral_lighting()
         return values
@@ -348,15 +373,22 @@ class Fitter:
     def camera_refinements(self):
         """``(rotation, translation)``: (V, 3) Tensors of every fitting view's refinement (world-frame
         axis-angle about the camera centre; world units), or ``(None, None)`` when cameras are not
-        fitted. Their means over the views are held at zero, so the cameras cannot drift together
-        (with the mesh following them)."""
+        fitted. The rotations' mean and the moves' sum are held at zero, so the cameras cannot drift
+        together (with the mesh following them)."""
         if "cameras" not in self.optimize:
             return None, None
         rotation = self.rotation - dp.mean(self.rotation, axis=0, keepdims=True)
-        translation = self.translation - dp.mean(self.translation, axis=0, keepdims=True)
-        if not self.settings["schedule"]["camera_depth"]:                     # sideways only
-            translation = translation - dp.sum(translation * self.outward, axis=1, keepdims=True) * self.outward
-        return rotation, translation * self.distance[:, None]
+        # t_i = P_i (x_i - c) d_i: P_i projects across view i's line of sight (sideways only) or is the
+        # identity (schedule.camera_depth), and c = (sum_i d_i P_i)^+ sum_i d_i P_i x_i makes the moves sum to zero
+        o, d = self.outward, self.distance[:, None]
+        depth = self.settings["schedule"]["camera_depth"]
+        moved = self.translation if depth else self.translation - dp.sum(self.translation * o, axis=1, keepdims=True) * o
+        if getattr(self, "_gauge", (None,))[0] != depth:
+            projections = np.eye(3) - (0 if depth else o[:, :, None] * o[:, None, :])
+            self._gauge = (depth, np.linalg.pinv(np.einsum("v,vij->ij", self.distance, projections * np.ones((len(o), 1, 1)))))
+        c = dp.matmul(dp.sum(moved * d, axis=0), self._gauge[1].T)                        # (3,)
+        shift = c if depth else c - dp.reshape(dp.matmul(o, c), (-1, 1)) * o
+        return rotation, (moved - shift) * d
 
     def cameras(self, views):
         """``render.Cameras`` of the fitting views ``views`` (index array; one image size), refined
@@ -379,6 +411,29 @@ class Fitter:
         if not self.settings["render"]["exposure_bias"]:
             return gain, None
         return gain, (self.bias - dp.mean(self.bias, axis=0, keepdims=True))[views]
+
+    def mask_offsets(self, views):
+        """(len(views),) Tensor of the views' mask boundary offsets in pixels (positive: the object's
+        outline lies outside the mask's), mean zero over the fitting views; None without ``mask_offset``."""
+        if "mask_offset" not in self.optimize:
+            return None
+        return (self.mask_offset - dp.mean(self.mask_offset))[views]
+
+    def target_alphas(self, views):
+        """The views' target masks, (len(views), H, W). With ``mask_offset`` (masks from a segmenter, whose
+        outline is often a pixel off one way in one photograph and the other way in the next) each mask's
+        outline is moved outward by its view's fitted offset d pixels: with s the mask's signed distance
+        (``mask_signed_distance``), a pixel's coverage changes by ``clip(0.5 + s + d, 0, 1) - clip(0.5 + s, 0, 1)``
+        (a one-pixel ramp across the outline, moved by d; d = 0 leaves the mask exactly as it is). The offsets
+        have mean zero, so an error common to every photograph stays in the masks: only their disagreement
+        is fitted."""
+        target = self._target("target_alpha", views)
+        offsets = self.mask_offsets(views)
+        if offsets is None or self.in_color_stage:
+            return target
+        ramp = 0.5 + self._target("target_distance", views)
+        moved = dp.clip(ramp + dp.reshape(offsets, (-1, 1, 1)), 0.0, 1.0) - np.clip(ramp, 0.0, 1.0)
+        return dp.clip(target + moved, 0.0, 1.0)
 
     def render(self, views, rasterizer, silhouette_only=False):
         """(len(views), H, W, 4) RGBA Tensor of the current mesh in the fitting views ``views`` (one
@@ -420,7 +475,7 @@ class Fitter:
                 if weights["silhouette"] > 0:
                     blur = self.settings["template"]["blur"] if self.template is not None else 0.0
                     parts["silhouette"] = R.mse_loss(gaussian_blur(image[..., 3], blur),
-                                                     gaussian_blur(self._target("target_alpha", group), blur))
+                                                     gaussian_blur(self.target_alphas(group), blur))
                 if need_colors:
                     parts["rgb"] = R.mse_loss(image[..., :3], self._target("target_rgb", group))
                 for name, value in parts.items():

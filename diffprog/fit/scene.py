@@ -17,7 +17,8 @@ image_size)`` loads the photographs as RGBA floats (alpha: the mask) with their 
 
 ``mesh.optimize`` left unset is chosen from the photographs: vertices and colours always, camera
 refinement for SfM cameras (COLMAP, or a ``transforms.json`` with a ``camera_model``, as
-``ns-process-data`` writes), exposure when the photographs have no alpha (separate masks).
+``ns-process-data`` writes), exposure when the photographs have no alpha, and per-photo mask boundary
+offsets when the masks are separate files (a segmenter's masks: see ``Fitter.target_alphas``).
 
 To add a key: add a ``Field`` to ``SCHEMA`` (it is then parsed, checked, listed by
 ``diffprog fit --keys`` and part of the checkpoint's configuration) and read it where it is used.
@@ -63,8 +64,8 @@ SCHEMA = {
                         check=positive),
         "center": Field("floats", None, "ico-sphere centre (default: the point the cameras look at)", length=3),
         "optimize": Field("strs", None, "what to fit (default: vertices and colors, + cameras for SfM cameras, "
-                          "+ exposure for photographs without alpha)",
-                          choices=("vertices", "colors", "cameras", "exposure")),
+                          "+ exposure for photographs without alpha, + mask_offset for masks from separate files)",
+                          choices=("vertices", "colors", "cameras", "exposure", "mask_offset")),
         "initial_color": Field("floats", [0.5, 0.5, 0.5], "starting vertex colour (RGB in [0, 1])", length=3),
     },
     "render": {
@@ -144,14 +145,17 @@ SCHEMA = {
                                      check=positive),
         "camera_learning_rate": Field("float", 3e-4, "step size for camera refinement (rotation in radians, "
                                       "translation in units of the camera's distance)", check=positive),
-        "camera_start": Field("float", 0.3, "fraction of the geometry steps after which camera refinement starts "
-                              "(the shape is roughly right by then)", check=lambda v: None if 0 <= v < 1 else
+        "camera_start": Field("float", 0.0, "fraction of the geometry steps after which camera refinement starts "
+                              "(0: with the first step; a later start lets the shape settle first, but the "
+                              "shape then settles around the cameras' errors)", check=lambda v: None if 0 <= v < 1 else
                               "expected a fraction in [0, 1)"),
         "camera_depth": Field("bool", False, "camera refinement may move each camera toward or away from the object "
                               "(false: sideways only; silhouettes see a camera's distance only as a slight change "
                               "of scale, which a mask one pixel too wide or too narrow also makes)"),
         "exposure_learning_rate": Field("float", None, "step size for the per-photo exposure (log gain, bias; "
                                         "default: color_learning_rate)", check=positive),
+        "mask_offset_learning_rate": Field("float", 0.01, "step size for the per-photo mask boundary offsets "
+                                           "(pixels of the fit's images)", check=positive),
         "momentum": Field("float", 0.9, "SGD momentum", check=non_negative),
         "learning_rate_decay": Field("float", 0.2, "learning rates at the end of the run as a fraction of the "
                                      "start (geometric decay; 1: constant)", check=positive),
@@ -294,9 +298,11 @@ def load_scene(path, overrides=None):
     for index, view in enumerate(views):
         view.label = view.label or f"{config.where('photos')}: view {index} ({os.path.basename(view.image)})"
         without_alpha = _check_files(view) or without_alpha
+    separate_masks = any(view.mask is not None for view in views)
     if sections["mesh"]["optimize"] is None:
         sections["mesh"]["optimize"] = (["vertices", "colors"] + (["cameras"] if structure_from_motion else [])
-                                        + (["exposure"] if without_alpha else []))
+                                        + (["exposure"] if without_alpha else [])
+                                        + (["mask_offset"] if separate_masks else []))
     held_out = sections["photos"]["held_out"]
     if held_out is not None:
         bad = [i for i in held_out if not 0 <= i < len(views)]

@@ -90,8 +90,8 @@ def test_transforms_variants_load_like_an_rgba_set(tmp_path):
             inside = photo0[..., 3] > 0.99
             np.testing.assert_allclose(photo[..., :3][inside], photo0[..., :3][inside],
                                        atol=0.04 if kind == "jpeg_masks" else 1e-6, err_msg=kind)
-        if kind == "jpeg_masks":                                                # SfM cameras, no alpha
-            assert scene["mesh.optimize"] == ["vertices", "colors", "cameras", "exposure"]
+        if kind == "jpeg_masks":                                   # SfM cameras, no alpha, mask files
+            assert scene["mesh.optimize"] == ["vertices", "colors", "cameras", "exposure", "mask_offset"]
 
 
 def _fails(capsys, scene, *words):
@@ -134,7 +134,7 @@ def test_colmap_scene_and_convert(tmp_path, capsys):
     scene_file.write_text('[photos]\ncolmap = "sparse/0"\nmasks = "masks"\n[render]\nimage_size = 32\n')
     scene = load_scene(scene_file)
     assert [os.path.basename(v.image) for v in scene.views] == sorted(truth)
-    assert scene["mesh.optimize"] == ["vertices", "colors", "cameras", "exposure"]
+    assert scene["mesh.optimize"] == ["vertices", "colors", "cameras", "exposure", "mask_offset"]
     for view in scene.views:
         np.testing.assert_allclose(view.camera_to_world, truth[os.path.basename(view.image)], atol=1e-12)
         photo = view.read(32)
@@ -165,6 +165,8 @@ def test_tiny_fit_of_the_phone_capture(tmp_path):
     assert 0 < metrics["camera_rotation_change_degrees_max"] < 1
     low, high = metrics["exposure_gain_range"]
     assert 0.5 < low < 1 < high < 1.5
+    low, high = metrics["mask_offset_range_pixels"]
+    assert -2 < low < 0 < high < 2 and len(metrics["mask_offsets_pixels"]) == 20
     frames = read_transforms(tmp_path / "cameras.json")
     assert len(frames) == 24 and frames[0].image.endswith(os.path.join("capture", "images", "000.jpg"))
     assert frames[0].camera_model == "OPENCV" and frames[0].distortion[0] == -0.06
@@ -219,7 +221,7 @@ def test_camera_refinement_moves_perturbed_cameras_towards_the_truth(tmp_path):
 
 def test_camera_refinement_is_sideways_unless_camera_depth(tmp_path):
     """schedule.camera_depth = false (the default): each refined camera moved only across its line of sight
-    to the look-at point; true: also along it."""
+    to the look-at point; true: also along it. Either way the moves sum to zero."""
     from diffprog.fit import look_at_point
     photos = os.path.join(ROOT, "assets", "horseshoe", "photos")
     meta = json.load(open(os.path.join(photos, "transforms.json")))
@@ -245,12 +247,80 @@ def test_camera_refinement_is_sideways_unless_camera_depth(tmp_path):
         out = tmp_path / f"out_{depth}"
         run_scene(tmp_path / "scene.toml", out_dir=out, progress=False)
         refined = [f for f in read_transforms(out / "cameras.json") if f.split == "fit"]
-        moves, radial = [], []
+        moves, radial, total = [], [], np.zeros(3)
         for f in refined:
             move = f.camera_to_world[:3, 3] - given[f.image][:3, 3]
             outward = given[f.image][:3, 3] - at
             moves.append(np.linalg.norm(move))
             radial.append(abs(move @ outward) / np.linalg.norm(outward))
+            total += move
         along[depth] = (np.max(moves), np.max(radial))
+        assert np.linalg.norm(total) < 1e-9 * np.sum(moves), (depth, total)     # the cameras do not drift together
     assert along[False][0] > 1e-3 and along[False][1] < 1e-9 * along[False][0] + 1e-12, along
     assert along[True][1] > 1e-4, along
+
+
+def test_mask_offset_moves_a_mask_boundary_by_its_offset():
+    """target_alphas moves a mask's outline by d pixels (a disc's area grows by ~d x its perimeter), is the
+    mask itself at d = 0, and its gradient in d is exact."""
+    import diffprog as dp
+    from diffprog.fit.fitter import Fitter, mask_signed_distance
+    v, u = np.mgrid[0:64, 0:64] + 0.5
+    # coverage of a disc of radius 20 (supersampled 8x8 per pixel: a photograph's anti-aliased mask)
+    sub = (np.arange(8) + 0.5) / 8 - 0.5
+    disc = np.mean([((u + a - 32) ** 2 + (v + b - 32) ** 2) < 400 for a in sub for b in sub], axis=0)
+    fitter = Fitter.__new__(Fitter)
+    fitter.target_alpha = [disc, disc.T[::-1]]
+    fitter.target_distance = [mask_signed_distance(a) for a in fitter.target_alpha]
+    fitter.optimize, fitter.iteration, fitter.geometry_iterations = {"mask_offset"}, 0, 10
+    for d in (-0.6, 0.0, 0.4, 0.8):
+        fitter.mask_offset = dp.tensor(np.array([d, -d]))      # mean zero: view 0 keeps d
+        area = float(fitter.target_alphas(np.array([0])).data.sum())
+        grown = np.pi * ((20 + d) ** 2 - 20 ** 2)       # exactly: a disc of radius 20 + d
+        assert abs(area - disc.sum() - grown) <= 0.2 * abs(grown), (d, area)   # measured: 0.84-0.91 of it
+    fitter.mask_offset = dp.tensor(np.zeros(2))
+    assert np.array_equal(np.asarray(fitter.target_alphas(np.array([0])).data)[0], disc)
+    check = dp.gradcheck(lambda o: dp.sum(Fitter.target_alphas(_with(fitter, o), np.array([0, 1])) ** 2),
+                         np.array([0.3, -0.1]))
+    assert check
+
+
+def _with(fitter, offsets):
+    fitter.mask_offset = offsets
+    return fitter
+
+
+def test_mask_offsets_are_fitted_against_each_photographs_boundary_error(tmp_path):
+    """The true mesh held fixed, only the mask offsets fitted (optimize = ["mask_offset"]): masks dilated by
+    two pixels of the 128-pixel photographs (one pixel of the fit's 64) get a negative offset, eroded ones a
+    positive one, of about that size (metrics.json, mean zero over the fitting views)."""
+    from scipy import ndimage
+    photos = os.path.join(ROOT, "assets", "horseshoe", "photos")
+    meta = json.load(open(os.path.join(photos, "transforms.json")))
+    change = {}
+    for k, frame in enumerate(meta["frames"]):
+        name = frame["file_path"]
+        alpha = np.asarray(Image.open(os.path.join(photos, name)))[..., 3] >= 128
+        grow = 1 if k % 2 == 0 else -1
+        mask = (ndimage.binary_dilation if grow > 0 else ndimage.binary_erosion)(alpha, iterations=2)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / f"mask_{name}")
+        frame["file_path"], frame["mask_path"] = os.path.join(photos, name), f"mask_{name}"
+        change[name] = grow
+    (tmp_path / "transforms.json").write_text(json.dumps(meta))
+    mesh = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
+    (tmp_path / "scene.toml").write_text(
+        f'[photos]\ntransforms = "transforms.json"\n[mesh]\ninitial = "{mesh}"\noptimize = ["mask_offset"]\n'
+        '[render]\nimage_size = 64\nsigma = 3e-5\n[loss]\nrgb = 0.0\nedge = 0.0\nnormal_consistency = 0.0\n'
+        'laplacian = 0.0\n[schedule]\niterations = 40\nviews_per_iteration = 20\noptimizer = "adam"\n'
+        'mask_offset_learning_rate = 0.05\nlearning_rate_decay = 0.3\ncolor_iterations = 0\n'
+        '[output]\nturntable_frames = 2\n')
+    metrics = run_scene(tmp_path / "scene.toml", out_dir=tmp_path / "out", progress=False)
+    offsets = metrics["mask_offsets_pixels"]
+    signs = [np.sign(d) == -change[name] for name, d in offsets.items()]
+    assert len(offsets) == 20 and all(signs), offsets
+    assert 0.4 < np.mean(np.abs(list(offsets.values()))) < 1.6, offsets
+
+
+def test_mask_offset_is_in_the_default_recipe_only_for_separate_masks(tmp_path):
+    assert "mask_offset" in load_scene(os.path.join(ROOT, "scenes", "spot_capture.toml")).sections["mesh"]["optimize"]
+    assert "mask_offset" not in load_scene(os.path.join(ROOT, "scenes", "spot.toml")).sections["mesh"]["optimize"]

@@ -435,12 +435,13 @@ class Fitter:
         moved = dp.clip(ramp + dp.reshape(offsets, (-1, 1, 1)), 0.0, 1.0) - np.clip(ramp, 0.0, 1.0)
         return dp.clip(target + moved, 0.0, 1.0)
 
-    def render(self, views, rasterizer, silhouette_only=False):
+    def render(self, views, rasterizer, silhouette_only=False, mesh=None):
         """(len(views), H, W, 4) RGBA Tensor of the current mesh in the fitting views ``views`` (one
-        image size), as each photograph's exposure would show it."""
+        image size), as each photograph's exposure would show it. ``mesh``: ``self.mesh()`` when
+        the caller has it already."""
         gain, bias = self.gain_and_bias(views)
+        mesh = self.mesh() if mesh is None else mesh
         if self.field is not None and not silhouette_only:
-            mesh = self.mesh()
             if self.field.in_dim == 2:
                 mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
             shade = field_shader(self.field)
@@ -450,7 +451,7 @@ class Fitter:
 
             return R.render(mesh, self.cameras(views), rasterizer=rasterizer, shader=shader,
                             background=self.background)
-        return render_unlit(self.mesh(), self.cameras(views), rasterizer, self.background,
+        return render_unlit(mesh, self.cameras(views), rasterizer, self.background,
                             silhouette_only=silhouette_only, gain=gain, bias=bias)
 
     def _target(self, name, views):
@@ -461,6 +462,7 @@ class Fitter:
         (image errors are means over every pixel of every view, whatever their sizes)."""
         render, weights = self.settings["render"], self.settings["loss"]
         terms = {}
+        mesh = self.mesh()                  # one mesh (one Large Steps solve, one shading) for every term
         need_colors = weights["rgb"] > 0
         if weights["silhouette"] > 0 or need_colors:
             rasterizer = R.SoftRasterizer(sigma=sigma, gamma=render["gamma"],
@@ -469,7 +471,7 @@ class Fitter:
             groups = self.size_groups(views)
             pixels = sum(len(group) * size[0] * size[1] for size, group in groups)
             for size, group in groups:
-                image = self.render(group, rasterizer, silhouette_only=not need_colors)
+                image = self.render(group, rasterizer, silhouette_only=not need_colors, mesh=mesh)
                 share = len(group) * size[0] * size[1] / pixels
                 parts = {}
                 if weights["silhouette"] > 0:
@@ -480,7 +482,6 @@ class Fitter:
                     parts["rgb"] = R.mse_loss(image[..., :3], self._target("target_rgb", group))
                 for name, value in parts.items():
                     terms[name] = share * value if name not in terms else terms[name] + share * value
-        mesh = self.mesh()
         if weights["edge"] > 0:
             terms["edge"] = R.edge_length(mesh)
         if weights["normal_consistency"] > 0:

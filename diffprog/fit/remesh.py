@@ -23,30 +23,42 @@ def edge_topology(faces):
     """Edges of a closed manifold mesh: ``edges`` (E, 2) sorted vertex pairs, ``face_edges`` (F, 3)
     the edge of each face corner's outgoing half-edge (``faces[:, i] -> faces[:, (i + 1) % 3]``),
     ``edge_faces`` (E, 2) the two faces of each edge. Raises ValueError for a non-manifold or open mesh."""
+    edges, face_edges, half_edges = _topology(faces)
+    return edges, face_edges, half_edges // 3
+
+
+def _topology(faces):
+    """``edge_topology`` with ``half_edges`` (E, 2) in place of ``edge_faces``: the two half-edges
+    (flat corner indices ``3 * face + corner``) of each edge, in increasing order.
+
+    One sort of the half-edges by (undirected edge key, half-edge index): a closed manifold mesh
+    has every key exactly twice, so sorted positions ``2e`` and ``2e + 1`` are edge ``e``'s two sides."""
     faces = np.asarray(faces, np.int64)
     start, end = faces.ravel(), faces[:, [1, 2, 0]].ravel()
     n = np.int64(faces.max()) + 1 if faces.size else 1
     keys = np.minimum(start, end) * n + np.maximum(start, end)
-    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    edges = np.stack([unique // n, unique % n], 1)
-    if np.any(counts != 2):
-        bad = edges[np.argmax(counts != 2)]
-        raise ValueError(f"faces: edge {bad.tolist()} has {counts[np.argmax(counts != 2)]} faces; "
+    if float(n) * float(n) * max(len(keys), 1) < 2.0 ** 62:        # unique keys: an unstable sort is stable
+        order = np.argsort(keys * len(keys) + np.arange(len(keys)))
+    else:
+        order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first, second = ordered[0::2], ordered[1::2]
+    if len(keys) % 2 or np.any(first != second) or np.any(first[1:] == first[:-1]):
+        unique, counts = np.unique(keys, return_counts=True)
+        bad = np.argmax(counts != 2)
+        key = unique[bad]
+        raise ValueError(f"faces: edge {[int(key // n), int(key % n)]} has {counts[bad]} faces; "
                          f"remeshing needs a closed manifold mesh (every edge in exactly two faces)")
-    inverse = inverse.ravel()
-    order = np.argsort(inverse, kind="stable")
-    edge_faces = (order // 3).reshape(-1, 2)
-    return edges, inverse.reshape(-1, 3), edge_faces
+    edges = np.stack([first // n, first % n], 1)
+    face_edges = np.empty(len(keys), np.int64)
+    face_edges[order] = np.arange(len(keys)) // 2
+    return edges, face_edges.reshape(-1, 3), order.reshape(-1, 2)
 
 
-def _opposite(faces, face_edges, edge_faces):
-    """(E, 2) the vertex opposite each edge in each of its two faces."""
-    corner = np.empty(edge_faces.shape, np.int64)
-    for side in range(2):
-        f = edge_faces[:, side]
-        local = np.argmax(face_edges[f] == np.arange(len(edge_faces))[:, None], axis=1)
-        corner[:, side] = faces[f, (local + 2) % 3]
-    return corner
+def _opposite(faces, half_edges):
+    """(E, 2) the vertex opposite each edge in each of its two faces (``half_edges`` from ``_topology``)."""
+    face, corner = half_edges // 3, half_edges % 3
+    return faces[face, (corner + 2) % 3]
 
 
 def _neighbour_min(value, edges, rings):
@@ -114,7 +126,7 @@ def collapse_short_edges(verts, faces, attributes, target, ratio=4.0 / 5.0, max_
     """Collapse, to their midpoints, a well-separated set of the edges shorter than ``ratio`` x
     target that pass the link condition, keep every valence at 3 or more, make no edge
     longer than ``max_ratio`` x target and turn no face over. Returns (verts, faces, attributes, count)."""
-    edges, face_edges, edge_faces = edge_topology(faces)
+    edges, _, half_edges = _topology(faces)
     nv = len(verts)
     length = np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1)
     edge_target = _edge_target(target, edges)
@@ -124,10 +136,9 @@ def collapse_short_edges(verts, faces, attributes, target, ratio=4.0 / 5.0, max_
     valence = np.bincount(edges.ravel(), minlength=nv)
     a, b = edges[candidate, 0], edges[candidate, 1]
     # Link condition: the ends share exactly the two opposite vertices as neighbours.
-    adjacency = _adjacency(edges, nv)
-    common = np.asarray(adjacency[a].multiply(adjacency[b]).sum(1)).ravel()
+    common = _common_neighbours(edges, nv, a, b)
     candidate, a, b = candidate[common == 2], a[common == 2], b[common == 2]
-    opposite = _opposite(faces, face_edges, edge_faces)[candidate]
+    opposite = _opposite(faces, half_edges)[candidate]
     if len(candidate) == 0:
         return verts, faces, attributes, 0
     midpoint = 0.5 * (verts[a] + verts[b])
@@ -151,7 +162,7 @@ def collapse_short_edges(verts, faces, attributes, target, ratio=4.0 / 5.0, max_
         chosen |= new
         touched = np.zeros(nv, bool)
         touched[a[new]] = touched[b[new]] = True
-        blocked |= touched | (adjacency @ touched.astype(float) > 0)
+        blocked |= touched | _near(touched, edges)
     # Two collapses may share an opposite vertex: keep every vertex's valence at 3 or more.
     loss = np.bincount(opposite[chosen].ravel(), minlength=nv)
     chosen &= ((valence - loss)[opposite] >= 3).all(1)
@@ -194,21 +205,37 @@ def collapse_short_edges(verts, faces, attributes, target, ratio=4.0 / 5.0, max_
     return verts, faces, attributes, len(a)
 
 
-def _adjacency(edges, nv):
-    from scipy import sparse
-    data = np.ones(2 * len(edges))
-    rows = np.concatenate([edges[:, 0], edges[:, 1]])
-    cols = np.concatenate([edges[:, 1], edges[:, 0]])
-    return sparse.csr_matrix((data, (rows, cols)), shape=(nv, nv))
+def _common_neighbours(edges, nv, a, b):
+    """(K,) how many vertices are neighbours of both ``a[k]`` and ``b[k]`` (``edges`` sorted, unique)."""
+    ends = np.concatenate([edges[:, 0], edges[:, 1]])
+    start = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=nv))])
+    neighbour = np.concatenate([edges[:, 1], edges[:, 0]])[np.argsort(ends)]
+    count = start[a + 1] - start[a]
+    owner = np.repeat(np.arange(len(a)), count)
+    first = np.cumsum(count) - count
+    w = neighbour[np.arange(count.sum()) - first[owner] + start[a][owner]]      # each neighbour of a
+    keys = edges[:, 0] * nv + edges[:, 1]                                        # ascending
+    wanted = np.minimum(b[owner], w) * nv + np.maximum(b[owner], w)              # is (b, w) an edge too?
+    found = keys[np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)] == wanted
+    return np.bincount(owner[found], minlength=len(a))
+
+
+def _near(marked, edges):
+    """(V,) bool: the vertex has a neighbour in ``marked`` (V,) bool."""
+    out = np.zeros(len(marked), bool)
+    out[edges[marked[edges[:, 1]], 0]] = True
+    out[edges[marked[edges[:, 0]], 1]] = True
+    return out
 
 
 def flip_edges(verts, faces):
     """Flip a vertex-disjoint set of the edges whose flip brings the four vertices' valences closer
     to 6 (closed meshes), without folding a face or duplicating an edge. Returns (faces, count)."""
-    edges, face_edges, edge_faces = edge_topology(faces)
+    edges, face_edges, half_edges = _topology(faces)
+    edge_faces = half_edges // 3
     nv = len(verts)
     valence = np.bincount(edges.ravel(), minlength=nv)
-    opposite = _opposite(faces, face_edges, edge_faces)
+    opposite = _opposite(faces, half_edges)
     a, b = edges[:, 0], edges[:, 1]
     c, d = opposite[:, 0], opposite[:, 1]
     before = sum((valence[x] - 6.0) ** 2 for x in (a, b, c, d))
@@ -218,12 +245,12 @@ def flip_edges(verts, faces):
     if len(candidate) == 0:
         return faces, 0
     # The new edge c-d must not exist already.
-    existing = edges[:, 0] * nv + edges[:, 1]
+    existing = edges[:, 0] * nv + edges[:, 1]                                   # ascending
     new_key = np.minimum(c, d)[candidate] * nv + np.maximum(c, d)[candidate]
-    candidate = candidate[~np.isin(new_key, existing)]
+    candidate = candidate[existing[np.minimum(np.searchsorted(existing, new_key), len(existing) - 1)] != new_key]
     # Fold check: the two new triangles face the same way as the old pair.
     fa = faces[edge_faces[candidate, 0]]
-    local = np.argmax(face_edges[edge_faces[candidate, 0]] == candidate[:, None], axis=1)
+    local = half_edges[candidate, 0] % 3
     p = fa[np.arange(len(fa)), local]                     # face 0 is (p, q, c) counter-clockwise
     q = fa[np.arange(len(fa)), (local + 1) % 3]
     cc, dd = opposite[candidate, 0], opposite[candidate, 1]

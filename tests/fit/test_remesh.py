@@ -102,3 +102,27 @@ def test_each_operation_keeps_the_mesh_manifold():
 def test_remesh_rejects_an_open_mesh():
     with pytest.raises(ValueError, match="closed manifold"):
         remesh(np.eye(3), np.array([[0, 1, 2]]), 0.1)
+
+
+def test_edge_topology_matches_its_definition():
+    """Edges in lexicographic order; each face corner's edge; each edge's two faces in increasing
+    order; the opposite corners and the link-condition counts as a dense adjacency matrix gives them."""
+    from diffprog.fit.remesh import _common_neighbours, _opposite, _topology
+    verts, faces = _torus(0.2)
+    edges, face_edges, edge_faces = edge_topology(faces)
+    sides = np.sort(np.stack([faces, np.roll(faces, -1, axis=1)], -1), axis=-1)      # (F, 3, 2)
+    np.testing.assert_array_equal(edges, np.unique(sides.reshape(-1, 2), axis=0))
+    np.testing.assert_array_equal(edges[face_edges], sides)
+    for side in range(2):
+        assert np.all((face_edges[edge_faces[:, side]] == np.arange(len(edges))[:, None]).any(1))
+    assert np.all(edge_faces[:, 0] < edge_faces[:, 1])
+    _, _, half_edges = _topology(faces)
+    opposite = _opposite(faces, half_edges)
+    for side in range(2):
+        corners = faces[edge_faces[:, side]]
+        assert np.all((corners == opposite[:, side, None]).any(1))
+        assert not np.any(opposite[:, side, None] == edges)
+    adjacency = np.zeros((len(verts), len(verts)), int)
+    adjacency[edges[:, 0], edges[:, 1]] = adjacency[edges[:, 1], edges[:, 0]] = 1
+    a, b = edges[::3, 0], edges[::3, 1]
+    np.testing.assert_array_equal(_common_neighbours(edges, len(verts), a, b), (adjacency[a] * adjacency[b]).sum(1))

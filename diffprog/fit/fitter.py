@@ -39,7 +39,7 @@ from .color_field import ColorField, field_shader, shade_field
 from .initial import HULL_IMAGE_SIZE, initial_mesh, orient_outward
 from .remesh import remesh
 from .shading import exposed, render_unlit
-from .sh_lighting import neutral_lighting, shade_vertices
+from .sh_lighting import neutral_lighting, sh_basis, shade_vertices
 from .template import TemplateOffsets, gaussian_blur
 
 # Without render.sigma_final, sigma shrinks geometrically to sigma / SIGMA_SHARPENING over the geometry steps: a
@@ -135,7 +135,7 @@ class Fitter:
         self.seconds = 0.0                      # wall-clock and process CPU time of the steps so far
         self.cpu_seconds = 0.0
         self.history = {name: [] for name in LOSS_TERMS + ("total",)}
-        self._color_fragments = {}
+        self._color_fragments, self._color_basis = {}, None
         self.sh, self.u, self.large_steps = None, None, None
         every = schedule["remesh_every"]
         last = int(schedule["remesh_until"] * self.geometry_iterations)
@@ -292,7 +292,7 @@ class Fitter:
             rest = [g for g in groups if g["params"][0] is not self._vertex_leaf()]
             self.optimizer = _Optimizers([optim.AdamUniform(geometry, lr=schedule["learning_rate"])]
                                          + ([optim.Adam(rest, lr=schedule["learning_rate"])] if rest else []))
-        self._color_fragments = {}
+        self._color_fragments, self._color_basis = {}, None
 
     def _set_template(self, values, lr):
         """Offsets from the template (``mesh.initial``) with their own optimizer and prox hook."""
@@ -348,11 +348,12 @@ class Fitter:
             return self.template.verts()
         return self.large_steps.vertices(self.u) if self.large_steps is not None else self.verts
 
-    def vertex_colors(self, verts):
-        """(V, 3) colours the mesh shows: the vertex colours, or albedo x SH lighting (``albedo_sh``)."""
+    def vertex_colors(self, verts, basis=None):
+        """(V, 3) colours the mesh shows: the vertex colours, or albedo x SH lighting (``albedo_sh``;
+        ``basis``: the SH basis of ``verts``' normals when known)."""
         if self.sh is None:
             return self.colors
-        return shade_vertices(verts, self.faces, self.colors, self.sh)
+        return shade_vertices(verts, self.faces, self.colors, self.sh, basis)
 
     def shown_colors(self):
         """(V, 3) array of the colours the current mesh shows."""
@@ -510,7 +511,10 @@ class Fitter:
                     mesh = mesh.replace(uvs=self.uv_source[0], face_uvs=self.uv_source[1])
                 colors = shade_field(self.field, fragments, mesh)
             else:
-                colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data)), self.faces, fragments)
+                if self.sh is not None and self._color_basis is None:          # the geometry is frozen
+                    self._color_basis = sh_basis(R.vertex_normals(self.verts.data, self.faces))
+                colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data), self._color_basis), self.faces,
+                                       fragments)
             image = rasterizer.blend(fragments, exposed(colors, fragments, gain, bias), self.background)
             total = total + len(group) * size[0] * size[1] / pixels * R.mse_loss(image[..., :3],
                                                                                  self._target("target_rgb", group))

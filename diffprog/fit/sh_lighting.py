@@ -46,8 +46,11 @@ def neutral_lighting(channels=3):
     return coeffs
 
 
-def shade_vertices(verts, faces, albedo, coeffs):
+def shade_vertices(verts, faces, albedo, coeffs, basis=None):
     """(V, C) lit vertex colours ``albedo * (sh_basis(n) @ coeffs)`` with ``n`` the area-weighted
-    vertex normals of ``verts`` (V, 3); differentiable in verts, albedo (V, C) and coeffs (9, C)."""
-    normals = R.vertex_normals(verts, faces)
-    return albedo * dp.matmul(sh_basis(normals), coeffs)
+    vertex normals of ``verts`` (V, 3); differentiable in verts, albedo (V, C) and coeffs (9, C).
+    basis: ``sh_basis(n)`` (V, 9) when the caller has it (a mesh that does not move); verts and
+    faces are then not read."""
+    if basis is None:
+        basis = sh_basis(R.vertex_normals(verts, faces))
+    return albedo * dp.matmul(basis, coeffs)

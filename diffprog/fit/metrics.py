@@ -99,6 +99,8 @@ def chamfer_over_diagonal(verts, faces, reference_verts, reference_faces, count=
 
 def euler_characteristic(faces):
     """V - E + F of a triangle mesh over the vertices its faces use (2 - 2 genus for one closed surface)."""
-    faces = np.asarray(faces)
-    edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
+    faces = np.asarray(faces, np.int64)
+    sides = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    base = int(faces.max()) + 1 if faces.size else 1
+    edges = np.unique(sides[:, 0] * base + sides[:, 1])          # one integer per edge: a 1-D sort
     return int(len(np.unique(faces)) - len(edges) + len(faces))

@@ -85,3 +85,13 @@ def test_point_mesh_distance_matches_brute_force(rng, shape):
                              rng.normal(size=(5, 3)) * 50])
     np.testing.assert_allclose(point_mesh_distance(points, mesh.vertices, mesh.faces),
                                _brute_force_distance(points, mesh.vertices, mesh.faces), atol=1e-10)
+
+
+def test_euler_characteristic_of_a_sphere_and_a_torus():
+    import trimesh
+    from diffprog.fit.metrics import euler_characteristic
+    sphere = trimesh.creation.icosphere(2)
+    torus = trimesh.creation.torus(1.0, 0.3)
+    assert euler_characteristic(sphere.faces) == 2
+    assert euler_characteristic(torus.faces) == torus.euler_number == 0
+    assert euler_characteristic(sphere.faces + 5) == 2                      # unused vertices do not count

@@ -51,6 +51,38 @@ def shade_vertices(verts, faces, albedo, coeffs, basis=None):
     vertex normals of ``verts`` (V, 3); differentiable in verts, albedo (V, C) and coeffs (9, C).
     basis: ``sh_basis(n)`` (V, 9) when the caller has it (a mesh that does not move); verts and
     faces are then not read."""
-    if basis is None:
-        basis = sh_basis(R.vertex_normals(verts, faces))
-    return albedo * dp.matmul(basis, coeffs)
+    if basis is not None:
+        return albedo * dp.matmul(basis, coeffs)
+    normals = R.vertex_normals(verts, faces)
+    if np.ndim(albedo) == 2 and np.shape(coeffs) == (9, np.shape(albedo)[1]):
+        return _LitAlbedo.apply(normals, albedo, coeffs)
+    return albedo * dp.matmul(sh_basis(normals), coeffs)
+
+
+class _LitAlbedo(dp.Function):
+    """``albedo * (sh_basis(normals) @ coeffs)`` (normals (V, 3), albedo (V, C), coeffs (9, C)) as
+    one operation: the same values as the composed expression, and a backward in closed form that
+    costs a few array passes instead of the engine's thirty-odd nodes (once per fitting step)."""
+
+    @staticmethod
+    def forward(ctx, normals, albedo, coeffs):
+        basis = sh_basis(normals)
+        irradiance = np.matmul(basis, coeffs)
+        ctx.save_for_backward(normals, albedo, coeffs, basis, irradiance)
+        return albedo * irradiance
+
+    @staticmethod
+    def backward(ctx, grad):
+        normals, albedo, coeffs, basis, irradiance = ctx.saved_tensors
+        weighted = grad * albedo
+        return _sh_basis_vjp(normals, weighted @ coeffs.T), grad * irradiance, basis.T @ weighted
+
+
+def _sh_basis_vjp(normals, grad):
+    """(V, 3) gradient with respect to the normals of ``sum(grad * sh_basis(normals))`` (grad (V, 9))."""
+    _, c1, c2, c20, c22 = SH_CONSTANTS
+    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
+    g = grad.T
+    return np.stack([c1 * g[3] + c2 * (y * g[4] + z * g[7]) + 2 * c22 * x * g[8],
+                     c1 * g[1] + c2 * (x * g[4] + z * g[5]) - 2 * c22 * y * g[8],
+                     c1 * g[2] + c2 * (y * g[5] + x * g[7]) + 6 * c20 * z * g[6]], 1)

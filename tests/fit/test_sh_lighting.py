@@ -67,3 +67,21 @@ def test_neutral_lighting_keeps_the_albedo_and_gradients_flow():
     sv = np.asarray(small.verts.data) * np.array([1.0, 1.2, 0.9])
     sa = albedo[:len(sv)]
     assert dp.gradcheck(lambda v, a, c: shade_vertices(v, small.faces, a, c), sv, sa, coeffs)
+
+
+def test_lit_albedo_matches_the_composed_expression():
+    """shade_vertices' fused operation: the composed expression's values and gradients."""
+    from diffprog.fit.sh_lighting import _LitAlbedo
+    rng = np.random.default_rng(4)
+    normals = rng.standard_normal((40, 3))
+    albedo, coeffs = rng.random((40, 3)), rng.standard_normal((9, 3))
+    weights = rng.standard_normal((40, 3))
+    grads = []
+    for fused in (True, False):
+        n, a, c = (dp.tensor(x, requires_grad=True) for x in (normals, albedo, coeffs))
+        out = _LitAlbedo.apply(n, a, c) if fused else a * dp.matmul(sh_basis(n), c)
+        dp.sum(out * weights).backward()
+        grads.append([out.data, n.grad, a.grad, c.grad])
+    for fused, composed in zip(*grads):
+        np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-12)
+    assert dp.gradcheck(lambda n, a, c: _LitAlbedo.apply(n, a, c), normals[:6], albedo[:6], coeffs)

@@ -206,18 +206,22 @@ def collapse_short_edges(verts, faces, attributes, target, ratio=4.0 / 5.0, max_
 
 
 def _common_neighbours(edges, nv, a, b):
-    """(K,) how many vertices are neighbours of both ``a[k]`` and ``b[k]`` (``edges`` sorted, unique)."""
+    """(K,) how many vertices are neighbours of both ``a[k]`` and ``b[k]``: their rows of a padded
+    neighbour table compared all against all (a vertex has a handful of neighbours)."""
     ends = np.concatenate([edges[:, 0], edges[:, 1]])
-    start = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=nv))])
-    neighbour = np.concatenate([edges[:, 1], edges[:, 0]])[np.argsort(ends)]
-    count = start[a + 1] - start[a]
-    owner = np.repeat(np.arange(len(a)), count)
-    first = np.cumsum(count) - count
-    w = neighbour[np.arange(count.sum()) - first[owner] + start[a][owner]]      # each neighbour of a
-    keys = edges[:, 0] * nv + edges[:, 1]                                        # ascending
-    wanted = np.minimum(b[owner], w) * nv + np.maximum(b[owner], w)              # is (b, w) an edge too?
-    found = keys[np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)] == wanted
-    return np.bincount(owner[found], minlength=len(a))
+    order = np.argsort(ends, kind="stable")
+    valence = np.bincount(ends, minlength=nv)
+    first = np.cumsum(valence) - valence
+    table = np.full((nv, max(int(valence.max(initial=0)), 1)), -1, np.int32 if nv < 2 ** 31 else np.int64)
+    table[ends[order], np.arange(len(ends)) - first[ends[order]]] = np.concatenate([edges[:, 1], edges[:, 0]])[order]
+    width = table.shape[1]
+    count = np.empty(len(a), np.int64)
+    step = max(1, (1 << 22) // (width * width))                 # bounded temporaries for any valence
+    for lo in range(0, len(a), step):
+        rows_a, rows_b = table[a[lo:lo + step]], table[b[lo:lo + step]]
+        rows_b[rows_b < 0] = -2                                 # padding never matches padding
+        count[lo:lo + step] = np.count_nonzero(rows_a[:, :, None] == rows_b[:, None, :], axis=(1, 2))
+    return count
 
 
 def _near(marked, edges):

@@ -9,6 +9,7 @@ from one silhouette. Appends its tables to benchmarks/RESULTS.md.
     python benchmarks/fit.py --only mug         # the held-out genus-1 object
     python benchmarks/fit.py --only field       # colour field vs vertex colours (benchmarks/color_field.py)
     python benchmarks/fit.py --only camera      # camera recovery only
+    python benchmarks/fit.py --only kernels     # whole `diffprog fit scenes/spot.toml`: compiled vs NumPy kernels
     python benchmarks/fit.py --iterations-scale 0.05 --no-append   # smoke run
 
 Times are process CPU seconds of one process with one BLAS thread (the machine may be shared),
@@ -89,6 +90,43 @@ def fit_rows(recipes, scale, out_root, jobs):
         return pool.map(fit_one, tasks)
 
 
+KERNEL_SCENE = "scenes/spot.toml"
+
+
+def whole_command(kernels, out_dir, scale=1.0):
+    """``python -m diffprog.cli fit KERNEL_SCENE`` in a child process with ``DIFFPROG_KERNELS=kernels``
+    (numba's cache should be warm); returns (metrics, the child's user + system CPU s, wall s)."""
+    import json
+    import resource
+    import subprocess
+    path = os.path.join(ROOT, KERNEL_SCENE)
+    extra = []
+    if scale != 1.0:
+        base = load_scene(path)
+        extra = ["--iterations", str(max(1, round(base["schedule.iterations"] * scale))), "--set",
+                 f"schedule.color_iterations={round(base['schedule.color_iterations'] * scale)}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "diffprog.cli", "fit", path, "--out", out_dir, "--quiet"] + extra,
+                   check=True, cwd=ROOT, env=dict(os.environ, DIFFPROG_KERNELS=kernels, PYTHONPATH=ROOT),
+                   stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(os.path.join(out_dir, "metrics.json")) as f:
+        return json.load(f), cpu, wall
+
+
+def kernel_rows(out_root, scale=1.0):
+    """Issue 14's whole-fit figure: the same command with the compiled kernels, then the NumPy ones."""
+    rows = []
+    for kernels in ("numba", "numpy"):
+        metrics, cpu, wall = whole_command(kernels, os.path.join(out_root, kernels), scale)
+        print(f"{kernels}: {cpu:.1f} CPU s, {metrics}", flush=True)
+        rows.append((kernels, metrics, cpu, wall))
+    return rows
+
+
 def camera_trials(trials, iterations, size, seed=0):
     """Perturb a bundled camera by +-30 degrees of azimuth and +-20% of distance; recover it."""
     scene = load_scene(os.path.join(ROOT, "scenes", "spot.toml"))
@@ -117,7 +155,8 @@ def camera_trials(trials, iterations, size, seed=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["recipes", "ablation", "mug", "field", "camera"], help="run one part only")
+    parser.add_argument("--only", choices=["recipes", "ablation", "mug", "field", "camera", "kernels"],
+                        help="run one part only")
     parser.add_argument("--iterations-scale", type=float, default=1.0, help="scale the recipes' iterations")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--camera-size", type=int, default=64, help="image size of the camera trials")
@@ -152,6 +191,19 @@ def main(argv=None):
         if key == "field":
             gain = rows[1][1]["held_out_masked_psnr"] - rows[0][1]["held_out_masked_psnr"]
             lines.append(f"| field - vertex colours | | {gain:+.2f} dB (target >= +2) | | | | | | |")
+    if args.only in (None, "kernels"):
+        with tempfile.TemporaryDirectory() as out_root:
+            rows = kernel_rows(args.out or out_root, args.iterations_scale)
+        lines += ["", f"Whole command `diffprog fit {KERNEL_SCENE}` (issue 14): compiled kernels against the NumPy "
+                  f"reference kernels (`DIFFPROG_KERNELS=numpy`), one after the other:", "",
+                  "| kernels | command CPU s | fit CPU s (metrics.json) | wall s | held-out IoU | "
+                  "held-out masked PSNR (dB) | chamfer / bbox diagonal |", "|---|---|---|---|---|---|---|"]
+        for kernels, m, cpu, wall in rows:
+            lines.append(f"| {kernels} | {cpu:.1f} | {m['cpu_seconds']:.1f} | {wall:.0f} | "
+                         f"{m['held_out_silhouette_iou']:.4f} | {m['held_out_masked_psnr']:.2f} | "
+                         f"{100 * m['chamfer_over_diagonal']:.3f}% |")
+        lines.append(f"| NumPy / numba | {rows[1][2] / rows[0][2]:.2f}x | "
+                     f"{rows[1][1]['cpu_seconds'] / rows[0][1]['cpu_seconds']:.2f}x | | | | |")
     if args.only in (None, "camera"):
         trials = camera_trials(args.trials, 200, args.camera_size)
         ok = [a <= 2.0 and d <= 0.02 for _, a, d, _ in trials]

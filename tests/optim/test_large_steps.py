@@ -110,3 +110,17 @@ def test_example_large_steps_is_smoother_than_adam():
     error_adam, rough_adam = example.run(False, steps=100)
     error_ls, rough_ls = example.run(True, steps=100)
     assert rough_ls < 0.5 * rough_adam and error_ls < 0.02
+
+
+def test_a_repeated_solve_is_the_same_fresh_array():
+    """solve remembers its last (u, x): the same u gives x again, as a new array; another u is solved."""
+    verts, faces = _sphere(2)
+    param = optim.LargeSteps(faces, lambda_=2.0)
+    u = param.to_differential(verts)
+    first = param.solve(u)
+    again = param.solve(u.copy())
+    np.testing.assert_array_equal(first, again)
+    again[:] = 0.0                                                   # the caller owns what it gets
+    np.testing.assert_array_equal(param.solve(u), first)
+    moved = u + 0.01
+    np.testing.assert_allclose(param.solve(moved), np.linalg.solve(param.matrix.toarray(), moved), atol=1e-10)

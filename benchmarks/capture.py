@@ -4,6 +4,7 @@ scenes/spot_capture.toml, beside the same recipe on the clean photographs (scene
 
     python benchmarks/capture.py                       # both fits (~2 x 5 CPU minutes), scored, printed
     python benchmarks/capture.py --iterations-scale 0.05 --out /tmp/capture_smoke   # smoke run
+    python benchmarks/capture.py --seeds 1 2           # + both fits with two other draws of each step's views
     python assets/make_capture.py --no-distortion --out /tmp/pinhole && python benchmarks/capture.py --pinhole /tmp/pinhole
                                                        # + the same capture through a pinhole lens
 
@@ -43,13 +44,13 @@ MESH = os.path.join(ROOT, "assets", "spot", "spot_triangulated.obj")
 
 
 def fit_one(task):
-    name, scene, scale, out = task
+    name, scene, scale, out, seed = task
     path = os.path.join(ROOT, scene)
-    overrides = {}
+    overrides = {} if seed is None else {"schedule.seed": seed}
     if scale != 1.0:
         base = load_scene(path)
-        overrides = {"schedule.iterations": max(2, round(base["schedule.iterations"] * scale)),
-                     "schedule.color_iterations": round(base["schedule.color_iterations"] * scale)}
+        overrides.update({"schedule.iterations": max(2, round(base["schedule.iterations"] * scale)),
+                          "schedule.color_iterations": round(base["schedule.color_iterations"] * scale)})
     wall, cpu = time.perf_counter(), time.process_time()
     metrics = run_scene(path, out_dir=out, overrides=overrides, progress=False)
     print(f"{name}: {metrics}", flush=True)
@@ -113,6 +114,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="fits run at once (one process each)")
     parser.add_argument("--pinhole", help="folder of the capture made with --no-distortion: fit it too")
     parser.add_argument("--only-pinhole", action="store_true", help="with --pinhole: fit only that capture")
+    parser.add_argument("--seeds", type=int, nargs="+", help="also fit clean and capture with these schedule.seed "
+                        "values (the views each step draws): the spread of the comparison")
     args = parser.parse_args(argv)
     recipes = dict(RECIPES)
     if args.pinhole:
@@ -128,11 +131,15 @@ def main(argv=None):
         recipes["same capture, pinhole lens (no distortion)"] = scene
     import multiprocessing
     tasks = [(name, scene, args.iterations_scale, os.path.join(args.out, "pinhole" if "pinhole" in name else
-                                                               os.path.basename(scene)[:-5]))
+                                                               os.path.basename(scene)[:-5]), None)
              for name, scene in recipes.items()]
+    for seed in args.seeds or ():
+        tasks += [(f"{name}, seed {seed}", scene, args.iterations_scale,
+                   os.path.join(args.out, f"{os.path.basename(scene)[:-5]}_seed{seed}"), seed)
+                  for name, scene in RECIPES.items()]
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(fit_one, tasks)
-    lines = [f"`python benchmarks/capture.py{' --iterations-scale ' + str(args.iterations_scale) if args.iterations_scale != 1 else ''}`"
+    lines = [f"`python benchmarks/capture.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
              f" on {platform.node()} (2 cores, shared with other jobs: load average ~{os.getloadavg()[0]:.0f}), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; Python {platform.python_version()}, "
              f"NumPy {np.__version__}; one BLAS thread; {len(tasks)} fits, {min(args.jobs, len(tasks))} at once, one process "
@@ -140,12 +147,21 @@ def main(argv=None):
              "| photographs | held-out IoU (true cameras, masks) | chamfer / bbox diagonal | fit's own held-out IoU "
              "| iterations | CPU s | wall s |", "|---|---|---|---|---|---|---|"]
     scores = {}
-    for (name, metrics, cpu, wall), (_, _, _, out) in zip(results, tasks):
+    for (name, metrics, cpu, wall), (_, _, _, out, _) in zip(results, tasks):
         iou, chamfer = true_scores(out)
         scores[name] = (iou, chamfer)
         lines.append(f"| {name} | {iou:.4f} | {100 * chamfer:.3f}% | {metrics.get('held_out_silhouette_iou', 0):.4f} "
                      f"| {metrics['iterations']} | {cpu:.0f} | {wall:.0f} |")
     lines.append("| target (capture) | >= 0.96, within 0.01 of clean | <= 0.6%, within 0.15% of clean | | | | |")
+    if args.seeds:
+        seeds = [None] + list(args.seeds)
+        clean, capture = (np.array([scores[name if s is None else f"{name}, seed {s}"] for s in seeds])
+                          for name in RECIPES)
+        gap = clean - capture
+        lines += ["", f"Over the {len(seeds)} seeds (default + {', '.join(map(str, args.seeds))}): clean IoU "
+                      f"{clean[:, 0].mean():.4f}, capture {capture[:, 0].mean():.4f}, gap {gap[:, 0].mean():.4f} "
+                      f"(per seed {', '.join(f'{g:.4f}' for g in gap[:, 0])}); chamfer gap "
+                      f"{-100 * gap[:, 1].mean():.3f} points (per seed {', '.join(f'{-100 * g:.3f}' for g in gap[:, 1])})."]
     if args.only_pinhole:
         print("\n".join(lines))
         return

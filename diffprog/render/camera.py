@@ -193,9 +193,8 @@ class Cameras:
         principal point) already derived for this use (they are derived from the leaves anew
         otherwise)."""
         R, T = (self._parts() if parts is None else parts)[:2]
-        if points.ndim == 2:
-            return dp.einsum("nij,vj->nvi", R, points) + T[:, None, :]
-        return dp.einsum("nij,nvj->nvi", R, points) + T[:, None, :]
+        Rt = dp.swapaxes(R, -1, -2)                     # p @ R^T: one batched matmul (cheaper than einsum)
+        return dp.matmul(points[None] if points.ndim == 2 else points, Rt) + T[:, None, :]
 
     def view_to_screen(self, view):
         """(N, V, 3) view coordinates -> (N, V, 3) of (x pixel, y pixel, depth). Points at depth

@@ -112,7 +112,22 @@ def normal_consistency(mesh):
     """Mean over edges shared by two faces of 1 - cos(angle between the face normals); 0 for a
     flat surface. Edges with more than two faces count every pair of their faces."""
     _check_mesh(mesh)
-    f = mesh.faces
+    a, b = _adjacent_face_pairs(mesh.faces)
+    if a is None:
+        return dp.sum(mesh.verts * 0.0)
+    n = face_normals(mesh.verts, mesh.faces)
+    return dp.mean(1.0 - dp.sum(n[a] * n[b], axis=1))
+
+
+_FACE_PAIRS = {}          # faces' bytes -> (a, b): fits call this every step on an unchanged topology
+
+
+def _adjacent_face_pairs(f):
+    """(a, b) index arrays of every pair of faces sharing an edge of ``f`` (None, None without any)."""
+    f = np.ascontiguousarray(f)
+    key = (f.shape, f.dtype.str, f.tobytes())
+    if key in _FACE_PAIRS:
+        return _FACE_PAIRS[key]
     F = len(f)
     face = np.tile(np.arange(F), 3)
     _, edge_id = unique_edges(f, return_inverse=True)
@@ -126,11 +141,11 @@ def normal_consistency(mesh):
             has = counts > k
             pairs_a.append(faces_sorted[first[has] + m])
             pairs_b.append(faces_sorted[first[has] + k])
-    if not pairs_a:
-        return dp.sum(mesh.verts * 0.0)
-    a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
-    n = face_normals(mesh.verts, f)
-    return dp.mean(1.0 - dp.sum(n[a] * n[b], axis=1))
+    pairs = (np.concatenate(pairs_a), np.concatenate(pairs_b)) if pairs_a else (None, None)
+    if len(_FACE_PAIRS) >= 8:
+        _FACE_PAIRS.pop(next(iter(_FACE_PAIRS)))
+    _FACE_PAIRS[key] = pairs
+    return pairs
 
 
 def _nearest(a, b, chunk=2048):

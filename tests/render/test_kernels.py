@@ -225,3 +225,34 @@ def test_numba_cache_goes_to_a_writable_folder_when_the_package_is_read_only(mon
     K._numba_cache()
     assert numba.config.CACHE_DIR == str(tmp_path / "diffprog" / "numba")
     assert os.path.isdir(numba.config.CACHE_DIR)
+
+
+@pytest.mark.parametrize("colored", [False, True])
+def test_compiled_blend_equals_reference_with_crowded_pixels_and_tiny_coverage(colored):
+    # thousands of pairs on one pixel (a product of (1 + e) past any float: the compiled blend folds
+    # it), pixels whose every term is tiny (coverage 1e-17: relative accuracy must hold), one pair
+    rng = np.random.default_rng(11)
+    sigma, gamma = 1e-4, 1e-4
+    crowd = rng.uniform(-1e-4, 1e-4, 3000)                     # x in [-1, 1]: prod(1 + e) ~ 1e600
+    tiny = rng.uniform(-4.1e-3, -3.9e-3, 5)                    # x about -40
+    dist = np.concatenate([crowd, tiny, [2e-5]])
+    pixel = np.concatenate([np.zeros(3000, np.int64), np.full(5, 1), [3]])
+    order = rng.permutation(len(dist))
+    dist, pixel = dist[order], pixel[order]
+    depth = rng.uniform(1.0, 3.0, len(dist))
+    colors = rng.random((len(dist), 3)) if colored else None
+    background = rng.random(3)
+    args = (dist, depth, colors, background, pixel, 4, sigma, gamma, 0.1, 10.0)
+    outs = []
+    for name in ("numpy", "numba"):
+        k = K._load(name)
+        out, res = k.blend_forward(*args)
+        g = rng.random(out.shape) if not outs else outs[0][1]
+        grads = k.blend_backward(res, g, colors, background, pixel, sigma, gamma, 0.1, 10.0, False)
+        outs.append((out, g, grads))
+    (ref, _, ref_grads), (out, _, out_grads) = outs
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=0)  # elementwise: tiny alphas too
+    assert 0 < ref[1, -1] < 1e-15
+    for a, b in zip(out_grads, ref_grads):
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(b).max())

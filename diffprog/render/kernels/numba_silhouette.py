@@ -12,18 +12,20 @@ import math
 import numpy as np
 from numba import njit
 
+from .numba_blend import _add_softplus
 from .numba_pairs import _add_edge_grad, search_pairs
 
 
 @njit(cache=True, error_model="numpy")
-def _blend(dist, pixel, coef, sigma, log_c):
-    """Accumulate each pair's -softplus(dist / sigma) into ``log_c`` and scale its saved distance
-    gradient (``coef[:, 1:]``) by d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its
-    own: the exponentials of successive pairs overlap)."""
+def _blend(dist, pixel, coef, sigma, lin, excess):
+    """Accumulate each pair's softplus(dist / sigma) into its pixel's (``lin``, ``excess``) (see
+    ``numba_blend._add_softplus``) and scale its saved distance gradient (``coef[:, 1:]``) by
+    d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its own: the exponentials of
+    successive pairs overlap)."""
     for j in range(len(pixel)):
         x = np.float64(dist[j]) / sigma
         e = math.exp(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
-        log_c[pixel[j]] += -(max(x, 0.0) + math.log1p(e))
+        _add_softplus(lin, excess, pixel[j], x, e)
         sig = (1.0 if x >= 0 else e) / (1.0 + e)
         coef[j, 1] *= sig / sigma
         coef[j, 2] *= sig / sigma
@@ -35,9 +37,9 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
     ``saved`` is what ``soft_silhouette_backward`` needs."""
     pixel, face, dist, _, _, (edge, coef) = search_pairs(tri, image, height, width, radius, cull_backfaces, scale,
                                                          True, False, interpolate=False)
-    log_c = np.zeros(int(npix))                          # log(1 - alpha), summed in pair order
-    _blend(dist, pixel, coef, float(sigma), log_c)
-    alpha = (0.0 - np.expm1(log_c)).astype(np.asarray(tri).dtype, copy=False)
+    lin, excess = np.zeros(int(npix)), np.zeros(int(npix))       # -log(1 - alpha) = lin + log1p(excess)
+    _blend(dist, pixel, coef, float(sigma), lin, excess)
+    alpha = (0.0 - np.expm1(-(lin + np.log1p(excess)))).astype(np.asarray(tri).dtype, copy=False)
     return alpha, (alpha, pixel, face, edge, coef)
 
 

@@ -64,7 +64,7 @@ def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
     """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
     face's reciprocal squared edge lengths (``_reciprocals``)."""
     rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
-    inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
+    inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)          # no branches
     k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2)
     return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk, d2k, dxk, dyk
 
@@ -142,7 +142,6 @@ def _face_ranges(tri, radius, height, width, cull):
 
 CHUNK = 1 << 24        # candidate pairs searched per kernel call (bounds the output buffers; the pages of
                        # their unused tails are never touched, so most renders take one call and no copy)
-REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pair the exact test keeps)
 
 
 @njit(cache=True, error_model="numpy")
@@ -150,9 +149,10 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
                   interpolate, pixel, face, dist, bary, depth, edge, coef):
     """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
     with room for every candidate; ``bary`` and ``depth`` only when ``interpolate``); returns their
-    number. The exact test of ``numpy_pairs``
-    (edge functions, then the distance to the closest edge), preceded by a quick rejection of
-    candidates farther than the radius from one of the triangle's edge lines."""
+    number. The exact test of ``numpy_pairs`` (edge functions, then the distance to the closest
+    edge) on every candidate without branching on its outcome: each candidate's values are written
+    into the next free slot, which advances only when the candidate is a pair (inside and outside
+    pixels interleave along a face's rows, so branches on them would be mispredicted often)."""
     r2 = radius * radius
     s2 = scale ** 2
     j = 0
@@ -161,31 +161,14 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
             continue
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
-        slack = r2 * (1.0 + REJECT_MARGIN)
-        L0 = ((X2 - X1) * (X2 - X1) + (Y2 - Y1) * (Y2 - Y1)) * slack      # |edge opposite corner i|^2 r^2
-        L1 = ((X0 - X2) * (X0 - X2) + (Y0 - Y2) * (Y0 - Y2)) * slack
-        L2 = ((X1 - X0) * (X1 - X0) + (Y1 - Y0) * (Y1 - Y0)) * slack
         base = image[f] * (height * width)
         for row in range(r0[f], r0[f] + ny[f]):
             py = row + 0.5
-            rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
             for col in range(c0[f], c0[f] + nx[f]):
                 px = col + 0.5
-                rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
-                E0 = rX1 * rY2 - rY1 * rX2
-                E1 = rX2 * rY0 - rY2 * rX0
-                E2 = rX0 * rY1 - rY0 * rX1
-                area = E0 + E1 + E2
-                inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
-                if not inside:
-                    if inside_only:
-                        continue
-                    if ((E0 * area < 0 and E0 * E0 > L0) or (E1 * area < 0 and E1 * E1 > L1)
-                            or (E2 * area < 0 and E2 * E2 > L2)):
-                        continue
                 t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2)
-                if not (inside or t[13] <= r2):
-                    continue
+                E0, E1, E2, area, inside = t[6], t[7], t[8], t[9], t[10]
+                keep = inside if inside_only else (inside or t[13] <= r2)
                 pixel[j] = base + row * width + col
                 face[j] = f
                 sign = 1.0 if inside else -1.0
@@ -197,7 +180,7 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
                 c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
                 edge[j] = t[11]
                 coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
-                j += 1
+                j += np.int64(keep)
     return j
 
 

@@ -52,9 +52,8 @@ class FusedLitRender(dp.Function):
         g_base, g_bary, rest = lit[0], lit[1], lit[2:]
         g_tri = None
         if needs[0]:
-            g_tri = (k.pair_distance_backward(tri, face, saved, g_dist)
-                     + k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, None, g_bary,
-                                                g_depth))
+            g_tri = k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary,
+                                             g_depth, saved)              # one pass: distances from ``saved``
         inputs = ctx.inputs
         grads = (g_tri, g_base) + tuple(rest) + (g_bg,)
         return tuple(None if gr is None or not need else np.asarray(gr).astype(x.dtype, copy=False).reshape(x.shape)

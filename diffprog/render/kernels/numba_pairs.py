@@ -294,11 +294,24 @@ def _add_edge_grad(total, f, k, tk, ax, ay):
     total[f, c + 1] += 0.0 * ay
 
 
+@njit(inline="always", error_model="numpy")
+def _edge_shares(k, tk):
+    """Shares of corners 0, 1, 2 in a gradient with respect to the closest point of edge k (at
+    parameter tk): 1 - tk for corner k, tk for corner k + 1, 0 for the third (``_add_edge_grad``)."""
+    sa, sb = 1.0 - tk, tk
+    w0 = sa if k == 0 else (sb if k == 2 else 0.0)
+    w1 = sa if k == 1 else (sb if k == 0 else 0.0)
+    w2 = sa if k == 2 else (sb if k == 1 else 0.0)
+    return w0, w1, w2
+
+
 @njit(cache=True, error_model="numpy")
 def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
-                       use_bary, dtype_like):
+                       use_bary, edge, coef, use_saved, dtype_like):
     """Per pair (serially, in pair order: deterministic) the gradient with respect to its face's
-    corners, accumulated in place; the per-pair terms are recomputed from the corners."""
+    corners; the per-pair terms are recomputed from the corners, or for the distances
+    (``use_saved``) taken from what ``search_pairs`` saved (``edge``, ``coef``). A run of pairs of
+    one face (the search's order) is summed in registers and added to the face's row once."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
@@ -306,15 +319,35 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     inv = _reciprocals(tri)
     hw = height * width
     inv_hw, inv_w = 1.0 / hw, 1.0 / width
+    cur = -1
+    X0 = X1 = X2 = Y0 = Y1 = Y2 = Z0 = Z1 = Z2 = 0.0
+    ie0 = ie1 = ie2 = iZ0 = iZ1 = iZ2 = 0.0
+    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
     for j in range(P):
         f = face[j]
-        px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
-        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+        if f != cur:
+            if cur >= 0:
+                total[cur, 0] += t0
+                total[cur, 1] += t1
+                total[cur, 2] += t2
+                total[cur, 3] += t3
+                total[cur, 4] += t4
+                total[cur, 5] += t5
+                total[cur, 6] += t6
+                total[cur, 7] += t7
+                total[cur, 8] += t8
+            t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
+            cur = f
+            X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+            ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
+        if use_bary or not use_saved:
+            px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
+            rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+        else:
+            rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
         if use_bary:
             gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
                 np.float64(g_depth[j])
-            iZ0, iZ1, iZ2 = inv[f, 3], inv[f, 4], inv[f, 5]
             ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
             w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU = ip[:11]
             if perspective:
@@ -334,26 +367,49 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
             ia = 1.0 / area
             gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia
             # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
-            total[f, 0] += gE2 * rY1 - gE1 * rY2
-            total[f, 1] += gE1 * rX2 - gE2 * rX1
-            total[f, 2] += gz0
-            total[f, 3] += gE0 * rY2 - gE2 * rY0
-            total[f, 4] += gE2 * rX0 - gE0 * rX2
-            total[f, 5] += gz1
-            total[f, 6] += gE1 * rY0 - gE0 * rY1
-            total[f, 7] += gE0 * rX1 - gE1 * rX0
-            total[f, 8] += gz2
+            t0 += gE2 * rY1 - gE1 * rY2
+            t1 += gE1 * rX2 - gE2 * rX1
+            t2 += gz0
+            t3 += gE0 * rY2 - gE2 * rY0
+            t4 += gE2 * rX0 - gE0 * rX2
+            t5 += gz1
+            t6 += gE1 * rY0 - gE0 * rY1
+            t7 += gE0 * rX1 - gE1 * rX0
+            t8 += gz2
         if use_dist:
-            inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
-            k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, inv[f, 0],
-                                                 inv[f, 1], inv[f, 2])
-            g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
-            _add_edge_grad(total, f, k, tk, -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk)
+            if use_saved:
+                g = np.float64(g_dist[j])
+                k, tk, ax, ay = edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2]
+            else:
+                inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)
+                k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0,
+                                                     ie1, ie2)
+                g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
+                ax, ay = -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk
+            w0, w1, w2 = _edge_shares(k, tk)
+            t0 += w0 * ax
+            t1 += w0 * ay
+            t3 += w1 * ax
+            t4 += w1 * ay
+            t6 += w2 * ax
+            t7 += w2 * ay
+    if cur >= 0:
+        total[cur, 0] += t0
+        total[cur, 1] += t1
+        total[cur, 2] += t2
+        total[cur, 3] += t3
+        total[cur, 4] += t4
+        total[cur, 5] += t5
+        total[cur, 6] += t6
+        total[cur, 7] += t7
+        total[cur, 8] += t8
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 
-def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth):
-    """See ``numpy_pairs.pair_geometry_backward``."""
+def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth,
+                           saved=None):
+    """See ``numpy_pairs.pair_geometry_backward``; ``saved``: what ``search_pairs`` saved for these
+    pairs, used for the distances' part instead of recomputing their closest edges."""
     tri = np.ascontiguousarray(tri)
     use_bary = g_bary is not None or g_depth is not None
     if use_bary:
@@ -363,9 +419,11 @@ def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, 
         g_bary, g_depth = np.zeros((0, 3), tri.dtype), np.zeros(0, tri.dtype)
     use_dist = g_dist is not None
     g_dist = np.zeros(0, tri.dtype) if g_dist is None else np.ascontiguousarray(g_dist)
+    use_saved = use_dist and saved is not None
+    edge, coef = saved if use_saved else (np.zeros(0, np.int8), np.zeros((0, 3)))
     return _geometry_backward(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width),
-                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_dist, use_bary,
-                              tri[:0, 0, 0])
+                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_dist, use_bary, edge, coef,
+                              use_saved, tri[:0, 0, 0])
 
 
 @njit(cache=True, error_model="numpy")

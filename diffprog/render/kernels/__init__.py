@@ -27,10 +27,12 @@ FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_p
 #   ``blend_forward`` without colours, and their backward passes;
 # - search_pairs, pair_distance_backward: ``find_pairs`` saving what differentiating the distances
 #   needs (no recomputation of the pairs' geometry); reference: ``pair_geometry_backward``.
+# - project_triangles(_backward): faces in front of the near plane projected to screen triangles;
+#   reference: the engine code of ``clipping.screen_triangles``.
 OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward", "search_pairs",
-            "pair_distance_backward")
+            "pair_distance_backward", "project_triangles", "project_triangles_backward")
 _MODULES = {"numpy": ("pairs", "blend", "attributes"),
-            "numba": ("pairs", "blend", "attributes", "shading", "silhouette")}
+            "numba": ("pairs", "blend", "attributes", "shading", "silhouette", "projection")}
 _loaded = {}
 _active = None
 _warned = False

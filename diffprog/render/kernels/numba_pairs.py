@@ -184,6 +184,17 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
     return j
 
 
+def face_chunks(ends):
+    """(first face, end face, candidates) of consecutive runs of faces with about ``CHUNK``
+    candidates each (at least one face); ``ends``: the cumulative candidate counts per face."""
+    start = 0
+    while start < len(ends):
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
+        yield start, stop, int(ends[stop - 1] - base)
+        start = stop
+
+
 def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
     """See ``numpy_pairs.find_pairs``."""
     return search_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only)[:5]
@@ -201,11 +212,7 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
     ends = np.cumsum(nx * ny)
     inv = _reciprocals(tri)
     parts = []
-    start = 0
-    while start < len(ends):
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
-        capacity = int(ends[stop - 1] - base)
+    for start, stop, capacity in face_chunks(ends):
         # buffers from NumPy (whose large allocations are backed by huge pages: far fewer page faults
         # than numba's own); the pages of the unused tail are never touched
         room = capacity if interpolate else 0
@@ -215,7 +222,6 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
         n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
                           bool(perspective), bool(inside_only), bool(interpolate), *buffers)
         parts.append(tuple(b[:n] for b in buffers))
-        start = stop
     if not parts:
         empty = np.zeros(0, np.int64)
         return (empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy(),

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .numba_blend import _add_softplus
-from .numba_pairs import _add_edge_grad, search_pairs
+from .numba_pairs import _edge_shares, search_pairs
 
 
 @njit(cache=True, error_model="numpy")
@@ -45,10 +45,39 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
 
 @njit(cache=True, error_model="numpy")
 def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
+    """A run of pairs of one face (the search's order) is summed in registers and added to the
+    face's row once."""
+    cur = -1
+    t0 = t1 = t3 = t4 = t6 = t7 = 0.0
     for j in range(len(pixel)):
+        f = face[j]
+        if f != cur:
+            if cur >= 0:
+                total[cur, 0] += t0
+                total[cur, 1] += t1
+                total[cur, 3] += t3
+                total[cur, 4] += t4
+                total[cur, 6] += t6
+                total[cur, 7] += t7
+            t0 = t1 = t3 = t4 = t6 = t7 = 0.0
+            cur = f
         p = pixel[j]
         gp = np.float64(g[p]) * (1.0 - np.float64(alpha[p]))
-        _add_edge_grad(total, face[j], edge[j], coef[j, 0], gp * coef[j, 1], gp * coef[j, 2])
+        ax, ay = gp * coef[j, 1], gp * coef[j, 2]
+        w0, w1, w2 = _edge_shares(edge[j], coef[j, 0])
+        t0 += w0 * ax
+        t1 += w0 * ay
+        t3 += w1 * ax
+        t4 += w1 * ay
+        t6 += w2 * ax
+        t7 += w2 * ay
+    if cur >= 0:
+        total[cur, 0] += t0
+        total[cur, 1] += t1
+        total[cur, 3] += t3
+        total[cur, 4] += t4
+        total[cur, 6] += t6
+        total[cur, 7] += t7
 
 
 def soft_silhouette_backward(tri, saved, g):

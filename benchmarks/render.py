@@ -73,6 +73,8 @@ def timed(fn, repeats):
 
 
 def peak_memory(fn):
+    from diffprog.render.kernels import numba_pairs
+    numba_pairs.release_scratch()            # the compiled search allocates its buffers anew (counted)
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1]

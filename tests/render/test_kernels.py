@@ -282,3 +282,28 @@ def test_compiled_projection_equals_the_engine_code(per_camera, orthographic, dt
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     # (float32 leaves: float32 gradients from the compiled op, float64 ones from the engine code)
     assert_same([tri2] + grads2, [tri] + grads, rtol, same_dtype=dtype == np.float64)
+
+
+@pytest.mark.parametrize("shader", ["silhouette", "phong"])
+def test_search_buffers_are_reused_only_once_free(shader):
+    # the compiled search reuses its buffers from call to call; a graph still alive keeps its own
+    from diffprog.render.kernels import numba_pairs
+    R.set_kernels("numba")
+    cams = R.look_at(eye=(0.0, 0.0, 2.5), fov=50, image_size=(24, 24))
+
+    def grad_of(img, mesh, weights):
+        dp.sum(img * weights).backward()
+        return mesh.verts.grad.copy()
+    meshes = [random_scene(s, near_plane=False) for s in (12, 13)]
+    weights = np.random.default_rng(3).random((1, 24, 24, 4))
+    alone = [grad_of(R.render(m, cams, shader=shader), m, weights) for m in meshes]
+    for m in meshes:
+        m.verts.grad = None
+    first = R.render(meshes[0], cams, shader=shader)                       # both graphs alive at once
+    second = R.render(meshes[1], cams, shader=shader)
+    np.testing.assert_array_equal(grad_of(second, meshes[1], weights), alone[1])
+    np.testing.assert_array_equal(grad_of(first, meshes[0], weights), alone[0])
+    del first, second
+    kept = id(numba_pairs._scratch["pixel"])                             # (an id: no reference to it)
+    R.render(meshes[0], cams, shader=shader)
+    assert id(numba_pairs._scratch["pixel"]) == kept                      # free again: reused

@@ -7,6 +7,7 @@ multiplications by reciprocals, so values agree to rounding, not bit for bit. Sc
 serially in pair order, so results are deterministic.
 """
 import math
+import sys
 
 import numpy as np
 from numba import njit
@@ -184,6 +185,32 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
     return j
 
 
+SCRATCH_LIMIT = 1 << 28   # bytes of one search buffer kept for reuse between calls at most
+_scratch = {}             # role -> the buffer of the last call
+
+
+def scratch(role, rows, dtype, tail=()):
+    """An uninitialized (rows, *tail) array for ``role``: a prefix of the buffer kept from an earlier
+    call when nothing refers to that buffer any more (no result of that call is alive; its pages
+    are already mapped, so filling it again takes no page faults), else a new buffer (kept in turn).
+    The results of a call are views of its buffers, so a buffer is reused only once they are gone."""
+    if rows == 0:
+        return np.empty((0,) + tail, dtype)
+    buf = _scratch.get(role)
+    if (buf is not None and buf.dtype == dtype and buf.shape[1:] == tail and len(buf) >= rows
+            and sys.getrefcount(buf) == 3):              # the dict, ``buf`` and the call's argument
+        return buf[:rows]
+    buf = np.empty((rows,) + tail, dtype)               # from NumPy: fewer page faults than numba's own
+    if buf.nbytes <= SCRATCH_LIMIT:
+        _scratch[role] = buf
+    return buf
+
+
+def release_scratch():
+    """Drop the kept search buffers (their memory returns to the system once no result uses it)."""
+    _scratch.clear()
+
+
 def face_chunks(ends):
     """(first face, end face, candidates) of consecutive runs of faces with about ``CHUNK``
     candidates each (at least one face); ``ends``: the cumulative candidate counts per face."""
@@ -214,11 +241,13 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
     parts = []
     for start, stop, capacity in face_chunks(ends):
         # buffers from NumPy (whose large allocations are backed by huge pages: far fewer page faults
-        # than numba's own); the pages of the unused tail are never touched
+        # than numba's own), reused from call to call once free; the pages of the unused tail are
+        # never touched
         room = capacity if interpolate else 0
-        buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, tri.dtype),
-                   np.empty((room, 3), tri.dtype), np.empty(room, tri.dtype), np.empty(capacity, np.int8),
-                   np.empty((capacity, 3)))
+        buffers = (scratch("pixel", capacity, np.int64), scratch("face", capacity, np.int64),
+                   scratch("dist", capacity, tri.dtype), scratch("bary", room, tri.dtype, (3,)),
+                   scratch("depth", room, tri.dtype), scratch("edge", capacity, np.int8),
+                   scratch("coef", capacity, np.float64, (3,)))
         n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
                           bool(perspective), bool(inside_only), bool(interpolate), *buffers)
         parts.append(tuple(b[:n] for b in buffers))

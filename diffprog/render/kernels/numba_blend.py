@@ -14,6 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .numba_pairs import scratch
 from .numpy_blend import BACKGROUND_EPS
 
 
@@ -99,7 +100,8 @@ def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w
 
 def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
     """See ``numpy_blend.blend_forward``. (Outputs and work arrays come from NumPy, whose large
-    allocations take far fewer page faults than numba's own.)"""
+    allocations take far fewer page faults than numba's own; per-pair ones are reused from call to
+    call once free, ``numba_pairs.scratch``.)"""
     dist, pixel = np.ascontiguousarray(dist), np.ascontiguousarray(pixel)
     if colors is None:
         alpha = np.empty(npix)
@@ -108,7 +110,7 @@ def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, zn
         return alpha[:, None], dict(dist=dist, alpha=alpha)
     colors, depth = np.ascontiguousarray(colors), np.ascontiguousarray(depth)
     bg = np.ascontiguousarray(background).reshape(-1, colors.shape[1])
-    wgt, ex = np.empty(len(pixel)), np.empty(len(pixel))
+    wgt, ex = scratch("blend_wgt", len(pixel), np.float64), scratch("blend_ex", len(pixel), np.float64)
     alpha, wb, rgb = np.empty(npix), np.empty(npix), np.zeros((npix, colors.shape[1]))
     _colour(dist, depth, colors, bg, pixel, sigma, gamma, znear, zfar, wgt, ex, np.empty(npix), np.zeros(npix),
             np.zeros(npix), np.zeros(npix), alpha, wb, rgb)
@@ -170,12 +172,12 @@ def blend_backward(res, g, colors, background, pixel, sigma, gamma, znear, zfar,
     g, pixel = np.ascontiguousarray(g), np.ascontiguousarray(pixel)
     dist, alpha = res["dist"], res["alpha"]
     P = len(pixel)
-    g_dist = np.empty(P)
+    g_dist = scratch("blend_g_dist", P, np.float64)
     if colors is None:
         _silhouette_backward(dist, alpha, g, pixel, sigma, g_dist)
         return g_dist.astype(dist.dtype, copy=False), None, None, None
     npix, C = len(alpha), colors.shape[1]
-    g_depth, g_colors = np.empty(P), np.empty((P, C))
+    g_depth, g_colors = scratch("blend_g_depth", P, np.float64), scratch("blend_g_colors", P, np.float64, (C,))
     g_bg = np.empty((npix, C)) if bg_per_pixel else np.zeros((1, C))
     _colour_backward(dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["ex"], res["wb"], res["rgb"], g, pixel,
                      sigma, gamma, znear, zfar, bool(bg_per_pixel), np.empty(npix), g_dist, g_depth, g_colors, g_bg)

@@ -28,7 +28,9 @@ class FusedLitRender(dp.Function):
          phong, base_mode, orthographic, kind, attenuation) = options
         pixel, face, dist, bary, depth, saved = k.search_pairs(tri, image, height, width, radius, cull, scale,
                                                                perspective, False)
-        lighting = (faces, parent_of[face], pixel, height * width, verts, normal_source, phong, base_mode,
+        parent = np.take(parent_of, face, out=k.scratch("parent", len(face), np.int64)) if hasattr(k, "scratch") \
+            else parent_of[face]                          # (the compiled set's reused buffers)
+        lighting = (faces, parent, pixel, height * width, verts, normal_source, phong, base_mode,
                     view_source, orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
         colors, state = k.light_pairs(base, bary, *lighting, shininess)
         colors = colors.astype(tri.dtype, copy=False)

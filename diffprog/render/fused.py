@@ -62,6 +62,21 @@ class FusedLitRender(dp.Function):
                      for gr, x, need in zip(grads, inputs, needs)) + (None,)
 
 
+class VertexNormals(dp.Function):
+    """verts (V, 3) -> (V, 3) area-weighted unit vertex normals over ``faces`` as one op (compiled
+    kernel set; reference: ``mesh.vertex_normals``, engine code)."""
+
+    @staticmethod
+    def forward(ctx, verts, faces):
+        ctx.kernels, ctx.dtype = kernels.active(), verts.dtype
+        out, ctx.saved = ctx.kernels.vertex_normals(verts, faces)
+        return out.astype(verts.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.kernels.vertex_normals_backward(ctx.saved, g).astype(ctx.dtype, copy=False), None
+
+
 def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, background):
     """(N, H, W, 4) image of ``render`` for the 'flat' and 'phong' shaders as one op, or None where
     the composed path must run (see the module doc). ``lights``: a validated list; ``background``:
@@ -72,7 +87,12 @@ def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, ba
             or getattr(active, "light_pairs", None) is None or getattr(active, "search_pairs", None) is None):
         return None
     phong = shader == "phong"
-    normal_source = vertex_normals(mesh.verts, mesh.faces) if phong else face_normals(mesh.verts, mesh.faces)
+    if not phong:
+        normal_source = face_normals(mesh.verts, mesh.faces)
+    elif getattr(active, "vertex_normals", None) is not None and mesh.verts.ndim == 2:
+        normal_source = VertexNormals.apply(mesh.verts, mesh.faces)
+    else:
+        normal_source = vertex_normals(mesh.verts, mesh.faces)
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers
     base, base_mode = vertex_albedo(mesh)
     tensors, (kind, attenuation) = light_arrays(lights, material)

@@ -307,3 +307,20 @@ def test_search_buffers_are_reused_only_once_free(shader):
     kept = id(numba_pairs._scratch["pixel"])                             # (an id: no reference to it)
     R.render(meshes[0], cams, shader=shader)
     assert id(numba_pairs._scratch["pixel"]) == kept                      # free again: reused
+
+
+def test_compiled_vertex_normals_equal_the_engine_code():
+    from diffprog.render.fused import VertexNormals
+    from diffprog.render.mesh import vertex_normals
+    mesh = random_scene(14)                                  # with zero-area faces
+    verts = np.concatenate([mesh.verts.data, [[5.0, 5.0, 5.0]]])      # and an isolated vertex
+    weights = np.random.default_rng(4).random(verts.shape)
+    outs = []
+    for normals in (vertex_normals, VertexNormals.apply):
+        R.set_kernels("numba")
+        v = dp.tensor(verts, requires_grad=True)
+        n = normals(v, mesh.faces)
+        dp.sum(n * weights).backward()
+        outs.append([n.data, v.grad])
+    assert np.all(outs[0][0][-1] == 0) and np.all(outs[1][0][-1] == 0)
+    assert_same(outs[1], outs[0], 1e-12)

@@ -84,18 +84,21 @@ def _clamp0(w):
 
 @njit(inline="always", error_model="numpy")
 def _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective):
-    """(w0..2, 1/S, wn0..2, u0..2, 1/U, b0..2, depth) as ``numpy_pairs._interpolation`` (divisions
-    by per-pair sums as multiplications by their reciprocals; iZ: the corners' 1 / depth)."""
-    ia = 1.0 / area
-    w0, w1, w2 = E0 * ia, E1 * ia, E2 * ia
-    c0, c1, c2 = _clamp0(w0), _clamp0(w1), _clamp0(w2)
-    iS = 1.0 / (c0 + c1 + c2)
-    n0, n1, n2 = c0 * iS, c1 * iS, c2 * iS
+    """(sign, c0..2, S, u0..2, r, b0..2, depth): ``numpy_pairs._interpolation`` with one division.
+    The reference clamps w = E / area at 0, divides by the clamps' sum, multiplies by 1 / Z and
+    divides by that sum; every normalization but the last cancels, so with c = max(sign(area) E, 0)
+    (the clamps times |area|) and u = c / Z: b = u / sum(u), depth = sum(c) / sum(u) (orthographic:
+    b = c / sum(c), depth = b . Z). The same values to rounding; r is the one reciprocal."""
+    sg = 1.0 if area > 0 else -1.0
+    c0, c1, c2 = _clamp0(sg * E0), _clamp0(sg * E1), _clamp0(sg * E2)
+    S = (c0 + c1) + c2
     if perspective:
-        u0, u1, u2 = n0 * iZ0, n1 * iZ1, n2 * iZ2
-        iU = 1.0 / (u0 + u1 + u2)
-        return w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU, u0 * iU, u1 * iU, u2 * iU, iU
-    return w0, w1, w2, iS, n0, n1, n2, 0.0, 0.0, 0.0, 0.0, n0, n1, n2, n0 * Z0 + n1 * Z1 + n2 * Z2
+        u0, u1, u2 = c0 * iZ0, c1 * iZ1, c2 * iZ2
+        r = 1.0 / ((u0 + u1) + u2)
+        return sg, c0, c1, c2, S, u0, u1, u2, r, u0 * r, u1 * r, u2 * r, S * r
+    r = 1.0 / S
+    n0, n1, n2 = c0 * r, c1 * r, c2 * r
+    return sg, c0, c1, c2, S, 0.0, 0.0, 0.0, r, n0, n1, n2, (n0 * Z0 + n1 * Z1) + n2 * Z2
 
 
 @njit(cache=True, error_model="numpy")
@@ -176,8 +179,8 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
                 dist[j] = sign * t[13] * s2
                 if interpolate:
                     ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
-                    depth[j] = ip[14]
+                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[9], ip[10], ip[11]
+                    depth[j] = ip[12]
                 c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
                 edge[j] = t[11]
                 coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
@@ -299,8 +302,8 @@ def _geometry(tri, pixel, face, height, width, scale, perspective, dist, bary, d
         t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
         ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, inv[f, 3], inv[f, 4], inv[f, 5], perspective)
         dist[j] = (1.0 if t[10] else -1.0) * t[13] * s2
-        bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
-        depth[j] = ip[14]
+        bary[j, 0], bary[j, 1], bary[j, 2] = ip[9], ip[10], ip[11]
+        depth[j] = ip[12]
 
 
 def pair_geometry(tri, pixel, face, height, width, scale, perspective):
@@ -383,24 +386,22 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
         if use_bary:
             gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
                 np.float64(g_depth[j])
-            ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-            w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU = ip[:11]
-            if perspective:
-                gU = -(gz + ((gb0 * u0 + gb1 * u1) + gb2 * u2)) * (iU * iU)
-                gu0, gu1, gu2 = gb0 * iU + gU, gb1 * iU + gU, gb2 * iU + gU
-                gn0, gn1, gn2 = gu0 * iZ0, gu1 * iZ1, gu2 * iZ2
+            sg, c0, c1, c2, S, u0, u1, u2, r, b0, b1, b2, dz = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2,
+                                                                       perspective)
+            if perspective:                              # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
+                gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
+                gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
+                gS = gz * r
+                gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
                 gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
-            else:
+            else:                                        # b = c r, r = 1 / sum(c), depth = b . Z
                 gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
-                gz0, gz1, gz2 = gz * n0, gz * n1, gz * n2
-            dot = (gn0 * n0 + gn1 * n1) + gn2 * n2
-            gc0, gc1, gc2 = (gn0 - dot) * iS, (gn1 - dot) * iS, (gn2 - dot) * iS
-            gw0 = gc0 * np.float64(w0 > 0)
-            gw1 = gc1 * np.float64(w1 > 0)
-            gw2 = gc2 * np.float64(w2 > 0)
-            dot = (gw0 * w0 + gw1 * w1) + gw2 * w2
-            ia = 1.0 / area
-            gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia
+                dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
+                gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
+                gz0, gz1, gz2 = gz * b0, gz * b1, gz * b2
+            gE0 = sg * gc0 * np.float64(c0 > 0)          # c = max(sign E, 0)
+            gE1 = sg * gc1 * np.float64(c1 > 0)
+            gE2 = sg * gc2 * np.float64(c2 > 0)
             # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
             t0 += gE2 * rY1 - gE1 * rY2
             t1 += gE1 * rX2 - gE2 * rX1

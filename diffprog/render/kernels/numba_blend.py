@@ -61,7 +61,8 @@ def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w
     """Silhouette and colour in three passes over the pairs, into the outputs: the per-pair weights
     ``w`` (P,) and exp(-|dist / sigma|) ``ex`` (P,) (the backward's sigmoids), and per pixel the max
     shift ``m``, the normalizer ``Z``, ``alpha``, the background weight ``wb`` and ``rgb`` (npix, C)
-    (``lin``, ``excess`` (``_add_softplus``), ``Z``, ``rgb`` zero-filled on entry)."""
+    (``lin``, ``excess`` (``_add_softplus``), ``Z``, ``rgb`` zero-filled on entry; ``Z`` holds 1 / Z on
+    return)."""
     P, C = colors.shape
     npix = len(m)
     sb = BACKGROUND_EPS / gamma
@@ -81,13 +82,17 @@ def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w
         w[j] = e
         Z[pixel[j]] += e
     for p in range(npix):
+        if Z[p] == 0.0 and m[p] == sb and lin[p] == 0.0 and excess[p] == 0.0:
+            alpha[p], wb[p], Z[p] = 0.0, 1.0, 1.0       # no pair: the values below, exactly, without libm
+            continue
         alpha[p] = 0.0 - math.expm1(-_softplus_sum(lin, excess, p))
         eb = math.exp(sb - m[p])
-        Z[p] += eb
-        wb[p] = eb / Z[p]
+        z = Z[p] + eb
+        wb[p] = eb / z
+        Z[p] = 1.0 / z                                   # Z now holds 1 / Z (a product per pair below)
     for j in range(P):
         p = pixel[j]
-        wgt = w[j] / Z[p]
+        wgt = w[j] * Z[p]
         w[j] = wgt
         for c in range(C):
             rgb[p, c] += wgt * colors[j, c]

@@ -28,8 +28,10 @@ class FusedLitRender(dp.Function):
          phong, base_mode, orthographic, kind, attenuation) = options
         pixel, face, dist, bary, depth, saved = k.search_pairs(tri, image, height, width, radius, cull, scale,
                                                                perspective, False)
-        parent = np.take(parent_of, face, out=k.scratch("parent", len(face), np.int64)) if hasattr(k, "scratch") \
-            else parent_of[face]                          # (the compiled set's reused buffers)
+        if hasattr(k, "scratch"):                        # into a reused buffer ('clip': valid indices, fast path)
+            parent = np.take(parent_of, face, out=k.scratch("parent", len(face), np.int64), mode="clip")
+        else:
+            parent = parent_of[face]
         lighting = (faces, parent, pixel, height * width, verts, normal_source, phong, base_mode,
                     view_source, orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
         colors, state = k.light_pairs(base, bary, *lighting, shininess)

@@ -344,6 +344,21 @@ def _edge_shares(k, tk):
 
 
 @njit(cache=True, error_model="numpy")
+def _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8):
+    """total[f] += (t0, ..., t8): a face's run of pairs, summed in registers (called once per run)."""
+    if f >= 0:
+        total[f, 0] += t0
+        total[f, 1] += t1
+        total[f, 2] += t2
+        total[f, 3] += t3
+        total[f, 4] += t4
+        total[f, 5] += t5
+        total[f, 6] += t6
+        total[f, 7] += t7
+        total[f, 8] += t8
+
+
+@njit(cache=True, error_model="numpy")
 def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
                        use_bary, edge, coef, use_saved, dtype_like):
     """Per pair (serially, in pair order: deterministic) the gradient with respect to its face's
@@ -364,16 +379,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     for j in range(P):
         f = face[j]
         if f != cur:
-            if cur >= 0:
-                total[cur, 0] += t0
-                total[cur, 1] += t1
-                total[cur, 2] += t2
-                total[cur, 3] += t3
-                total[cur, 4] += t4
-                total[cur, 5] += t5
-                total[cur, 6] += t6
-                total[cur, 7] += t7
-                total[cur, 8] += t8
+            _add_row(total, cur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
             t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
             cur = f
             X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
@@ -429,16 +435,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
             t4 += w1 * ay
             t6 += w2 * ax
             t7 += w2 * ay
-    if cur >= 0:
-        total[cur, 0] += t0
-        total[cur, 1] += t1
-        total[cur, 2] += t2
-        total[cur, 3] += t3
-        total[cur, 4] += t4
-        total[cur, 5] += t5
-        total[cur, 6] += t6
-        total[cur, 7] += t7
-        total[cur, 8] += t8
+    _add_row(total, cur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 
@@ -462,21 +459,11 @@ def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, 
                               use_saved, tri[:0, 0, 0])
 
 
-@njit(cache=True, error_model="numpy")
-def _distance_backward(num_faces, face, edge, coef, g_dist, dtype_like):
-    total = np.zeros((num_faces, 9))
-    for j in range(len(face)):
-        g = np.float64(g_dist[j])
-        _add_edge_grad(total, face[j], edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2])
-    return total.astype(dtype_like.dtype).reshape(num_faces, 3, 3)
-
-
 def pair_distance_backward(tri, face, saved, g_dist):
     """(M, 3, 3) gradient with respect to ``tri`` of the pairs' ``dist`` given its cotangent, from
     what ``search_pairs`` saved (each pair's closest edge, its parameter and the gradient of dist
     with respect to the closest point): one short pass, no per-pair geometry recomputed."""
-    edge, coef = saved
-    return _distance_backward(len(tri), face, edge, coef, np.ascontiguousarray(g_dist), tri[:0, 0, 0])
+    return pair_geometry_backward(tri, face, face, 1, 1, 1.0, True, g_dist, None, None, saved)   # (pixels unread)
 
 
 @njit(cache=True, error_model="numpy")

@@ -40,70 +40,39 @@ def _project(verts, R, T, focal, center, image, index, perspective, out):
             out[k, c, 2] = depth
 
 
-@njit(inline="always", error_model="numpy")
-def _flush(n, acc, g_R, g_T, g_focal, g_center):
-    for i in range(3):
-        for j in range(3):
-            g_R[n, i, j] += acc[3 * i + j]
-        g_T[n, i] += acc[9 + i]
-    g_focal[n, 0] += acc[12]
-    g_focal[n, 1] += acc[13]
-    g_center[n, 0] += acc[14]
-    g_center[n, 1] += acc[15]
-    acc[:] = 0.0
-
-
 @njit(cache=True, error_model="numpy")
 def _project_backward(verts, R, T, focal, center, image, index, perspective, g, g_verts, g_R, g_T, g_focal,
                       g_center):
-    """The camera gradients of a run of triangles of one camera (the clipping's order) are summed
-    in ``acc`` and added to the camera's rows once."""
     per_camera = verts.shape[0] > 1
-    acc = np.zeros(16)                                   # R (9), T (3), focal (2), centre (2)
-    cur = -1
     for k in range(index.shape[0]):
         n = image[k]
-        if n != cur:
-            if cur >= 0:
-                _flush(cur, acc, g_R, g_T, g_focal, g_center)
-            cur = n
         for c in range(3):
             v = index[k, c]
             b = n if per_camera else 0
             q0, q1, q2, p0, p1, p2 = _view(verts, R, T, b, v, n)
             gx, gy, gd = g[k, c, 0], g[k, c, 1], g[k, c, 2]
-            fx, fy = focal[n, 0], focal[n, 1]
             if perspective:
                 inv = 1.0 / -q2                              # one division (the forward's quotients to rounding)
                 x, y = q0 * inv, q1 * inv
-                gxs, gys = gx * fx, -gy * fy                 # d loss / d (view_x / depth), (view_y / depth)
-                g0, g1 = gxs * inv, gys * inv
-                g2 = -gd + (gxs * x + gys * y) * inv         # through depth = -view_z in both quotients
             else:
-                x, y = q0, q1
-                g0, g1 = gx * fx, -gy * fy
-                g2 = -gd
-            acc[0] += g0 * p0
-            acc[1] += g0 * p1
-            acc[2] += g0 * p2
-            acc[3] += g1 * p0
-            acc[4] += g1 * p1
-            acc[5] += g1 * p2
-            acc[6] += g2 * p0
-            acc[7] += g2 * p1
-            acc[8] += g2 * p2
-            acc[9] += g0
-            acc[10] += g1
-            acc[11] += g2
-            acc[12] += gx * x
-            acc[13] += -gy * y
-            acc[14] += gx
-            acc[15] += gy
+                inv, x, y = 1.0, q0, q1
+            gxs, gys = gx * focal[n, 0], -gy * focal[n, 1]  # d loss / d (view_x / depth), (view_y / depth)
+            g0, g1 = gxs * inv, gys * inv
+            g2 = -gd + (gxs * x + gys * y) * inv if perspective else -gd     # through depth = -view_z
+            g_focal[n, 0] += gx * x
+            g_focal[n, 1] += -gy * y
+            g_center[n, 0] += gx
+            g_center[n, 1] += gy
+            g_T[n, 0] += g0
+            g_T[n, 1] += g1
+            g_T[n, 2] += g2
+            for i, gi in ((0, g0), (1, g1), (2, g2)):
+                g_R[n, i, 0] += gi * p0
+                g_R[n, i, 1] += gi * p1
+                g_R[n, i, 2] += gi * p2
             g_verts[b, v, 0] += (R[n, 0, 0] * g0 + R[n, 1, 0] * g1) + R[n, 2, 0] * g2
             g_verts[b, v, 1] += (R[n, 0, 1] * g0 + R[n, 1, 1] * g1) + R[n, 2, 1] * g2
             g_verts[b, v, 2] += (R[n, 0, 2] * g0 + R[n, 1, 2] * g1) + R[n, 2, 2] * g2
-    if cur >= 0:
-        _flush(cur, acc, g_R, g_T, g_focal, g_center)
 
 
 def _inputs(verts, R, T, focal, center):

@@ -189,6 +189,7 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     g_shininess = 0.0
     # sums over pairs kept in registers (per channel c: ambient, diffuse, specular)
     gA0 = gA1 = gA2 = gD0 = gD1 = gD2 = gS0 = gS1 = gS2 = 0.0
+    per_light = np.empty((nl, 14))                       # the forward's per-light values of the pair
     for j in range(P):
         f = parent[j]
         i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
@@ -214,6 +215,9 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             spe0 += color[l, 0] * (power * scale)
             spe1 += color[l, 1] * (power * scale)
             spe2 += color[l, 2] * (power * scale)
+            row = per_light[l]
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6] = L0, L1, L2, d, d2, scale, q0
+            row[7], row[8], row[9], row[10], row[11], row[12] = q1, q2, ndotl, relu, rv, power
         g0, g1, g2 = g[j, 0], g[j, 1], g[j, 2]
         ga0 = g0 * (ambient[0] + diffuse[0] * dif0)
         ga1 = g1 * (ambient[1] + diffuse[1] * dif1)
@@ -232,9 +236,10 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
         gn0 = gn1 = gn2 = 0.0
         gv0 = gv1 = gv2 = 0.0
         gp0 = gp1 = gp2 = 0.0
-        for l in range(nl):                              # the light terms again (cheaper than keeping them)
-            (L0, L1, L2, d, d2, scale, q0, q1, q2, ndotl, relu, rv,
-             power) = _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
+        for l in range(nl):
+            row = per_light[l]
+            L0, L1, L2, d, d2, scale, q0 = row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+            q1, q2, ndotl, relu, rv, power = row[7], row[8], row[9], row[10], row[11], row[12]
             g_relu = 0.0
             g_scale = 0.0
             g_power = 0.0

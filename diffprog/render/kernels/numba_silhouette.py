@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from .numba_blend import _add_softplus
-from .numba_pairs import _edge_shares, search_pairs
+from .numba_pairs import _add_row, _edge_shares, search_pairs
 
 
 @njit(cache=True, error_model="numpy")
@@ -52,13 +52,7 @@ def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
     for j in range(len(pixel)):
         f = face[j]
         if f != cur:
-            if cur >= 0:
-                total[cur, 0] += t0
-                total[cur, 1] += t1
-                total[cur, 3] += t3
-                total[cur, 4] += t4
-                total[cur, 6] += t6
-                total[cur, 7] += t7
+            _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
             t0 = t1 = t3 = t4 = t6 = t7 = 0.0
             cur = f
         p = pixel[j]
@@ -71,13 +65,7 @@ def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
         t4 += w1 * ay
         t6 += w2 * ax
         t7 += w2 * ay
-    if cur >= 0:
-        total[cur, 0] += t0
-        total[cur, 1] += t1
-        total[cur, 3] += t3
-        total[cur, 4] += t4
-        total[cur, 6] += t6
-        total[cur, 7] += t7
+    _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
 
 
 def soft_silhouette_backward(tri, saved, g):

@@ -52,7 +52,7 @@ def _silhouette(dist, pixel, sigma, lin, excess, alpha):
         x = dist[j] / sigma
         _add_softplus(lin, excess, pixel[j], x, math.exp(-abs(x)))
     for p in range(len(alpha)):
-        alpha[p] = 0.0 - math.expm1(-_softplus_sum(lin, excess, p))
+        alpha[p] = 0.0 - math.expm1(-_softplus_sum(lin, excess, p)) if lin[p] != 0.0 or excess[p] != 0.0 else 0.0
 
 
 @njit(cache=True, error_model="numpy")

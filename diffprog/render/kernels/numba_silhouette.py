@@ -17,11 +17,11 @@ from .numba_pairs import _add_row, _edge_shares, search_pairs
 
 
 @njit(cache=True, error_model="numpy")
-def _blend(dist, pixel, coef, sigma, lin, excess):
+def _blend(dist, pixel, coef, sigma, lin, excess, alpha):
     """Accumulate each pair's softplus(dist / sigma) into its pixel's (``lin``, ``excess``) (see
     ``numba_blend._add_softplus``) and scale its saved distance gradient (``coef[:, 1:]``) by
     d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its own: the exponentials of
-    successive pairs overlap)."""
+    successive pairs overlap); then ``alpha`` (npix,) from the sums."""
     for j in range(len(pixel)):
         x = np.float64(dist[j]) / sigma
         e = math.exp(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
@@ -29,6 +29,11 @@ def _blend(dist, pixel, coef, sigma, lin, excess):
         sig = (1.0 if x >= 0 else e) / (1.0 + e)
         coef[j, 1] *= sig / sigma
         coef[j, 2] *= sig / sigma
+    for p in range(len(alpha)):                         # alpha = 1 - exp(-softplus sum); 0 without pairs
+        if lin[p] != 0.0 or excess[p] != 0.0:
+            alpha[p] = 0.0 - math.expm1(-(lin[p] + math.log1p(excess[p])))
+        else:
+            alpha[p] = 0.0
 
 
 def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, npix, sigma):
@@ -38,8 +43,9 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
     pixel, face, dist, _, _, (edge, coef) = search_pairs(tri, image, height, width, radius, cull_backfaces, scale,
                                                          True, False, interpolate=False)
     lin, excess = np.zeros(int(npix)), np.zeros(int(npix))       # -log(1 - alpha) = lin + log1p(excess)
-    _blend(dist, pixel, coef, float(sigma), lin, excess)
-    alpha = (0.0 - np.expm1(-(lin + np.log1p(excess)))).astype(np.asarray(tri).dtype, copy=False)
+    alpha = np.empty(int(npix))
+    _blend(dist, pixel, coef, float(sigma), lin, excess, alpha)
+    alpha = alpha.astype(np.asarray(tri).dtype, copy=False)
     return alpha, (alpha, pixel, face, edge, coef)
 
 

@@ -75,8 +75,8 @@ def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w
         _add_softplus(lin, excess, p, x, e)
         s = -max(-x, 0.0) + ((zfar - depth[j]) / (zfar - znear)) / gamma      # + log(1 + e): a factor below
         w[j] = s
-        if s > m[p]:
-            m[p] = s
+        mp = m[p]
+        m[p] = s if s > mp else mp                       # a select, no branch
     for j in range(P):
         e = math.exp(w[j] - m[pixel[j]]) / (1.0 + ex[j])
         w[j] = e

@@ -73,6 +73,8 @@ def timed(fn, repeats):
 
 
 def peak_memory(fn):
+    from diffprog.render.kernels import numba_pairs
+    numba_pairs.release_scratch()            # the compiled search allocates its buffers anew (counted)
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1]
@@ -230,9 +232,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-dense", action="store_true", help="skip the dense PyTorch reference (slow)")
     parser.add_argument("--scaling", action="store_true", help="also time doubling the faces")
+    parser.add_argument("--only", nargs="*", default=None, metavar="ROW",
+                        help="rows to run, e.g. '128 spot silhouette' '256 20480 phong' (words matched in size, mesh, "
+                             "shader; default: all)")
+    parser.add_argument("--no-compile", action="store_true", help="skip the first-render (compile) timings")
     args = parser.parse_args()
     cores = numba.config.NUMBA_NUM_THREADS
-    compile_cold, compile_warm, first_numpy = compile_times()
+    compile_cold, compile_warm, first_numpy = (float("nan"),) * 3 if args.no_compile else compile_times()
     print(f"first render (fresh process, incl. imports, wall s): numba cold cache {compile_cold:.1f} s, warm cache "
           f"{compile_warm:.1f} s, numpy kernels {first_numpy:.1f} s", flush=True)
     meshes = {"sphere 5,120": R.ico_sphere(4), "Spot 5,856": R.load_mesh(SPOT, requires_grad=False),
@@ -243,6 +249,8 @@ def main():
     for size in (128, 256):
         for name, base in meshes.items():
             for shader in ("silhouette", "phong"):
+                if args.only is not None and not any(_selected(spec, size, name, shader) for spec in args.only):
+                    continue
                 mesh, cams = scene(base, size)
                 t_np, img_np = measure("numpy", 1, mesh, cams, shader, args.repeats)
                 mem_np = peak_memory(lambda: ours(mesh, cams, shader))
@@ -282,6 +290,12 @@ def main():
         head, sep, rest = old.partition("\n## ")
         with open(path, "w") as f:
             f.write(head.rstrip("\n") + "\n" + text + ("\n## " + rest if sep else ""))
+
+
+def _selected(spec, size, mesh, shader):
+    """Whether every word of ``spec`` names the row's size, shader or a word of its mesh."""
+    words = {str(size), shader} | set(mesh.lower().replace(",", "").split())
+    return all(w.lower().replace(",", "") in words for w in spec.split())
 
 
 def _fmt(r):

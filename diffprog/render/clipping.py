@@ -9,6 +9,24 @@ coordinates of its corners over the parent's vertices, so fragments map back to 
 import numpy as np
 
 import diffprog.autodiff as dp
+from . import kernels
+
+
+class ProjectTriangles(dp.Function):
+    """(verts (V, 3) or (N, V, 3), R (N, 3, 3), T (N, 3), focal (N, 2), principal point (N, 2),
+    (camera (K,), vertex index (K, 3), perspective)) -> (K, 3, 3) screen triangles, as one op
+    (compiled kernel set; reference: the engine code of ``screen_triangles``)."""
+
+    @staticmethod
+    def forward(ctx, verts, R, T, focal, center, options):
+        ctx.kernels, ctx.inputs, ctx.options = kernels.active(), (verts, R, T, focal, center), options
+        return ctx.kernels.project_triangles(verts, R, T, focal, center, *options)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads = ctx.kernels.project_triangles_backward(*ctx.inputs, *ctx.options, g)
+        return tuple(gr.astype(x.dtype, copy=False) if need else None
+                     for gr, x, need in zip(grads, ctx.inputs, ctx.needs_input_grad)) + (None,)
 
 
 class ScreenTriangles:
@@ -26,8 +44,12 @@ class ScreenTriangles:
 def screen_triangles(verts, faces, cams):
     """verts: (V, 3) Tensor (one mesh for all cameras) or (N, V, 3); faces (F, 3); cams: N cameras."""
     camera = cams._parts()                               # (R, T, focal, principal point), derived once
-    view = cams.world_to_view(verts, camera)             # (N, V, 3)
     n, f = len(cams), len(faces)
+    if getattr(kernels.active(), "project_triangles", None) is not None:
+        fused = _fused_screen_triangles(verts, faces, cams, camera)
+        if fused is not None:
+            return fused
+    view = cams.world_to_view(verts, camera)             # (N, V, 3)
     in_front = -view.data[..., 2] > cams.znear           # (N, V)
     front = in_front[:, faces]                           # (N, F, 3)
     count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
@@ -99,6 +121,24 @@ def screen_triangles(verts, faces, cams):
         tri = dp.astype(tri, np.float32)
         corners = None if corners is None else dp.astype(corners, np.float32)
     return ScreenTriangles(tri, image, parent, corners)
+
+
+def _fused_screen_triangles(verts, faces, cams, camera):
+    """``screen_triangles`` as one compiled op when every face is in front of the near plane or
+    behind the eye (no face to clip), else None."""
+    R, T = camera[0].data, camera[1].data
+    v = verts.data
+    depth = -(np.einsum("nj,vj->nv" if v.ndim == 2 else "nj,nvj->nv", R[:, 2], v) + T[:, 2, None])      # (N, V)
+    front = (depth > cams.znear)[:, faces]               # (N, F, 3)
+    count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
+    if ((count == 1) | (count == 2)).any():
+        return None
+    img, par = np.nonzero(count == 3)
+    tri = ProjectTriangles.apply(verts, camera[0], camera[1], camera[2], camera[3],
+                                 (img, faces[par], not cams.orthographic))
+    if v.dtype == np.float32:                            # float32 meshes rasterize in float32
+        tri = dp.astype(tri, np.float32)
+    return ScreenTriangles(tri, img, par, None)
 
 
 def _project_vertices(view, cams, camera, used):

@@ -28,7 +28,11 @@ class FusedLitRender(dp.Function):
          phong, base_mode, orthographic, kind, attenuation) = options
         pixel, face, dist, bary, depth, saved = k.search_pairs(tri, image, height, width, radius, cull, scale,
                                                                perspective, False)
-        lighting = (faces, parent_of[face], pixel, height * width, verts, normal_source, phong, base_mode,
+        if hasattr(k, "scratch"):                        # into a reused buffer ('clip': valid indices, fast path)
+            parent = np.take(parent_of, face, out=k.scratch("parent", len(face), np.int64), mode="clip")
+        else:
+            parent = parent_of[face]
+        lighting = (faces, parent, pixel, height * width, verts, normal_source, phong, base_mode,
                     view_source, orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
         colors, state = k.light_pairs(base, bary, *lighting, shininess)
         colors = colors.astype(tri.dtype, copy=False)
@@ -52,13 +56,27 @@ class FusedLitRender(dp.Function):
         g_base, g_bary, rest = lit[0], lit[1], lit[2:]
         g_tri = None
         if needs[0]:
-            g_tri = (k.pair_distance_backward(tri, face, saved, g_dist)
-                     + k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, None, g_bary,
-                                                g_depth))
+            g_tri = k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary,
+                                             g_depth, saved)              # one pass: distances from ``saved``
         inputs = ctx.inputs
         grads = (g_tri, g_base) + tuple(rest) + (g_bg,)
         return tuple(None if gr is None or not need else np.asarray(gr).astype(x.dtype, copy=False).reshape(x.shape)
                      for gr, x, need in zip(grads, inputs, needs)) + (None,)
+
+
+class VertexNormals(dp.Function):
+    """verts (V, 3) -> (V, 3) area-weighted unit vertex normals over ``faces`` as one op (compiled
+    kernel set; reference: ``mesh.vertex_normals``, engine code)."""
+
+    @staticmethod
+    def forward(ctx, verts, faces):
+        ctx.kernels, ctx.dtype = kernels.active(), verts.dtype
+        out, ctx.saved = ctx.kernels.vertex_normals(verts, faces)
+        return out.astype(verts.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.kernels.vertex_normals_backward(ctx.saved, g).astype(ctx.dtype, copy=False), None
 
 
 def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, background):
@@ -71,7 +89,12 @@ def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, ba
             or getattr(active, "light_pairs", None) is None or getattr(active, "search_pairs", None) is None):
         return None
     phong = shader == "phong"
-    normal_source = vertex_normals(mesh.verts, mesh.faces) if phong else face_normals(mesh.verts, mesh.faces)
+    if not phong:
+        normal_source = face_normals(mesh.verts, mesh.faces)
+    elif getattr(active, "vertex_normals", None) is not None and mesh.verts.ndim == 2:
+        normal_source = VertexNormals.apply(mesh.verts, mesh.faces)
+    else:
+        normal_source = vertex_normals(mesh.verts, mesh.faces)
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers
     base, base_mode = vertex_albedo(mesh)
     tensors, (kind, attenuation) = light_arrays(lights, material)

@@ -225,3 +225,102 @@ def test_numba_cache_goes_to_a_writable_folder_when_the_package_is_read_only(mon
     K._numba_cache()
     assert numba.config.CACHE_DIR == str(tmp_path / "diffprog" / "numba")
     assert os.path.isdir(numba.config.CACHE_DIR)
+
+
+@pytest.mark.parametrize("colored", [False, True])
+def test_compiled_blend_equals_reference_with_crowded_pixels_and_tiny_coverage(colored):
+    # thousands of pairs on one pixel (a product of (1 + e) past any float: the compiled blend folds
+    # it), pixels whose every term is tiny (coverage 1e-17: relative accuracy must hold), one pair
+    rng = np.random.default_rng(11)
+    sigma, gamma = 1e-4, 1e-4
+    crowd = rng.uniform(-1e-4, 1e-4, 3000)                     # x in [-1, 1]: prod(1 + e) ~ 1e600
+    tiny = rng.uniform(-4.1e-3, -3.9e-3, 5)                    # x about -40
+    dist = np.concatenate([crowd, tiny, [2e-5]])
+    pixel = np.concatenate([np.zeros(3000, np.int64), np.full(5, 1), [3]])
+    order = rng.permutation(len(dist))
+    dist, pixel = dist[order], pixel[order]
+    depth = rng.uniform(1.0, 3.0, len(dist))
+    colors = rng.random((len(dist), 3)) if colored else None
+    background = rng.random(3)
+    args = (dist, depth, colors, background, pixel, 4, sigma, gamma, 0.1, 10.0)
+    outs = []
+    for name in ("numpy", "numba"):
+        k = K._load(name)
+        out, res = k.blend_forward(*args)
+        g = rng.random(out.shape) if not outs else outs[0][1]
+        grads = k.blend_backward(res, g, colors, background, pixel, sigma, gamma, 0.1, 10.0, False)
+        outs.append((out, g, grads))
+    (ref, _, ref_grads), (out, _, out_grads) = outs
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=0)  # elementwise: tiny alphas too
+    assert 0 < ref[1, -1] < 1e-15
+    for a, b in zip(out_grads, ref_grads):
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("per_camera,orthographic,dtype", [(False, False, np.float64), (True, False, np.float64),
+                                                           (False, True, np.float64), (False, False, np.float32)])
+def test_compiled_projection_equals_the_engine_code(per_camera, orthographic, dtype):
+    # every face in front of the near plane: the compiled set projects them in one op
+    outs = []
+    for name in ("numpy", "numba"):
+        R.set_kernels(name)
+        mesh = random_scene(9, dtype, near_plane=False)
+        cams = R.look_at(eye=[(0.0, 0.0, 2.5), (0.4, 0.3, 2.2)], fov=50, image_size=(19, 23),
+                         orthographic=orthographic, requires_grad=True)
+        verts = mesh.verts
+        if per_camera:
+            verts = dp.stack([mesh.verts, mesh.verts * 1.1])
+        screen = R.screen_triangles(verts, mesh.faces, cams)
+        weights = np.random.default_rng(2).random(screen.tri.shape)
+        dp.sum(screen.tri * weights).backward()
+        outs.append((screen.tri.data, screen.image, screen.parent, mesh.verts.grad, cams.eye.grad))
+    (tri, image, parent, *grads), (tri2, image2, parent2, *grads2) = outs
+    np.testing.assert_array_equal(image2, image)
+    np.testing.assert_array_equal(parent2, parent)
+    assert tri2.dtype == tri.dtype == dtype
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    # (float32 leaves: float32 gradients from the compiled op, float64 ones from the engine code)
+    assert_same([tri2] + grads2, [tri] + grads, rtol, same_dtype=dtype == np.float64)
+
+
+@pytest.mark.parametrize("shader", ["silhouette", "phong"])
+def test_search_buffers_are_reused_only_once_free(shader):
+    # the compiled search reuses its buffers from call to call; a graph still alive keeps its own
+    from diffprog.render.kernels import numba_pairs
+    R.set_kernels("numba")
+    cams = R.look_at(eye=(0.0, 0.0, 2.5), fov=50, image_size=(24, 24))
+
+    def grad_of(img, mesh, weights):
+        dp.sum(img * weights).backward()
+        return mesh.verts.grad.copy()
+    meshes = [random_scene(s, near_plane=False) for s in (12, 13)]
+    weights = np.random.default_rng(3).random((1, 24, 24, 4))
+    alone = [grad_of(R.render(m, cams, shader=shader), m, weights) for m in meshes]
+    for m in meshes:
+        m.verts.grad = None
+    first = R.render(meshes[0], cams, shader=shader)                       # both graphs alive at once
+    second = R.render(meshes[1], cams, shader=shader)
+    np.testing.assert_array_equal(grad_of(second, meshes[1], weights), alone[1])
+    np.testing.assert_array_equal(grad_of(first, meshes[0], weights), alone[0])
+    del first, second
+    kept = id(numba_pairs._scratch["pixel"])                             # (an id: no reference to it)
+    R.render(meshes[0], cams, shader=shader)
+    assert id(numba_pairs._scratch["pixel"]) == kept                      # free again: reused
+
+
+def test_compiled_vertex_normals_equal_the_engine_code():
+    from diffprog.render.fused import VertexNormals
+    from diffprog.render.mesh import vertex_normals
+    mesh = random_scene(14)                                  # with zero-area faces
+    verts = np.concatenate([mesh.verts.data, [[5.0, 5.0, 5.0]]])      # and an isolated vertex
+    weights = np.random.default_rng(4).random(verts.shape)
+    outs = []
+    for normals in (vertex_normals, VertexNormals.apply):
+        R.set_kernels("numba")
+        v = dp.tensor(verts, requires_grad=True)
+        n = normals(v, mesh.faces)
+        dp.sum(n * weights).backward()
+        outs.append([n.data, v.grad])
+    assert np.all(outs[0][0][-1] == 0) and np.all(outs[1][0][-1] == 0)
+    assert_same(outs[1], outs[0], 1e-12)

@@ -27,10 +27,17 @@ FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_p
 #   ``blend_forward`` without colours, and their backward passes;
 # - search_pairs, pair_distance_backward: ``find_pairs`` saving what differentiating the distances
 #   needs (no recomputation of the pairs' geometry); reference: ``pair_geometry_backward``.
+# - project_triangles(_backward): faces in front of the near plane projected to screen triangles;
+#   reference: the engine code of ``clipping.screen_triangles``.
+# - vertex_normals(_backward): area-weighted unit vertex normals; reference: the engine code of
+#   ``mesh.vertex_normals`` (used by the fused lit render).
+# - scratch(role, rows, dtype, tail=()): an uninitialized per-pair array reused from call to call
+#   once nothing refers to it (``numba_pairs.scratch``).
 OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward", "search_pairs",
-            "pair_distance_backward")
+            "pair_distance_backward", "project_triangles", "project_triangles_backward", "scratch",
+            "vertex_normals", "vertex_normals_backward")
 _MODULES = {"numpy": ("pairs", "blend", "attributes"),
-            "numba": ("pairs", "blend", "attributes", "shading", "silhouette")}
+            "numba": ("pairs", "blend", "attributes", "shading", "silhouette", "projection", "normals")}
 _loaded = {}
 _active = None
 _warned = False

@@ -3,18 +3,40 @@
 
 Per-pixel sums run serially in pair order (as ``np.bincount`` does), so results are
 deterministic. softplus(x) and softplus(-x) (and, backward, the two sigmoids) share one exponential.
+No logarithm per pair: with e = exp(-|x|), softplus(x) = max(x, 0) + log(1 + e), so a pixel's
+sum of softplus terms is (sum of max(x, 0)) + log(prod of (1 + e)), and the product is carried as
+its excess over 1 (q <- q + e (1 + q): no cancellation, relative accuracy kept however small the
+terms), taking one ``log1p`` per pixel; the softmax weight exp(-softplus(-x) + z / gamma) is
+exp(-max(-x, 0) + z / gamma) / (1 + e).
 """
 import math
 
 import numpy as np
 from numba import njit
 
+from .numba_pairs import scratch
 from .numpy_blend import BACKGROUND_EPS
 
 
+EXCESS_FOLD = 1e300      # a pixel's excess product beyond this is folded into its linear sum (no overflow)
+
+
 @njit(inline="always", error_model="numpy")
-def _softplus(x):
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+def _add_softplus(lin, excess, p, x, e):
+    """Add softplus(x) (e = exp(-|x|)) to pixel p's (linear sum, excess product) pair; the sum is
+    lin[p] + log1p(excess[p]) (``_softplus_sum``)."""
+    q = excess[p]
+    q = q + e * (1.0 + q)
+    if q > EXCESS_FOLD:
+        lin[p] += math.log1p(q)
+        q = 0.0
+    excess[p] = q
+    lin[p] += max(x, 0.0)
+
+
+@njit(inline="always", error_model="numpy")
+def _softplus_sum(lin, excess, p):
+    return lin[p] + math.log1p(excess[p])
 
 
 @njit(inline="always", error_model="numpy")
@@ -24,20 +46,23 @@ def _sigmoid(x):
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette(dist, pixel, sigma, log_c, alpha):
-    """alpha from the pairs; ``log_c`` (npix,) zeros, becomes log(1 - alpha)."""
+def _silhouette(dist, pixel, sigma, lin, excess, alpha):
+    """alpha from the pairs; ``lin``, ``excess`` (npix,) zeros (``_add_softplus``)."""
     for j in range(len(pixel)):
-        log_c[pixel[j]] += -_softplus(dist[j] / sigma)
+        x = dist[j] / sigma
+        _add_softplus(lin, excess, pixel[j], x, math.exp(-abs(x)))
     for p in range(len(alpha)):
-        alpha[p] = 0.0 - math.expm1(log_c[p])
+        alpha[p] = 0.0 - math.expm1(-_softplus_sum(lin, excess, p)) if lin[p] != 0.0 or excess[p] != 0.0 else 0.0
 
 
 @njit(cache=True, error_model="numpy")
-def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w, ex, m, log_c, Z, alpha, wb, rgb):
+def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w, ex, m, lin, excess, Z, alpha, wb,
+            rgb):
     """Silhouette and colour in three passes over the pairs, into the outputs: the per-pair weights
     ``w`` (P,) and exp(-|dist / sigma|) ``ex`` (P,) (the backward's sigmoids), and per pixel the max
-    shift ``m``, ``log_c`` = log(1 - alpha), the normalizer ``Z``, ``alpha``, the background weight
-    ``wb`` and ``rgb`` (npix, C) (``log_c``, ``Z``, ``rgb`` zero-filled on entry)."""
+    shift ``m``, the normalizer ``Z``, ``alpha``, the background weight ``wb`` and ``rgb`` (npix, C)
+    (``lin``, ``excess`` (``_add_softplus``), ``Z``, ``rgb`` zero-filled on entry; ``Z`` holds 1 / Z on
+    return)."""
     P, C = colors.shape
     npix = len(m)
     sb = BACKGROUND_EPS / gamma
@@ -46,26 +71,28 @@ def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w
         p = pixel[j]
         x = dist[j] / sigma
         e = math.exp(-abs(x))                            # softplus(x) and softplus(-x) from one exp
-        lg = math.log1p(e)
-        sp, spn = max(x, 0.0) + lg, max(-x, 0.0) + lg
         ex[j] = e
-        log_c[p] += -sp
-        s = -spn + ((zfar - depth[j]) / (zfar - znear)) / gamma
+        _add_softplus(lin, excess, p, x, e)
+        s = -max(-x, 0.0) + ((zfar - depth[j]) / (zfar - znear)) / gamma      # + log(1 + e): a factor below
         w[j] = s
-        if s > m[p]:
-            m[p] = s
+        mp = m[p]
+        m[p] = s if s > mp else mp                       # a select, no branch
     for j in range(P):
-        e = math.exp(w[j] - m[pixel[j]])
+        e = math.exp(w[j] - m[pixel[j]]) / (1.0 + ex[j])
         w[j] = e
         Z[pixel[j]] += e
     for p in range(npix):
-        alpha[p] = 0.0 - math.expm1(log_c[p])
+        if Z[p] == 0.0 and m[p] == sb and lin[p] == 0.0 and excess[p] == 0.0:
+            alpha[p], wb[p], Z[p] = 0.0, 1.0, 1.0       # no pair: the values below, exactly, without libm
+            continue
+        alpha[p] = 0.0 - math.expm1(-_softplus_sum(lin, excess, p))
         eb = math.exp(sb - m[p])
-        Z[p] += eb
-        wb[p] = eb / Z[p]
+        z = Z[p] + eb
+        wb[p] = eb / z
+        Z[p] = 1.0 / z                                   # Z now holds 1 / Z (a product per pair below)
     for j in range(P):
         p = pixel[j]
-        wgt = w[j] / Z[p]
+        wgt = w[j] * Z[p]
         w[j] = wgt
         for c in range(C):
             rgb[p, c] += wgt * colors[j, c]
@@ -78,19 +105,20 @@ def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w
 
 def blend_forward(dist, depth, colors, background, pixel, npix, sigma, gamma, znear, zfar):
     """See ``numpy_blend.blend_forward``. (Outputs and work arrays come from NumPy, whose large
-    allocations take far fewer page faults than numba's own.)"""
+    allocations take far fewer page faults than numba's own; per-pair ones are reused from call to
+    call once free, ``numba_pairs.scratch``.)"""
     dist, pixel = np.ascontiguousarray(dist), np.ascontiguousarray(pixel)
     if colors is None:
         alpha = np.empty(npix)
-        _silhouette(dist, pixel, sigma, np.zeros(npix), alpha)
+        _silhouette(dist, pixel, sigma, np.zeros(npix), np.zeros(npix), alpha)
         alpha = alpha.astype(dist.dtype, copy=False)
         return alpha[:, None], dict(dist=dist, alpha=alpha)
     colors, depth = np.ascontiguousarray(colors), np.ascontiguousarray(depth)
     bg = np.ascontiguousarray(background).reshape(-1, colors.shape[1])
-    wgt, ex = np.empty(len(pixel)), np.empty(len(pixel))
+    wgt, ex = scratch("blend_wgt", len(pixel), np.float64), scratch("blend_ex", len(pixel), np.float64)
     alpha, wb, rgb = np.empty(npix), np.empty(npix), np.zeros((npix, colors.shape[1]))
     _colour(dist, depth, colors, bg, pixel, sigma, gamma, znear, zfar, wgt, ex, np.empty(npix), np.zeros(npix),
-            np.zeros(npix), alpha, wb, rgb)
+            np.zeros(npix), np.zeros(npix), alpha, wb, rgb)
     alpha = alpha.astype(dist.dtype, copy=False)
     rgb = rgb.astype(colors.dtype, copy=False)
     res = dict(dist=dist, depth=depth, alpha=alpha, wgt=wgt, ex=ex, wb=wb, rgb=rgb)
@@ -149,12 +177,12 @@ def blend_backward(res, g, colors, background, pixel, sigma, gamma, znear, zfar,
     g, pixel = np.ascontiguousarray(g), np.ascontiguousarray(pixel)
     dist, alpha = res["dist"], res["alpha"]
     P = len(pixel)
-    g_dist = np.empty(P)
+    g_dist = scratch("blend_g_dist", P, np.float64)
     if colors is None:
         _silhouette_backward(dist, alpha, g, pixel, sigma, g_dist)
         return g_dist.astype(dist.dtype, copy=False), None, None, None
     npix, C = len(alpha), colors.shape[1]
-    g_depth, g_colors = np.empty(P), np.empty((P, C))
+    g_depth, g_colors = scratch("blend_g_depth", P, np.float64), scratch("blend_g_colors", P, np.float64, (C,))
     g_bg = np.empty((npix, C)) if bg_per_pixel else np.zeros((1, C))
     _colour_backward(dist, np.ascontiguousarray(colors), alpha, res["wgt"], res["ex"], res["wb"], res["rgb"], g, pixel,
                      sigma, gamma, znear, zfar, bool(bg_per_pixel), np.empty(npix), g_dist, g_depth, g_colors, g_bg)

@@ -7,6 +7,7 @@ multiplications by reciprocals, so values agree to rounding, not bit for bit. Sc
 serially in pair order, so results are deterministic.
 """
 import math
+import sys
 
 import numpy as np
 from numba import njit
@@ -64,7 +65,7 @@ def _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2):
     """Per pair: edge functions E, area, inside, and the closest edge (k, t, d2, dx, dy); ie0..2 the
     face's reciprocal squared edge lengths (``_reciprocals``)."""
     rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
-    inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
+    inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)          # no branches
     k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2)
     return rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, inside, k, tk, d2k, dxk, dyk
 
@@ -83,18 +84,21 @@ def _clamp0(w):
 
 @njit(inline="always", error_model="numpy")
 def _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective):
-    """(w0..2, 1/S, wn0..2, u0..2, 1/U, b0..2, depth) as ``numpy_pairs._interpolation`` (divisions
-    by per-pair sums as multiplications by their reciprocals; iZ: the corners' 1 / depth)."""
-    ia = 1.0 / area
-    w0, w1, w2 = E0 * ia, E1 * ia, E2 * ia
-    c0, c1, c2 = _clamp0(w0), _clamp0(w1), _clamp0(w2)
-    iS = 1.0 / (c0 + c1 + c2)
-    n0, n1, n2 = c0 * iS, c1 * iS, c2 * iS
+    """(sign, c0..2, S, u0..2, r, b0..2, depth): ``numpy_pairs._interpolation`` with one division.
+    The reference clamps w = E / area at 0, divides by the clamps' sum, multiplies by 1 / Z and
+    divides by that sum; every normalization but the last cancels, so with c = max(sign(area) E, 0)
+    (the clamps times |area|) and u = c / Z: b = u / sum(u), depth = sum(c) / sum(u) (orthographic:
+    b = c / sum(c), depth = b . Z). The same values to rounding; r is the one reciprocal."""
+    sg = 1.0 if area > 0 else -1.0
+    c0, c1, c2 = _clamp0(sg * E0), _clamp0(sg * E1), _clamp0(sg * E2)
+    S = (c0 + c1) + c2
     if perspective:
-        u0, u1, u2 = n0 * iZ0, n1 * iZ1, n2 * iZ2
-        iU = 1.0 / (u0 + u1 + u2)
-        return w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU, u0 * iU, u1 * iU, u2 * iU, iU
-    return w0, w1, w2, iS, n0, n1, n2, 0.0, 0.0, 0.0, 0.0, n0, n1, n2, n0 * Z0 + n1 * Z1 + n2 * Z2
+        u0, u1, u2 = c0 * iZ0, c1 * iZ1, c2 * iZ2
+        r = 1.0 / ((u0 + u1) + u2)
+        return sg, c0, c1, c2, S, u0, u1, u2, r, u0 * r, u1 * r, u2 * r, S * r
+    r = 1.0 / S
+    n0, n1, n2 = c0 * r, c1 * r, c2 * r
+    return sg, c0, c1, c2, S, 0.0, 0.0, 0.0, r, n0, n1, n2, (n0 * Z0 + n1 * Z1) + n2 * Z2
 
 
 @njit(cache=True, error_model="numpy")
@@ -142,7 +146,6 @@ def _face_ranges(tri, radius, height, width, cull):
 
 CHUNK = 1 << 24        # candidate pairs searched per kernel call (bounds the output buffers; the pages of
                        # their unused tails are never touched, so most renders take one call and no copy)
-REJECT_MARGIN = 1e-6   # relative slack of the quick rejection (never drops a pair the exact test keeps)
 
 
 @njit(cache=True, error_model="numpy")
@@ -150,9 +153,10 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
                   interpolate, pixel, face, dist, bary, depth, edge, coef):
     """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
     with room for every candidate; ``bary`` and ``depth`` only when ``interpolate``); returns their
-    number. The exact test of ``numpy_pairs``
-    (edge functions, then the distance to the closest edge), preceded by a quick rejection of
-    candidates farther than the radius from one of the triangle's edge lines."""
+    number. The exact test of ``numpy_pairs`` (edge functions, then the distance to the closest
+    edge) on every candidate without branching on its outcome: each candidate's values are written
+    into the next free slot, which advances only when the candidate is a pair (inside and outside
+    pixels interleave along a face's rows, so branches on them would be mispredicted often)."""
     r2 = radius * radius
     s2 = scale ** 2
     j = 0
@@ -161,44 +165,64 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
             continue
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
-        slack = r2 * (1.0 + REJECT_MARGIN)
-        L0 = ((X2 - X1) * (X2 - X1) + (Y2 - Y1) * (Y2 - Y1)) * slack      # |edge opposite corner i|^2 r^2
-        L1 = ((X0 - X2) * (X0 - X2) + (Y0 - Y2) * (Y0 - Y2)) * slack
-        L2 = ((X1 - X0) * (X1 - X0) + (Y1 - Y0) * (Y1 - Y0)) * slack
         base = image[f] * (height * width)
         for row in range(r0[f], r0[f] + ny[f]):
             py = row + 0.5
-            rY0, rY1, rY2 = Y0 - py, Y1 - py, Y2 - py
             for col in range(c0[f], c0[f] + nx[f]):
                 px = col + 0.5
-                rX0, rX1, rX2 = X0 - px, X1 - px, X2 - px
-                E0 = rX1 * rY2 - rY1 * rX2
-                E1 = rX2 * rY0 - rY2 * rX0
-                E2 = rX0 * rY1 - rY0 * rX1
-                area = E0 + E1 + E2
-                inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
-                if not inside:
-                    if inside_only:
-                        continue
-                    if ((E0 * area < 0 and E0 * E0 > L0) or (E1 * area < 0 and E1 * E1 > L1)
-                            or (E2 * area < 0 and E2 * E2 > L2)):
-                        continue
                 t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2)
-                if not (inside or t[13] <= r2):
-                    continue
+                E0, E1, E2, area, inside = t[6], t[7], t[8], t[9], t[10]
+                keep = inside if inside_only else (inside or t[13] <= r2)
                 pixel[j] = base + row * width + col
                 face[j] = f
                 sign = 1.0 if inside else -1.0
                 dist[j] = sign * t[13] * s2
                 if interpolate:
                     ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
-                    depth[j] = ip[14]
+                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[9], ip[10], ip[11]
+                    depth[j] = ip[12]
                 c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
                 edge[j] = t[11]
                 coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
-                j += 1
+                j += np.int64(keep)
     return j
+
+
+SCRATCH_LIMIT = 1 << 28   # bytes of one search buffer kept for reuse between calls at most
+_scratch = {}             # role -> the buffer of the last call
+
+
+def scratch(role, rows, dtype, tail=()):
+    """An uninitialized (rows, *tail) array for ``role``: a prefix of the buffer kept from an earlier
+    call when nothing refers to that buffer any more (no result of that call is alive; its pages
+    are already mapped, so filling it again takes no page faults), else a new buffer (kept in turn).
+    The results of a call are views of its buffers, so a buffer is reused only once they are gone."""
+    if rows == 0:
+        return np.empty((0,) + tail, dtype)
+    buf = _scratch.get(role)
+    if (buf is not None and buf.dtype == dtype and buf.shape[1:] == tail and len(buf) >= rows
+            and sys.getrefcount(buf) == 3):              # the dict, ``buf`` and the call's argument
+        return buf[:rows]
+    buf = np.empty((rows,) + tail, dtype)               # from NumPy: fewer page faults than numba's own
+    if buf.nbytes <= SCRATCH_LIMIT:
+        _scratch[role] = buf
+    return buf
+
+
+def release_scratch():
+    """Drop the kept search buffers (their memory returns to the system once no result uses it)."""
+    _scratch.clear()
+
+
+def face_chunks(ends):
+    """(first face, end face, candidates) of consecutive runs of faces with about ``CHUNK``
+    candidates each (at least one face); ``ends``: the cumulative candidate counts per face."""
+    start = 0
+    while start < len(ends):
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
+        yield start, stop, int(ends[stop - 1] - base)
+        start = stop
 
 
 def find_pairs(tri, image, height, width, radius, cull_backfaces, scale, perspective, inside_only):
@@ -218,21 +242,18 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
     ends = np.cumsum(nx * ny)
     inv = _reciprocals(tri)
     parts = []
-    start = 0
-    while start < len(ends):
-        base = ends[start - 1] if start else 0
-        stop = max(int(np.searchsorted(ends, base + CHUNK, side="right")), start + 1)
-        capacity = int(ends[stop - 1] - base)
+    for start, stop, capacity in face_chunks(ends):
         # buffers from NumPy (whose large allocations are backed by huge pages: far fewer page faults
-        # than numba's own); the pages of the unused tail are never touched
+        # than numba's own), reused from call to call once free; the pages of the unused tail are
+        # never touched
         room = capacity if interpolate else 0
-        buffers = (np.empty(capacity, np.int64), np.empty(capacity, np.int64), np.empty(capacity, tri.dtype),
-                   np.empty((room, 3), tri.dtype), np.empty(room, tri.dtype), np.empty(capacity, np.int8),
-                   np.empty((capacity, 3)))
+        buffers = (scratch("pixel", capacity, np.int64), scratch("face", capacity, np.int64),
+                   scratch("dist", capacity, tri.dtype), scratch("bary", room, tri.dtype, (3,)),
+                   scratch("depth", room, tri.dtype), scratch("edge", capacity, np.int8),
+                   scratch("coef", capacity, np.float64, (3,)))
         n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
                           bool(perspective), bool(inside_only), bool(interpolate), *buffers)
         parts.append(tuple(b[:n] for b in buffers))
-        start = stop
     if not parts:
         empty = np.zeros(0, np.int64)
         return (empty, empty, tri[:0, 0, 0].copy(), np.zeros((0, 3), tri.dtype), tri[:0, 0, 0].copy(),
@@ -281,8 +302,8 @@ def _geometry(tri, pixel, face, height, width, scale, perspective, dist, bary, d
         t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, inv[f, 0], inv[f, 1], inv[f, 2])
         ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, inv[f, 3], inv[f, 4], inv[f, 5], perspective)
         dist[j] = (1.0 if t[10] else -1.0) * t[13] * s2
-        bary[j, 0], bary[j, 1], bary[j, 2] = ip[11], ip[12], ip[13]
-        depth[j] = ip[14]
+        bary[j, 0], bary[j, 1], bary[j, 2] = ip[9], ip[10], ip[11]
+        depth[j] = ip[12]
 
 
 def pair_geometry(tri, pixel, face, height, width, scale, perspective):
@@ -311,11 +332,39 @@ def _add_edge_grad(total, f, k, tk, ax, ay):
     total[f, c + 1] += 0.0 * ay
 
 
+@njit(inline="always", error_model="numpy")
+def _edge_shares(k, tk):
+    """Shares of corners 0, 1, 2 in a gradient with respect to the closest point of edge k (at
+    parameter tk): 1 - tk for corner k, tk for corner k + 1, 0 for the third (``_add_edge_grad``)."""
+    sa, sb = 1.0 - tk, tk
+    w0 = sa if k == 0 else (sb if k == 2 else 0.0)
+    w1 = sa if k == 1 else (sb if k == 0 else 0.0)
+    w2 = sa if k == 2 else (sb if k == 1 else 0.0)
+    return w0, w1, w2
+
+
+@njit(cache=True, error_model="numpy")
+def _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8):
+    """total[f] += (t0, ..., t8): a face's run of pairs, summed in registers (called once per run)."""
+    if f >= 0:
+        total[f, 0] += t0
+        total[f, 1] += t1
+        total[f, 2] += t2
+        total[f, 3] += t3
+        total[f, 4] += t4
+        total[f, 5] += t5
+        total[f, 6] += t6
+        total[f, 7] += t7
+        total[f, 8] += t8
+
+
 @njit(cache=True, error_model="numpy")
 def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
-                       use_bary, dtype_like):
+                       use_bary, edge, coef, use_saved, dtype_like):
     """Per pair (serially, in pair order: deterministic) the gradient with respect to its face's
-    corners, accumulated in place; the per-pair terms are recomputed from the corners."""
+    corners; the per-pair terms are recomputed from the corners, or for the distances
+    (``use_saved``) taken from what ``search_pairs`` saved (``edge``, ``coef``). A run of pairs of
+    one face (the search's order) is summed in registers and added to the face's row once."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
@@ -323,54 +372,77 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     inv = _reciprocals(tri)
     hw = height * width
     inv_hw, inv_w = 1.0 / hw, 1.0 / width
+    cur = -1
+    X0 = X1 = X2 = Y0 = Y1 = Y2 = Z0 = Z1 = Z2 = 0.0
+    ie0 = ie1 = ie2 = iZ0 = iZ1 = iZ2 = 0.0
+    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
     for j in range(P):
         f = face[j]
-        px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
-        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+        if f != cur:
+            _add_row(total, cur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
+            t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
+            cur = f
+            X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+            ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
+        if use_bary or not use_saved:
+            px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
+            rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+        else:
+            rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
         if use_bary:
             gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
                 np.float64(g_depth[j])
-            iZ0, iZ1, iZ2 = inv[f, 3], inv[f, 4], inv[f, 5]
-            ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-            w0, w1, w2, iS, n0, n1, n2, u0, u1, u2, iU = ip[:11]
-            if perspective:
-                gU = -(gz + ((gb0 * u0 + gb1 * u1) + gb2 * u2)) * (iU * iU)
-                gu0, gu1, gu2 = gb0 * iU + gU, gb1 * iU + gU, gb2 * iU + gU
-                gn0, gn1, gn2 = gu0 * iZ0, gu1 * iZ1, gu2 * iZ2
+            sg, c0, c1, c2, S, u0, u1, u2, r, b0, b1, b2, dz = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2,
+                                                                       perspective)
+            if perspective:                              # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
+                gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
+                gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
+                gS = gz * r
+                gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
                 gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
-            else:
+            else:                                        # b = c r, r = 1 / sum(c), depth = b . Z
                 gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
-                gz0, gz1, gz2 = gz * n0, gz * n1, gz * n2
-            dot = (gn0 * n0 + gn1 * n1) + gn2 * n2
-            gc0, gc1, gc2 = (gn0 - dot) * iS, (gn1 - dot) * iS, (gn2 - dot) * iS
-            gw0 = gc0 * np.float64(w0 > 0)
-            gw1 = gc1 * np.float64(w1 > 0)
-            gw2 = gc2 * np.float64(w2 > 0)
-            dot = (gw0 * w0 + gw1 * w1) + gw2 * w2
-            ia = 1.0 / area
-            gE0, gE1, gE2 = (gw0 - dot) * ia, (gw1 - dot) * ia, (gw2 - dot) * ia
+                dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
+                gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
+                gz0, gz1, gz2 = gz * b0, gz * b1, gz * b2
+            gE0 = sg * gc0 * np.float64(c0 > 0)          # c = max(sign E, 0)
+            gE1 = sg * gc1 * np.float64(c1 > 0)
+            gE2 = sg * gc2 * np.float64(c2 > 0)
             # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
-            total[f, 0] += gE2 * rY1 - gE1 * rY2
-            total[f, 1] += gE1 * rX2 - gE2 * rX1
-            total[f, 2] += gz0
-            total[f, 3] += gE0 * rY2 - gE2 * rY0
-            total[f, 4] += gE2 * rX0 - gE0 * rX2
-            total[f, 5] += gz1
-            total[f, 6] += gE1 * rY0 - gE0 * rY1
-            total[f, 7] += gE0 * rX1 - gE1 * rX0
-            total[f, 8] += gz2
+            t0 += gE2 * rY1 - gE1 * rY2
+            t1 += gE1 * rX2 - gE2 * rX1
+            t2 += gz0
+            t3 += gE0 * rY2 - gE2 * rY0
+            t4 += gE2 * rX0 - gE0 * rX2
+            t5 += gz1
+            t6 += gE1 * rY0 - gE0 * rY1
+            t7 += gE0 * rX1 - gE1 * rX0
+            t8 += gz2
         if use_dist:
-            inside = E0 * area >= 0 and E1 * area >= 0 and E2 * area >= 0
-            k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, inv[f, 0],
-                                                 inv[f, 1], inv[f, 2])
-            g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
-            _add_edge_grad(total, f, k, tk, -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk)
+            if use_saved:
+                g = np.float64(g_dist[j])
+                k, tk, ax, ay = edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2]
+            else:
+                inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)
+                k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0,
+                                                     ie1, ie2)
+                g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
+                ax, ay = -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk
+            w0, w1, w2 = _edge_shares(k, tk)
+            t0 += w0 * ax
+            t1 += w0 * ay
+            t3 += w1 * ax
+            t4 += w1 * ay
+            t6 += w2 * ax
+            t7 += w2 * ay
+    _add_row(total, cur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 
-def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth):
-    """See ``numpy_pairs.pair_geometry_backward``."""
+def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth,
+                           saved=None):
+    """See ``numpy_pairs.pair_geometry_backward``; ``saved``: what ``search_pairs`` saved for these
+    pairs, used for the distances' part instead of recomputing their closest edges."""
     tri = np.ascontiguousarray(tri)
     use_bary = g_bary is not None or g_depth is not None
     if use_bary:
@@ -380,26 +452,18 @@ def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, 
         g_bary, g_depth = np.zeros((0, 3), tri.dtype), np.zeros(0, tri.dtype)
     use_dist = g_dist is not None
     g_dist = np.zeros(0, tri.dtype) if g_dist is None else np.ascontiguousarray(g_dist)
+    use_saved = use_dist and saved is not None
+    edge, coef = saved if use_saved else (np.zeros(0, np.int8), np.zeros((0, 3)))
     return _geometry_backward(tri, np.ascontiguousarray(pixel), np.ascontiguousarray(face), int(height), int(width),
-                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_dist, use_bary,
-                              tri[:0, 0, 0])
-
-
-@njit(cache=True, error_model="numpy")
-def _distance_backward(num_faces, face, edge, coef, g_dist, dtype_like):
-    total = np.zeros((num_faces, 9))
-    for j in range(len(face)):
-        g = np.float64(g_dist[j])
-        _add_edge_grad(total, face[j], edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2])
-    return total.astype(dtype_like.dtype).reshape(num_faces, 3, 3)
+                              float(scale), bool(perspective), g_dist, g_bary, g_depth, use_dist, use_bary, edge, coef,
+                              use_saved, tri[:0, 0, 0])
 
 
 def pair_distance_backward(tri, face, saved, g_dist):
     """(M, 3, 3) gradient with respect to ``tri`` of the pairs' ``dist`` given its cotangent, from
     what ``search_pairs`` saved (each pair's closest edge, its parameter and the gradient of dist
     with respect to the closest point): one short pass, no per-pair geometry recomputed."""
-    edge, coef = saved
-    return _distance_backward(len(tri), face, edge, coef, np.ascontiguousarray(g_dist), tri[:0, 0, 0])
+    return pair_geometry_backward(tri, face, face, 1, 1, 1.0, True, g_dist, None, None, saved)   # (pixels unread)
 
 
 @njit(cache=True, error_model="numpy")

@@ -23,6 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .numba_pairs import scratch
+
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
 
 
@@ -352,8 +354,8 @@ def light_pairs(base, bary, faces, parent, pixel, hw, verts, normal_source, phon
     ``shininess`` a number; ``state``: what ``light_pairs_backward`` reuses (P, 8)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    out = np.empty((len(bary), 3))                       # from NumPy: fewer page faults than numba's own
-    state = np.empty((len(bary), 8))
+    out = scratch("light_out", len(bary), np.float64, (3,))   # reused once free (``numba_pairs.scratch``)
+    state = scratch("light_state", len(bary), np.float64, (8,))
     _forward(*args, float(shininess), out, state)
     return out, state
 
@@ -368,4 +370,4 @@ def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_sou
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
     return _backward(*args, float(shininess), state, bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
-                     np.empty((len(bary), 3)), np.zeros(np.shape(base)))
+                     scratch("light_g_bary", len(bary), np.float64, (3,)), np.zeros(np.shape(base)))

@@ -12,21 +12,28 @@ import math
 import numpy as np
 from numba import njit
 
-from .numba_pairs import _add_edge_grad, search_pairs
+from .numba_blend import _add_softplus
+from .numba_pairs import _add_row, _edge_shares, search_pairs
 
 
 @njit(cache=True, error_model="numpy")
-def _blend(dist, pixel, coef, sigma, log_c):
-    """Accumulate each pair's -softplus(dist / sigma) into ``log_c`` and scale its saved distance
-    gradient (``coef[:, 1:]``) by d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its
-    own: the exponentials of successive pairs overlap)."""
+def _blend(dist, pixel, coef, sigma, lin, excess, alpha):
+    """Accumulate each pair's softplus(dist / sigma) into its pixel's (``lin``, ``excess``) (see
+    ``numba_blend._add_softplus``) and scale its saved distance gradient (``coef[:, 1:]``) by
+    d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its own: the exponentials of
+    successive pairs overlap); then ``alpha`` (npix,) from the sums."""
     for j in range(len(pixel)):
         x = np.float64(dist[j]) / sigma
         e = math.exp(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
-        log_c[pixel[j]] += -(max(x, 0.0) + math.log1p(e))
+        _add_softplus(lin, excess, pixel[j], x, e)
         sig = (1.0 if x >= 0 else e) / (1.0 + e)
         coef[j, 1] *= sig / sigma
         coef[j, 2] *= sig / sigma
+    for p in range(len(alpha)):                         # alpha = 1 - exp(-softplus sum); 0 without pairs
+        if lin[p] != 0.0 or excess[p] != 0.0:
+            alpha[p] = 0.0 - math.expm1(-(lin[p] + math.log1p(excess[p])))
+        else:
+            alpha[p] = 0.0
 
 
 def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, npix, sigma):
@@ -35,18 +42,36 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
     ``saved`` is what ``soft_silhouette_backward`` needs."""
     pixel, face, dist, _, _, (edge, coef) = search_pairs(tri, image, height, width, radius, cull_backfaces, scale,
                                                          True, False, interpolate=False)
-    log_c = np.zeros(int(npix))                          # log(1 - alpha), summed in pair order
-    _blend(dist, pixel, coef, float(sigma), log_c)
-    alpha = (0.0 - np.expm1(log_c)).astype(np.asarray(tri).dtype, copy=False)
+    lin, excess = np.zeros(int(npix)), np.zeros(int(npix))       # -log(1 - alpha) = lin + log1p(excess)
+    alpha = np.empty(int(npix))
+    _blend(dist, pixel, coef, float(sigma), lin, excess, alpha)
+    alpha = alpha.astype(np.asarray(tri).dtype, copy=False)
     return alpha, (alpha, pixel, face, edge, coef)
 
 
 @njit(cache=True, error_model="numpy")
 def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
+    """A run of pairs of one face (the search's order) is summed in registers and added to the
+    face's row once."""
+    cur = -1
+    t0 = t1 = t3 = t4 = t6 = t7 = 0.0
     for j in range(len(pixel)):
+        f = face[j]
+        if f != cur:
+            _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
+            t0 = t1 = t3 = t4 = t6 = t7 = 0.0
+            cur = f
         p = pixel[j]
         gp = np.float64(g[p]) * (1.0 - np.float64(alpha[p]))
-        _add_edge_grad(total, face[j], edge[j], coef[j, 0], gp * coef[j, 1], gp * coef[j, 2])
+        ax, ay = gp * coef[j, 1], gp * coef[j, 2]
+        w0, w1, w2 = _edge_shares(edge[j], coef[j, 0])
+        t0 += w0 * ax
+        t1 += w0 * ay
+        t3 += w1 * ax
+        t4 += w1 * ay
+        t6 += w2 * ax
+        t7 += w2 * ay
+    _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
 
 
 def soft_silhouette_backward(tri, saved, g):

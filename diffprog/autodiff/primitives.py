@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .tape import Primitive, _zero_tangent, apply1
+from .tape import Primitive, _zero_tangent, apply
 from . import backend as B
 
 
@@ -129,7 +129,7 @@ def _complex_vjp(rule, argnum=None):
 def real_if_real(c, x):
     """Cotangent ``c`` of input ``x``: its real part when ``x`` is real and ``c`` complex."""
     if B.dtype_of(c).kind == "c" and B.dtype_of(x).kind != "c":
-        return np.real(c) if type(c) is np.ndarray or np.isscalar(c) else apply1(REAL, c)
+        return np.real(c) if type(c) is np.ndarray or np.isscalar(c) else apply(REAL, c)
     return c
 
 

@@ -172,6 +172,10 @@ def normalize_axes(axis, ndim_):
 def unreduce(g, in_shape, axis, keepdims):
     """Broadcast the cotangent of a reduction back over the reduced axes (small arrays are
     filled, which is quicker than building a broadcast view)."""
+    if axis is None and isinstance(g, _ARRAYS) and _prod(in_shape) <= _SMALL:    # a full reduction
+        out = np.empty(in_shape, dtype=g.dtype)
+        out[...] = g
+        return out
     if not keepdims:
         g = reshape(g, shape=reduced_shape(in_shape, axis))
     if type(g) is np.ndarray and _prod(in_shape) <= _SMALL:
@@ -182,6 +186,7 @@ def unreduce(g, in_shape, axis, keepdims):
 
 
 _SMALL = 4096             # elements: below this a filled array is cheaper than a broadcast view
+_ARRAYS = (np.ndarray, np.generic)
 
 
 def _prod(shape):

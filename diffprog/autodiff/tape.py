@@ -44,16 +44,20 @@ class Primitive:
 
     ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
     (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
+
+    ``keeps_shape``: the row has one argument and its output always has that argument's shape
+    (a unary ufunc), so its rule's cotangent needs no summing back (backward skips the test).
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
-                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1")
+                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
                  doc=None, batch=None, save=None, real_vjps=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
         self.batch, self.save = batch, save
+        self.keeps_shape = False
         if real_vjps is not None:
             self.real_vjps = tuple(real_vjps)
 
@@ -323,12 +327,13 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
         node = pending.pop()
+        g = None if node is None else grads.pop(node)
         while node is not None:
-            g = grads.pop(node)
             prim, parents = node.prim, node.parents
             if prim is None or prim is FREED or node in found:
                 _arrive(node, g, found, inputs is None)
                 node = pending.pop()
+                g = None if node is None else grads.pop(node)
                 continue
             if not prim._plain or create_graph or len(parents) > 2:
                 following = _general_step(node, g, prim, pending, create_graph)
@@ -352,7 +357,11 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
             if not retain_graph:                 # free the saved values; the name stays for errors
                 node.parents = node.args = None
                 node.prim, node.kw = FREED, prim.name
-            node = following if following is not None else pending.pop()
+            if following is not None:               # its cotangent is handed over, not stored
+                node, g = following, pending.carried
+            else:
+                node = pending.pop()
+                g = None if node is None else grads.pop(node)
     finally:
         _mode._flags.reset(token)
     return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
@@ -374,7 +383,7 @@ def _arrive(node, g, found, accumulate):
 class _Pending:
     """The cotangents summed so far, and the heap of nodes waiting for theirs (latest first)."""
 
-    __slots__ = ("grads", "heap", "anomaly")
+    __slots__ = ("grads", "heap", "anomaly", "carried")
 
     def __init__(self, anomaly):
         self.grads, self.heap, self.anomaly = {}, [], anomaly
@@ -382,10 +391,11 @@ class _Pending:
     def add(self, p, c, prim, i, alone=False):
         """Add cotangent ``c`` into node ``p``'s (summed back to ``p``'s shape). Returns ``p``
         instead of queueing it when ``alone`` (the only cotangent its consumer sends) and ``p`` is
-        later than every node pending: the heap would pop it next anyway (a chain of nodes never
-        touches the heap)."""
+        later than every node pending: the heap would pop it next anyway, so ``p`` is processed
+        next with ``c`` (left in ``carried``), and a chain of nodes never touches the heap or the
+        dictionary of sums."""
         if prim is not None:
-            if c.shape != p.ans.shape:
+            if not prim.keeps_shape and c.shape != p.ans.shape:
                 c = _unbroadcast(c, p.ans.shape)
             if self.anomaly:
                 _check_finite(c, prim, i)
@@ -394,10 +404,11 @@ class _Pending:
         if prev is not None:
             grads[p] = prev + c
             return None
-        grads[p] = c
         heap = self.heap
         if alone and (not heap or heap[0][0] > -p.seq):
+            self.carried = c
             return p
+        grads[p] = c
         heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
         return None
 

@@ -321,19 +321,17 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
     flags = _get_flags()
     pending = _Pending(flags & ANOMALY)
-    grads, add = pending.grads, pending.add
+    add = pending.add
     for r, s in zip(roots, seeds):
         add(r._node, s, None, 0)
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
-        node = pending.pop()
-        g = None if node is None else grads.pop(node)
+        node, g = pending.pop()
         while node is not None:
             prim, parents = node.prim, node.parents
             if prim is None or prim is FREED or node in found:
                 _arrive(node, g, found, inputs is None)
-                node = pending.pop()
-                g = None if node is None else grads.pop(node)
+                node, g = pending.pop()
                 continue
             if not prim._plain or create_graph or len(parents) > 2:
                 following = _general_step(node, g, prim, pending, create_graph)
@@ -357,11 +355,10 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
             if not retain_graph:                 # free the saved values; the name stays for errors
                 node.parents = node.args = None
                 node.prim, node.kw = FREED, prim.name
-            if following is not None:               # its cotangent is handed over, not stored
+            if following is not None:            # fed alone: next, its cotangent handed over (not stored)
                 node, g = following, pending.carried
             else:
-                node = pending.pop()
-                g = None if node is None else grads.pop(node)
+                node, g = pending.pop()
     finally:
         _mode._flags.reset(token)
     return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
@@ -413,7 +410,11 @@ class _Pending:
         return None
 
     def pop(self):
-        return heappop(self.heap)[1] if self.heap else None
+        """The latest node pending and its summed cotangent (``None, None`` when none is left)."""
+        if not self.heap:
+            return None, None
+        node = heappop(self.heap)[1]
+        return node, self.grads.pop(node)
 
 
 def _general_step(node, g, prim, pending, create_graph):

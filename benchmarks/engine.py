@@ -2,6 +2,7 @@
 
     python benchmarks/engine.py [--repeats N] [--no-append]
     python benchmarks/engine.py --profile chain      # where diffprog's time goes (cProfile)
+    python benchmarks/engine.py --shortcut           # backward per node with and without the chain shortcut
 
 Each engine runs in its own subprocess with one BLAS thread, so no engine warms caches or pays
 imports for another. Times are process CPU time (``time.process_time``), the median of repeats,
@@ -482,14 +483,61 @@ def report(results):
     return "\n".join(rows)
 
 
+def chain_shortcut(repeats):
+    """Backward time per node of workload (a)'s chain (recorded anew before each timed backward),
+    with the chain shortcut of ``_Pending.add`` (a node fed by its consumer's only cotangent is
+    processed next, skipping the heap and the dictionary of sums) and without it (the same method
+    compiled with ``alone`` forced off, so every node goes through the heap). Min of ``repeats``."""
+    import inspect
+    import textwrap
+    sys.path.insert(0, ROOT)
+    import diffprog as dp
+    from diffprog.autodiff import tape
+    x0 = make_inputs()["chain_x"]
+
+    def backward_seconds():
+        best = float("inf")
+        for _ in range(repeats):
+            x = dp.tensor(x0, requires_grad=True)
+            y = x
+            for _ in range(CHAIN_REPS):
+                y = dp.tanh(dp.sin(y) * 0.9 + 0.1)
+            loss = dp.sum(y)
+            gc.collect()
+            t0 = time.process_time()
+            loss.backward()
+            best = min(best, time.process_time() - t0)
+        return best / (CHAIN_OPS + 1)
+
+    source = textwrap.dedent(inspect.getsource(tape._Pending.add))
+    body_start = source.index('"""', source.index('"""') + 3) + 3
+    without = source[:body_start] + "\n    alone = False" + source[body_start:]
+    namespace = {}
+    exec(compile(without, "<add without shortcut>", "exec"), vars(tape), namespace)
+    original = tape._Pending.add
+    with_it = backward_seconds()
+    tape._Pending.add = namespace["add"]
+    try:
+        without_it = backward_seconds()
+    finally:
+        tape._Pending.add = original
+    print(f"chain backward per node, min of {repeats}: {with_it * 1e6:.2f} us with the chain shortcut, "
+          f"{without_it * 1e6:.2f} us without")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats per workload (chains: twice)")
     parser.add_argument("--no-append", action="store_true", help="print only, do not append to RESULTS.md")
     parser.add_argument("--profile", choices=("chain", "chain_forward", "mlp", "lsq"),
                         help="instead of the benchmark, cProfile diffprog on one workload and print the top entries")
+    parser.add_argument("--shortcut", action="store_true",
+                        help="instead of the benchmark, time backward per node with and without the chain shortcut")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.shortcut:
+        chain_shortcut(max(args.repeats, 21))
+        return
     if args.profile:
         import cProfile
         import pstats

@@ -10,7 +10,7 @@ import numpy as np
 from .node import Stub
 from .tensor import Tensor
 from . import tape
-from .tape import apply, apply1, apply2
+from .tape import apply
 from . import primitives as P
 
 
@@ -40,7 +40,7 @@ def dtype_of(x):
 def _unary(np_fn, prim_name):
     def fn(x):
         if type(x) is Tensor:
-            return apply1(getattr(P, prim_name), x)
+            return apply(getattr(P, prim_name), x)
         return np_fn(x)
     fn.__name__ = np_fn.__name__
     return fn
@@ -59,13 +59,13 @@ conj = _unary(np.conj, "CONJ")
 
 def sigmoid(x):
     if type(x) is Tensor:
-        return apply1(P.SIGMOID, x)
+        return apply(P.SIGMOID, x)
     return P.sigmoid_forward(x)
 
 
 def matmul(a, b):
     if type(a) is Tensor or type(b) is Tensor:
-        return apply2(P.MATMUL, a, b)
+        return apply(P.MATMUL, a, b)
     return np.matmul(a, b)
 
 
@@ -77,7 +77,7 @@ def where(cond, x, y):
 
 def power(x, y):
     if type(x) is Tensor or type(y) is Tensor:
-        return apply2(P.POWER, x, y)
+        return apply(P.POWER, x, y)
     return np.power(x, y)
 
 
@@ -172,6 +172,10 @@ def normalize_axes(axis, ndim_):
 def unreduce(g, in_shape, axis, keepdims):
     """Broadcast the cotangent of a reduction back over the reduced axes (small arrays are
     filled, which is quicker than building a broadcast view)."""
+    if axis is None and isinstance(g, _ARRAYS) and _prod(in_shape) <= _SMALL:    # a full reduction
+        out = np.empty(in_shape, dtype=g.dtype)
+        out[...] = g
+        return out
     if not keepdims:
         g = reshape(g, shape=reduced_shape(in_shape, axis))
     if type(g) is np.ndarray and _prod(in_shape) <= _SMALL:
@@ -182,6 +186,7 @@ def unreduce(g, in_shape, axis, keepdims):
 
 
 _SMALL = 4096             # elements: below this a filled array is cheaper than a broadcast view
+_ARRAYS = (np.ndarray, np.generic)
 
 
 def _prod(shape):

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import primitives as P
-from .tape import apply, apply1, apply2
+from .tape import apply
 from .tensor import Tensor, tensor
 
 _raw = P.B.data
@@ -18,7 +18,7 @@ _raw = P.B.data
 
 def _unary(prim, doc):
     def fn(x):
-        return apply1(prim, x)
+        return apply(prim, x)
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc
     return fn
@@ -26,7 +26,7 @@ def _unary(prim, doc):
 
 def _binary(prim, doc):
     def fn(x, y):
-        return apply2(prim, x, y)
+        return apply(prim, x, y)
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc
     return fn
@@ -78,8 +78,8 @@ def multiply(x, y):
     """x * y with broadcasting. ``x * x`` of one Tensor is recorded as ``square`` (the same
     numbers, one node and fewer temporaries in the backward pass)."""
     if x is y and type(x) is Tensor:
-        return apply1(P.SQUARE, x)
-    return apply2(P.MULTIPLY, x, y)
+        return apply(P.SQUARE, x)
+    return apply(P.MULTIPLY, x, y)
 
 
 divide = _binary(P.DIVIDE, "x / y with broadcasting.")
@@ -90,8 +90,8 @@ def power(x, y):
     """x ** y with broadcasting. d/dy uses log(x) and is taken as 0 where x <= 0.
     A constant exponent 2 is computed as ``square`` (one multiply in each direction)."""
     if type(y) is int and y == 2:
-        return apply1(P.SQUARE, x)
-    return apply2(P.POWER, x, y)
+        return apply(P.SQUARE, x)
+    return apply(P.POWER, x, y)
 maximum = _binary(P.MAXIMUM, "Elementwise maximum. Convention: at ties the gradient is split evenly "
                              "(half to each argument).")
 minimum = _binary(P.MINIMUM, "Elementwise minimum. Convention: at ties the gradient is split evenly.")
@@ -601,4 +601,4 @@ _install()
 # the public names: every function defined above (imports and helpers stay private)
 __all__ = sorted(name for name, value in list(globals().items())
                  if not name.startswith("_") and callable(value) and name not in
-                 {"apply", "apply1", "apply2", "Tensor", "tensor"} and getattr(value, "__module__", "") == __name__)
+                 {"apply", "Tensor", "tensor"} and getattr(value, "__module__", "") == __name__)

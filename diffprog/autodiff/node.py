@@ -12,7 +12,8 @@ from itertools import count
 
 import numpy as np
 
-next_seq = count(1).__next__     # creation numbers: a topological order of any graph for free
+creation = count(1)      # creation numbers (``next(creation)``): a topological order of any graph for free
+next_seq = creation.__next__
 _new = object.__new__
 
 # Arrays smaller than this are kept even when no rule reads them: a reference is cheaper than a

@@ -18,13 +18,15 @@ import inspect
 
 import numpy as np
 
-from .tape import Primitive, _zero_tangent, apply1
+from .tape import Primitive, _zero_tangent, apply
 from . import backend as B
 
 
 def _elementwise(name, forward, *rules, save, doc=None):
-    return Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
+    prim = Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
                      doc=doc, batch=batch_elementwise, save=save, real_vjps=rules)
+    prim.keeps_shape = len(rules) == 1 and isinstance(forward, np.ufunc)
+    return prim
 
 
 # ---- batched tangents (forward-mode Jacobians push k columns at once) --------------------------
@@ -129,7 +131,7 @@ def _complex_vjp(rule, argnum=None):
 def real_if_real(c, x):
     """Cotangent ``c`` of input ``x``: its real part when ``x`` is real and ``c`` complex."""
     if B.dtype_of(c).kind == "c" and B.dtype_of(x).kind != "c":
-        return np.real(c) if type(c) is np.ndarray or np.isscalar(c) else apply1(REAL, c)
+        return np.real(c) if type(c) is np.ndarray or np.isscalar(c) else apply(REAL, c)
     return c
 
 
@@ -300,7 +302,7 @@ WHERE = _elementwise("where", np.where, None,
 # ---- matrix product ---------------------------------------------------------------------------
 
 def _matmul_da(g, ans, a, b):
-    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and B.ndim(a) >= 2:
+    if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and type(a) is np.ndarray and a.ndim >= 2:
         return np.matmul(g, b.swapaxes(-1, -2))              # the common case, no dispatch
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
@@ -312,7 +314,7 @@ def _matmul_da(g, ans, a, b):
 
 
 def _matmul_db(g, ans, a, b):
-    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and B.ndim(b) >= 2:
+    if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and type(b) is np.ndarray and b.ndim >= 2:
         return np.matmul(a.swapaxes(-1, -2), g)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:

@@ -15,7 +15,12 @@ from . import mode as _mode
 from . import primitives as P
 from .pytree import flatten, tree_map
 from .tape import carry_tangent, recorded, run_backward
+from .node import leaf_node
 from .tensor import Tensor
+
+_new = object.__new__
+_flags = _mode._flags
+GRAD = _mode.GRAD
 
 
 def _is_traced(x):
@@ -40,7 +45,10 @@ def _as_input(x, argnum):
     if arr.dtype.kind not in "fc":
         raise TypeError(f"cannot differentiate with respect to argument {argnum}: it has integer/bool dtype "
                         f"{arr.dtype}; pass a float array (e.g. x.astype(float)) or exclude it from argnums")
-    return Tensor(arr, requires_grad=True)
+    t = _new(Tensor)
+    t.data, t.grad = arr, None
+    t._node = leaf_node(t)
+    return t
 
 
 def _argnums(argnums, nargs, name):
@@ -80,8 +88,10 @@ def _prepare(args, nums):
     """Replace the differentiated arguments by Tensors; return (args, per-arg (leaves, rebuild), nested)."""
     args = list(args)
     trees = []
-    nested = _depth.get() > 0 or any(type(a) is not np.ndarray and any(_is_traced(v) for v in flatten(a)[0])
-                                     for a in args)
+    nested = _depth.get() > 0
+    for a in args:
+        if not nested and type(a) is not np.ndarray and any(_is_traced(v) for v in flatten(a)[0]):
+            nested = True
     for n in nums:
         leaves, rebuild = ([args[n]], _first) if type(args[n]) is np.ndarray else flatten(args[n])
         new = [_as_input(v, n) for v in leaves]
@@ -96,7 +106,7 @@ def _out(x, nested):
     return x
 
 
-_recording = _mode.enable_grad()      # one object serves every call (it keeps a stack per thread)
+_ARRAY_TYPES = (np.ndarray, np.generic)
 
 
 def _ones(shape, dtype):
@@ -110,59 +120,75 @@ def _zeros_for(t, nested):
     return Tensor(z) if nested else z
 
 
+def _call_recording(fun, args, kwargs):
+    """``fun(*args, **kwargs)`` with grad mode on, counted as a transform evaluating its function
+    (``_depth``). Plain token resets, not context-manager objects: this runs once per gradient."""
+    flags_token = _flags.set(_flags.get() | GRAD)
+    depth_token = _depth.set(_depth.get() + 1)
+    try:
+        return fun(*args, **kwargs)
+    finally:
+        _depth.reset(depth_token)
+        _flags.reset(flags_token)
+
+
+def _value_and_grad(fun, argnums, has_aux, args, kwargs):
+    """``(value, gradient)`` of ``fun(*args, **kwargs)`` (``value`` is ``(value, aux)`` with
+    ``has_aux``): what ``grad`` and ``value_and_grad`` compute."""
+    single, nums = _argnums(argnums, len(args), "grad")
+    args, trees, nested = _prepare(args, nums)
+    result = _call_recording(fun, args, kwargs)
+    if has_aux:
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise TypeError("grad(has_aux=True): the function must return a pair (value, aux)")
+        value, aux = result
+    else:
+        value = result
+    vd = value.data if type(value) is Tensor else value
+    if (vd.size if isinstance(vd, _ARRAY_TYPES) else np.size(vd)) != 1:
+        raise TypeError(f"grad requires a function with a scalar output, got shape {np.shape(vd)}; "
+                        f"use dp.vjp or dp.jacobian for non-scalar outputs")
+    inputs = trees[0][0] if len(trees) == 1 else [t for new, _ in trees for t in new]
+    if type(value) is Tensor and value._node is not None:
+        seed = _ones(vd.shape, vd.dtype)          # (a Tensor's data: an ndarray or NumPy scalar)
+        grads = run_backward([value], [Tensor(seed) if nested else seed], inputs,
+                             retain_graph=nested, create_graph=nested)
+    else:
+        grads = [None] * len(inputs)
+    if len(grads) == 1 and len(trees) == 1 and type(grads[0]) is np.ndarray and not nested:   # one array
+        out = [trees[0][1](grads)]
+    else:
+        grads = [g if g is not None else _zeros_for(t, nested) for g, t in zip(grads, inputs)]
+        if not nested:
+            grads = [g if type(g) is np.ndarray else np.asarray(g.data if type(g) is Tensor else g) for g in grads]
+        out, i = [], 0
+        for new, rebuild in trees:
+            out.append(rebuild(grads[i:i + len(new)]))
+            i += len(new)
+    g = out[0] if single else tuple(out)
+    if not nested and type(value) is Tensor:
+        value = value.data
+    if has_aux:
+        return (value, _detached(aux, nested)), g
+    return value, g
+
+
 def value_and_grad(fun, argnums=0, has_aux=False):
     """Return a function computing ``(fun(*args), gradient)`` (``((value, aux), gradient)`` with
     ``has_aux``). ``fun`` must return a scalar. The gradient has the structure of the argument
     (a tuple of them when ``argnums`` is a tuple)."""
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        single, nums = _argnums(argnums, len(args), "grad")
-        args, trees, nested = _prepare(args, nums)
-        with _recording, _evaluating():
-            result = fun(*args, **kwargs)
-        if has_aux:
-            if not (isinstance(result, (tuple, list)) and len(result) == 2):
-                raise TypeError("grad(has_aux=True): the function must return a pair (value, aux)")
-            value, aux = result
-        else:
-            value = result
-        if np.size(value.data if type(value) is Tensor else value) != 1:
-            raise TypeError(f"grad requires a function with a scalar output, got shape "
-                            f"{np.shape(value.data if type(value) is Tensor else value)}; "
-                            f"use dp.vjp or dp.jacobian for non-scalar outputs")
-        inputs = [t for new, _ in trees for t in new]
-        if type(value) is Tensor and value.requires_grad:
-            seed = _ones(np.shape(value.data), value.data.dtype)
-            grads = run_backward([value], [Tensor(seed) if nested else seed], inputs,
-                                 retain_graph=nested, create_graph=nested)
-        else:
-            grads = [None] * len(inputs)
-        grads = [g if g is not None else _zeros_for(t, nested) for g, t in zip(grads, inputs)]
-        if not nested:
-            grads = [g if type(g) is np.ndarray else np.asarray(g.data if type(g) is Tensor else g) for g in grads]
-        if len(trees) == 1:
-            out = [trees[0][1](grads)]
-        else:
-            out, i = [], 0
-            for new, rebuild in trees:
-                out.append(rebuild(grads[i:i + len(new)]))
-                i += len(new)
-        g = out[0] if single else tuple(out)
-        value = _out(value, nested)
-        if has_aux:
-            return (value, _detached(aux, nested)), g
-        return value, g
+        return _value_and_grad(fun, argnums, has_aux, args, kwargs)
     return wrapped
 
 
 def grad(fun, argnums=0, has_aux=False):
     """Return a function computing the gradient of scalar-valued ``fun`` with respect to the
     argument(s) ``argnums``; with ``has_aux`` it returns ``(gradient, aux)``."""
-    vg = value_and_grad(fun, argnums, has_aux)
-
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        value, g = vg(*args, **kwargs)
+        value, g = _value_and_grad(fun, argnums, has_aux, args, kwargs)
         return (g, value[1]) if has_aux else g
     return wrapped
 

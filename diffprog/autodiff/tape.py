@@ -12,11 +12,12 @@ import numpy as np
 
 from . import mode as _mode
 from . import node as _nodes
-from .node import Node, Stub, keep, next_seq
+from .node import Node, Stub, creation, keep, next_seq
 from .tensor import Tensor
 
 _new = object.__new__
 _ndarray = np.ndarray
+_ARRAY_TYPES = (np.ndarray, np.generic)
 _get_flags = _mode._flags.get
 _get_tangents = _mode._tangents.get
 GRAD, ANOMALY, KEEP = _mode.GRAD, _mode.ANOMALY, _mode.KEEP
@@ -43,16 +44,20 @@ class Primitive:
 
     ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
     (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
+
+    ``keeps_shape``: the row has one argument and its output always has that argument's shape
+    (a unary ufunc), so its rule's cotangent needs no summing back (backward skips the test).
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
-                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1")
+                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
                  doc=None, batch=None, save=None, real_vjps=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
         self.batch, self.save = batch, save
+        self.keeps_shape = False
         if real_vjps is not None:
             self.real_vjps = tuple(real_vjps)
 
@@ -120,112 +125,92 @@ def recorded(out, prim, args, kw, flags=0):
             n.parents, xd = (x._node,), x.data
         else:
             n.parents, xd = (None,), x
-        n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or every
+        n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP
                   else Stub(xd.shape, xd.dtype, prim),)
     else:
         n.parents = tuple(a._node if type(a) is Tensor else None for a in args)
         n.args = tuple(keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
                        for i, a in enumerate(args))
-    n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or every
+    n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
              else Stub(out.shape, out.dtype, prim))
     t = _new(Tensor)
     t.data, t.grad, t._node = out, None, n
     return t
 
 
-def apply1(prim, x):
-    """Apply a one-argument primitive (the fast path of ``apply``)."""
-    t = _new(Tensor)
-    t.grad = t._node = None
-    if type(x) is Tensor:
-        xd = x.data
+_ONE = object()          # ``apply``'s marker for "no second positional argument"
+_OP_ERRORS = (ValueError, TypeError, IndexError)
+
+
+def apply(prim, x, y=_ONE, /, *more, **kw):
+    """Apply ``prim`` to positional arguments (Tensors or raw values) and keyword settings.
+
+    The forward runs on the raw values. When some argument has a node (requires grad) and grad
+    mode is on, the result gets a node linked to theirs that keeps what the row's ``save``
+    declares (everything under ``keep_values``; arrays below ``STUB_MIN_BYTES`` are kept as they
+    are, cheaper than a stub). One or two positional arguments, nearly every call, are unwrapped
+    and recorded here without building argument lists; more go through ``recorded``."""
+    if more:                                            # three or more arguments
+        args = (x, y, *more)
         try:
-            t.data = out = prim.forward(xd)
-        except (ValueError, TypeError, IndexError) as e:
-            raise _op_error(prim, (x,), e) from None
-        xn = x._node
-        if xn is not None and (flags := _get_flags()) & GRAD:
-            if flags & (ANOMALY | KEEP):
-                t = recorded(out, prim, (x,), None, flags)
-                if flags & ANOMALY:
-                    check_forward(prim, (x,), out)
-            else:                                   # inline: a reference for small or saved arrays
-                n = t._node = _new(Node)
-                n.prim = prim
-                n.parents = (xn,)
-                n.kw = None
-                n.seq = next_seq()
-                small = _nodes.STUB_MIN_BYTES
-                n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small
-                          else Stub(xd.shape, xd.dtype, prim),)
-                n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small
-                         else Stub(out.shape, out.dtype, prim))
-    else:
-        t.data = prim.forward(x)
-    if _get_tangents() is not None:
-        _push_tangent(t, prim, (x,), None)
-    return t
-
-
-def apply2(prim, x, y):
-    """Apply a two-argument primitive (the fast path of ``apply``)."""
-    tx = type(x) is Tensor
-    ty = type(y) is Tensor
-    xd = x.data if tx else x
-    yd = y.data if ty else y
-    t = _new(Tensor)
-    t.grad = t._node = None
-    try:
-        t.data = out = prim.forward(xd, yd)
-    except (ValueError, TypeError, IndexError) as e:
-        raise _op_error(prim, (x, y), e) from None
-    xn = x._node if tx else None
-    yn = y._node if ty else None
-    if (xn is not None or yn is not None) and (flags := _get_flags()) & GRAD:
-        if flags & (ANOMALY | KEEP):
-            t = recorded(out, prim, (x, y), None, flags)
+            out = prim.forward(*[a.data if type(a) is Tensor else a for a in args], **kw)
+        except _OP_ERRORS as e:
+            raise _op_error(prim, args, e) from None
+        if any(type(a) is Tensor and a._node is not None for a in args) and (flags := _get_flags()) & GRAD:
+            t = recorded(out, prim, args, kw or None, flags)
             if flags & ANOMALY:
-                check_forward(prim, (x, y), out)
-        else:                                       # inline: a reference for small or saved arrays
-            n = t._node = _new(Node)
-            n.prim = prim
-            n.parents = (xn, yn)
-            n.kw = None
-            n.seq = next_seq()
-            small = _nodes.STUB_MIN_BYTES
-            n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small
-                      else Stub(xd.shape, xd.dtype, prim),
-                      yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small
-                      else Stub(yd.shape, yd.dtype, prim))
-            n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small
-                     else Stub(out.shape, out.dtype, prim))
-    if _get_tangents() is not None:
-        _push_tangent(t, prim, (x, y), None)
-    return t
-
-
-def apply(prim, *args, **kw):
-    """Apply any primitive to positional arguments (Tensors or raw values) and keywords."""
-    need = False
-    datas = []
-    for a in args:
-        if type(a) is Tensor:
-            datas.append(a.data)
-            need = need or a._node is not None
+                check_forward(prim, args, out)
         else:
-            datas.append(a)
-    try:
-        out = prim.forward(*datas, **kw)
-    except (ValueError, TypeError, IndexError) as e:
-        raise _op_error(prim, args, e) from None
-    if need and (flags := _get_flags()) & GRAD:
-        t = recorded(out, prim, args, kw or None, flags)
-        if flags & ANOMALY:
-            check_forward(prim, args, out)
+            t = _wrap(out)
+        if _get_tangents() is not None:
+            _push_tangent(t, prim, args, kw or None)
+        return t
+    if type(x) is Tensor:
+        xd, xn = x.data, x._node
     else:
-        t = _wrap(out)
+        xd = x
+        xn = None
+    if y is _ONE:                                       # one argument
+        try:
+            out = prim.forward(xd, **kw) if kw else prim.forward(xd)
+        except _OP_ERRORS as e:
+            raise _op_error(prim, (x,), e) from None
+        record = xn is not None
+    else:                                               # two
+        if type(y) is Tensor:
+            yd, yn = y.data, y._node
+        else:
+            yd = y
+            yn = None
+        try:
+            out = prim.forward(xd, yd, **kw) if kw else prim.forward(xd, yd)
+        except _OP_ERRORS as e:
+            raise _op_error(prim, (x, y), e) from None
+        record = xn is not None or yn is not None
+    t = _new(Tensor)
+    t.data = out
+    t.grad = t._node = None
+    if record and (flags := _get_flags()) & GRAD:
+        n = t._node = _new(Node)
+        n.prim = prim
+        n.kw = kw or None
+        n.seq = next(creation)
+        small = _nodes.STUB_MIN_BYTES
+        xd = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
+            else Stub(xd.shape, xd.dtype, prim)
+        if y is _ONE:
+            n.parents = (xn,)
+            n.args = (xd,)
+        else:
+            n.parents = (xn, yn)
+            n.args = (xd, yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
+                      else Stub(yd.shape, yd.dtype, prim))
+        n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
+                 else Stub(out.shape, out.dtype, prim))
+        if flags & ANOMALY:
+            check_forward(prim, (x,) if y is _ONE else (x, y), out)
     if _get_tangents() is not None:
-        _push_tangent(t, prim, args, kw or None)
+        _push_tangent(t, prim, (x,) if y is _ONE else (x, y), kw or None)
     return t
 
 
@@ -327,38 +312,53 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
 
     Nodes are visited in decreasing creation order through a heap, so each node is reached only
     after all of its consumers have contributed (fan-out sums) and no separate sorting pass is
-    needed. With ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the
-    cotangents of the given Tensors are returned in a list (``None`` where unreached) and no
-    ``.grad`` is touched (their nodes act as leaves).
+    needed; a node fed by one consumer only skips the heap (``_Pending.add``). With ``inputs=None``
+    leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of the given Tensors
+    are returned in a list (``None`` where unreached) and no ``.grad`` is touched (their nodes act
+    as leaves). Rows with one rule per argument (``_plain``) call their rules on the saved arrays
+    here; the others, and the recorded backward of ``create_graph``, go through ``_general_step``.
     """
     found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
     flags = _get_flags()
     pending = _Pending(flags & ANOMALY)
-    grads = pending.grads
+    add = pending.add
     for r, s in zip(roots, seeds):
-        pending.add(r._node, s, None, 0)
+        add(r._node, s, None, 0)
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
-        node = pending.pop()
+        node, g = pending.pop()
         while node is not None:
-            g = grads.pop(node)
-            prim = node.prim
-            if prim is None or prim is FREED or (found and node in found):
+            prim, parents = node.prim, node.parents
+            if prim is None or prim is FREED or node in found:
                 _arrive(node, g, found, inputs is None)
-                node = pending.pop()
+                node, g = pending.pop()
                 continue
-            parents = node.parents
-            if len(parents) == 1 and prim._plain and not create_graph:      # a link of a chain
-                p, kw, ans = parents[0], node.kw, node.ans
-                rule = prim.real_vjps[0] if ans.dtype.kind != "c" else prim.vjps[0]
-                c = rule(g, ans, node.args[0]) if kw is None else rule(g, ans, node.args[0], **kw)
-                following = None if p is None else pending.add(p, c, prim, 0, True)
+            if not prim._plain or create_graph or len(parents) > 2:
+                following = _general_step(node, g, prim, pending, create_graph)
             else:
-                following = _step(node, g, prim, pending, create_graph)
+                ans, kw, args = node.ans, node.kw, node.args
+                vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
+                x = parents[0]
+                if len(parents) == 1:                   # a link of a chain
+                    c = vjps[0](g, ans, args[0]) if kw is None else vjps[0](g, ans, args[0], **kw)
+                    following = None if x is None else add(x, c, prim, 0, True)
+                else:
+                    y = parents[1]
+                    xd, yd = args
+                    following = None
+                    if x is not None:
+                        c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
+                        following = add(x, c, prim, 0, y is None)
+                    if y is not None:
+                        c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
+                        following = add(y, c, prim, 1, x is None)
             if not retain_graph:                 # free the saved values; the name stays for errors
                 node.parents = node.args = None
                 node.prim, node.kw = FREED, prim.name
-            node = following if following is not None else pending.pop()
+            if following is not None:            # fed alone: next, its cotangent handed over (not stored)
+                node, g = following, pending.carried
+            else:
+                node, g = pending.pop()
     finally:
         _mode._flags.reset(token)
     return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
@@ -367,7 +367,7 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
 def _arrive(node, g, found, accumulate):
     """A cotangent reaching a node that is not propagated further: an input asked for, a leaf
     (accumulated into its Tensor's ``.grad``), or a node freed by an earlier backward."""
-    if found and node in found:
+    if node in found:
         found[node] = g
     elif node.prim is None:
         t = node.leaf() if accumulate else None
@@ -380,7 +380,7 @@ def _arrive(node, g, found, accumulate):
 class _Pending:
     """The cotangents summed so far, and the heap of nodes waiting for theirs (latest first)."""
 
-    __slots__ = ("grads", "heap", "anomaly")
+    __slots__ = ("grads", "heap", "anomaly", "carried")
 
     def __init__(self, anomaly):
         self.grads, self.heap, self.anomaly = {}, [], anomaly
@@ -388,10 +388,11 @@ class _Pending:
     def add(self, p, c, prim, i, alone=False):
         """Add cotangent ``c`` into node ``p``'s (summed back to ``p``'s shape). Returns ``p``
         instead of queueing it when ``alone`` (the only cotangent its consumer sends) and ``p`` is
-        later than every node pending: the heap would pop it next anyway (a chain of nodes never
-        touches the heap)."""
+        later than every node pending: the heap would pop it next anyway, so ``p`` is processed
+        next with ``c`` (left in ``carried``), and a chain of nodes never touches the heap or the
+        dictionary of sums."""
         if prim is not None:
-            if c.shape != p.ans.shape:
+            if not prim.keeps_shape and c.shape != p.ans.shape:
                 c = _unbroadcast(c, p.ans.shape)
             if self.anomaly:
                 _check_finite(c, prim, i)
@@ -400,35 +401,20 @@ class _Pending:
         if prev is not None:
             grads[p] = prev + c
             return None
-        grads[p] = c
         heap = self.heap
         if alone and (not heap or heap[0][0] > -p.seq):
+            self.carried = c
             return p
+        grads[p] = c
         heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
         return None
 
     def pop(self):
-        return heappop(self.heap)[1] if self.heap else None
-
-
-def _step(node, g, prim, pending, create_graph):
-    """Every node but a chain link: binary rows on the saved arrays (returning the next node when
-    it is the only one fed, see ``_Pending.add``), and the general path."""
-    parents = node.parents
-    if len(parents) != 2 or not prim._plain or create_graph:
-        return _general_step(node, g, prim, pending, create_graph)
-    x, y = parents
-    xd, yd = node.args
-    kw, ans = node.kw, node.ans
-    vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
-    following = None
-    if x is not None:
-        c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
-        following = pending.add(x, c, prim, 0, y is None)
-    if y is not None:
-        c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
-        following = pending.add(y, c, prim, 1, x is None)
-    return following
+        """The latest node pending and its summed cotangent (``None, None`` when none is left)."""
+        if not self.heap:
+            return None, None
+        node = heappop(self.heap)[1]
+        return node, self.grads.pop(node)
 
 
 def _general_step(node, g, prim, pending, create_graph):
@@ -511,10 +497,15 @@ def backward(t, grad=None, retain_graph=None, create_graph=False):
         raise RuntimeError("backward() called on a Tensor that does not require grad: no input of the "
                            "computation has requires_grad=True (or it was computed under dp.no_grad())")
     if grad is None:
-        if np.size(t.data) != 1:
+        d = t.data
+        if (d.size if isinstance(d, _ARRAY_TYPES) else np.size(d)) != 1:
             raise RuntimeError(f"backward() on a non-scalar Tensor of shape {t.shape} needs the "
                                f"cotangent: call backward(grad=...) with an array of that shape")
-        grad = np.ones_like(t.data)
+        if isinstance(d, _ARRAY_TYPES):
+            grad = np.empty(d.shape, d.dtype)
+            grad.fill(1)
+        else:
+            grad = np.ones_like(d)
     else:
         grad = _raw(grad)
         if np.shape(grad) != t.shape:

@@ -110,8 +110,6 @@ class Fitter:
         self.size = render["image_size"]
         self.background = np.asarray(render["background"], float)
         self.target_alpha = [np.asarray(p)[..., 3] for p in photos]
-        # each target mask's boundary distance, for moving its outline (see target_alphas)
-        self.target_distance = [mask_signed_distance(a) for a in self.target_alpha]
         self.target_rgb = [report.composite(np.asarray(p), self.background) for p in photos]
         self.camera_to_world = np.stack([v.camera_to_world for v in self.views])
         intrinsics = [v.intrinsics(self.size) for v in self.views]
@@ -432,6 +430,8 @@ class Fitter:
         offsets = self.mask_offsets(views)
         if offsets is None or self.in_color_stage:
             return target
+        if getattr(self, "target_distance", None) is None:           # each mask's signed distance, made once
+            self.target_distance = [mask_signed_distance(a) for a in self.target_alpha]
         ramp = 0.5 + self._target("target_distance", views)
         moved = dp.clip(ramp + dp.reshape(offsets, (-1, 1, 1)), 0.0, 1.0) - np.clip(ramp, 0.0, 1.0)
         return dp.clip(target + moved, 0.0, 1.0)

@@ -180,6 +180,19 @@ def _rotation(axis_angle):
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
+def _fixed_mesh_scene(folder, optimize, image_size, iterations, schedule):
+    """Write folder/scene.toml: the true horseshoe mesh held fixed, silhouettes only, ``optimize`` fitted
+    against folder/transforms.json with every view in every step; ``schedule``: extra [schedule] lines."""
+    mesh = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
+    (folder / "scene.toml").write_text(
+        f'[photos]\ntransforms = "transforms.json"\n[mesh]\ninitial = "{mesh}"\noptimize = ["{optimize}"]\n'
+        f'[render]\nimage_size = {image_size}\nsigma = 3e-5\n[loss]\nrgb = 0.0\nedge = 0.0\n'
+        'normal_consistency = 0.0\nlaplacian = 0.0\n[schedule]\n'
+        f'iterations = {iterations}\nviews_per_iteration = 20\noptimizer = "adam"\n{schedule}'
+        '[output]\nturntable_frames = 2\n')
+    return folder / "scene.toml"
+
+
 def test_camera_refinement_moves_perturbed_cameras_towards_the_truth(tmp_path):
     """The true mesh held fixed, only the cameras fitted: poses perturbed by ~1.5 degrees and ~1.5% of
     their distance come back towards the true ones (cameras.json), measured by reprojection."""
@@ -196,11 +209,8 @@ def test_camera_refinement_moves_perturbed_cameras_towards_the_truth(tmp_path):
         frame["transform_matrix"] = c2w.tolist()
     (tmp_path / "transforms.json").write_text(json.dumps(meta))
     mesh = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
-    (tmp_path / "scene.toml").write_text(
-        f'[photos]\ntransforms = "transforms.json"\n[mesh]\ninitial = "{mesh}"\noptimize = ["cameras"]\n'
-        '[render]\nimage_size = 48\nsigma = 3e-5\n[loss]\nrgb = 0.0\nedge = 0.0\nnormal_consistency = 0.0\n'
-        'laplacian = 0.0\n[schedule]\niterations = 40\nviews_per_iteration = 20\noptimizer = "adam"\n'
-        'camera_learning_rate = 2e-3\ncamera_start = 0.0\nlearning_rate_decay = 0.3\n[output]\nturntable_frames = 2\n')
+    _fixed_mesh_scene(tmp_path, "cameras", 48, 40,
+                      "camera_learning_rate = 2e-3\ncamera_start = 0.0\nlearning_rate_decay = 0.3\n")
     metrics = run_scene(tmp_path / "scene.toml", out_dir=tmp_path / "out", progress=False)
     assert metrics["camera_rotation_change_degrees_mean"] > 0.3
     from diffprog import render as R
@@ -232,18 +242,13 @@ def test_camera_refinement_is_sideways_unless_camera_depth(tmp_path):
         c2w[:3, 3] *= 1 + rng.normal(0, 0.02)
         frame["transform_matrix"] = c2w.tolist()
     (tmp_path / "transforms.json").write_text(json.dumps(meta))
-    mesh = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
     given = {f.image: f.camera_to_world for f in read_transforms(tmp_path / "transforms.json")}
     fitting = [c2w for f, c2w in zip(read_transforms(tmp_path / "transforms.json"), given.values()) if f.split == "fit"]
     at = look_at_point(np.stack(fitting))
     along = {}
     for depth in (False, True):
-        (tmp_path / "scene.toml").write_text(
-            f'[photos]\ntransforms = "transforms.json"\n[mesh]\ninitial = "{mesh}"\noptimize = ["cameras"]\n'
-            '[render]\nimage_size = 32\nsigma = 3e-5\n[loss]\nrgb = 0.0\nedge = 0.0\nnormal_consistency = 0.0\n'
-            f'laplacian = 0.0\n[schedule]\niterations = 8\nviews_per_iteration = 20\noptimizer = "adam"\n'
-            f'camera_learning_rate = 2e-3\ncamera_start = 0.0\ncamera_depth = {str(depth).lower()}\n'
-            '[output]\nturntable_frames = 2\n')
+        _fixed_mesh_scene(tmp_path, "cameras", 32, 8, "camera_learning_rate = 2e-3\ncamera_start = 0.0\n"
+                          f"camera_depth = {str(depth).lower()}\n")
         out = tmp_path / f"out_{depth}"
         run_scene(tmp_path / "scene.toml", out_dir=out, progress=False)
         refined = [f for f in read_transforms(out / "cameras.json") if f.split == "fit"]
@@ -307,13 +312,8 @@ def test_mask_offsets_are_fitted_against_each_photographs_boundary_error(tmp_pat
         frame["file_path"], frame["mask_path"] = os.path.join(photos, name), f"mask_{name}"
         change[name] = grow
     (tmp_path / "transforms.json").write_text(json.dumps(meta))
-    mesh = os.path.join(ROOT, "assets", "horseshoe", "horseshoe.obj")
-    (tmp_path / "scene.toml").write_text(
-        f'[photos]\ntransforms = "transforms.json"\n[mesh]\ninitial = "{mesh}"\noptimize = ["mask_offset"]\n'
-        '[render]\nimage_size = 64\nsigma = 3e-5\n[loss]\nrgb = 0.0\nedge = 0.0\nnormal_consistency = 0.0\n'
-        'laplacian = 0.0\n[schedule]\niterations = 40\nviews_per_iteration = 20\noptimizer = "adam"\n'
-        'mask_offset_learning_rate = 0.05\nlearning_rate_decay = 0.3\ncolor_iterations = 0\n'
-        '[output]\nturntable_frames = 2\n')
+    _fixed_mesh_scene(tmp_path, "mask_offset", 64, 40,
+                      "mask_offset_learning_rate = 0.05\nlearning_rate_decay = 0.3\ncolor_iterations = 0\n")
     metrics = run_scene(tmp_path / "scene.toml", out_dir=tmp_path / "out", progress=False)
     offsets = metrics["mask_offsets_pixels"]
     signs = [np.sign(d) == -change[name] for name, d in offsets.items()]

@@ -458,6 +458,37 @@ class Fitter:
     def _target(self, name, views):
         return np.stack([getattr(self, name)[v] for v in views])
 
+    def _image_errors(self, image, views):
+        """{"silhouette", "rgb"}: the mean squared alpha and colour errors of the (N, H, W, 4) RGBA ``image``
+        against the views' photographs, from one difference with the RGBA targets (the same values as
+        ``mse_loss`` on the channels apart, without slicing the image: the slices' backward wrote two
+        image-sized arrays of zeros per step)."""
+        if "mask_offset" not in self.optimize or self.in_color_stage:      # the masks as they are
+            if getattr(self, "target_rgba", None) is None:
+                self.target_rgba = [np.concatenate([c, a[..., None]], axis=-1)
+                                    for c, a in zip(self.target_rgb, self.target_alpha)]
+            target = self._target("target_rgba", views)
+        else:
+            alpha = self.target_alphas(views)
+            target = dp.concatenate([dp.tensor(self._target("target_rgb", views)),
+                                     dp.reshape(alpha, alpha.shape + (1,))], axis=-1)
+        d = image - target
+        per_channel = dp.sum(d * d, axis=(0, 1, 2))
+        pixels = image.shape[0] * image.shape[1] * image.shape[2]
+        return {"silhouette": per_channel[3] / pixels, "rgb": dp.sum(per_channel[:3]) / (3 * pixels)}
+
+    def _image_errors_apart(self, image, views, need_colors, blur):
+        """As ``_image_errors`` for the other cases: only one of the two terms, or silhouettes compared
+        blurred (template fits)."""
+        weights = self.settings["loss"]
+        parts = {}
+        if weights["silhouette"] > 0:
+            parts["silhouette"] = R.mse_loss(gaussian_blur(image[..., 3], blur),
+                                             gaussian_blur(self.target_alphas(views), blur))
+        if need_colors:
+            parts["rgb"] = R.mse_loss(image[..., :3], self._target("target_rgb", views))
+        return parts
+
     def losses(self, views, sigma):
         """Unweighted loss terms (Tensors) for the fitting views ``views`` at softness ``sigma``
         (image errors are means over every pixel of every view, whatever their sizes)."""
@@ -474,13 +505,11 @@ class Fitter:
             for size, group in groups:
                 image = self.render(group, rasterizer, silhouette_only=not need_colors, mesh=mesh)
                 share = len(group) * size[0] * size[1] / pixels
-                parts = {}
-                if weights["silhouette"] > 0:
-                    blur = self.settings["template"]["blur"] if self.template is not None else 0.0
-                    parts["silhouette"] = R.mse_loss(gaussian_blur(image[..., 3], blur),
-                                                     gaussian_blur(self.target_alphas(group), blur))
-                if need_colors:
-                    parts["rgb"] = R.mse_loss(image[..., :3], self._target("target_rgb", group))
+                blur = self.settings["template"]["blur"] if self.template is not None else 0.0
+                if need_colors and weights["silhouette"] > 0 and blur == 0:
+                    parts = self._image_errors(image, group)
+                else:
+                    parts = self._image_errors_apart(image, group, need_colors, blur)
                 for name, value in parts.items():
                     terms[name] = share * value if name not in terms else terms[name] + share * value
         if weights["edge"] > 0:
@@ -501,8 +530,9 @@ class Fitter:
             if size not in self._color_fragments:
                 with dp.no_grad():
                     mesh = R.Mesh(self.verts.data, self.faces, requires_grad=False)
-                    self._color_fragments[size] = R.rasterize(mesh, self.cameras(group), rasterizer)
-            fragments = self._color_fragments[size]
+                    self._color_fragments[size] = self._color_targets(R.rasterize(mesh, self.cameras(group),
+                                                                                  rasterizer), group)
+            fragments, at_pairs, elsewhere = self._color_fragments[size]
             with dp.no_grad():
                 gain, bias = self.gain_and_bias(group)
             if self.field is not None:
@@ -515,10 +545,23 @@ class Fitter:
                     self._color_basis = sh_basis(R.vertex_normals(self.verts.data, self.faces))
                 colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data), self._color_basis), self.faces,
                                        fragments)
-            image = rasterizer.blend(fragments, exposed(colors, fragments, gain, bias), self.background)
-            total = total + len(group) * size[0] * size[1] / pixels * R.mse_loss(image[..., :3],
-                                                                                 self._target("target_rgb", group))
+            d = exposed(colors, fragments, gain, bias) - at_pairs
+            total = total + len(group) * size[0] * size[1] / pixels * (dp.sum(d * d) + elsewhere) / (3 * len(group)
+                                                                                                 * size[0] * size[1])
         return {"rgb": total}
+
+    def _color_targets(self, fragments, views):
+        """``fragments`` (z-buffer: one pair per covered pixel, fixed through the colour stage), the target
+        colours at their pairs' pixels (P, 3) and the summed squared error of the uncovered pixels (they show
+        the background), so that the colour stage's mean squared error is a sum over the pairs without
+        blending an image: the same value as ``mse_loss`` of the blended image's RGB."""
+        target = self._target("target_rgb", views).reshape(-1, 3)
+        covered = np.zeros(len(target), bool)
+        covered[fragments.pixel] = True
+        if covered.sum() != len(fragments.pixel):
+            raise RuntimeError("colour stage: the z-buffer gave a pixel two faces (expected one pair per covered pixel)")
+        elsewhere = float(np.sum((self.background - target[~covered]) ** 2))
+        return fragments, target[fragments.pixel], elsewhere
 
     # ---- one iteration -------------------------------------------------------------------------
     def step(self):

@@ -472,9 +472,8 @@ class Fitter:
             alpha = self.target_alphas(views)
             target = dp.concatenate([dp.tensor(self._target("target_rgb", views)),
                                      dp.reshape(alpha, alpha.shape + (1,))], axis=-1)
-        d = image - target
-        per_channel = dp.sum(d * d, axis=(0, 1, 2))
         pixels = image.shape[0] * image.shape[1] * image.shape[2]
+        per_channel = R.channel_squared_errors(image, target)
         return {"silhouette": per_channel[3] / pixels, "rgb": dp.sum(per_channel[:3]) / (3 * pixels)}
 
     def _image_errors_apart(self, image, views, need_colors, blur):
@@ -545,9 +544,9 @@ class Fitter:
                     self._color_basis = sh_basis(R.vertex_normals(self.verts.data, self.faces))
                 colors = R.interpolate(self.vertex_colors(dp.tensor(self.verts.data), self._color_basis), self.faces,
                                        fragments)
-            d = exposed(colors, fragments, gain, bias) - at_pairs
-            total = total + len(group) * size[0] * size[1] / pixels * (dp.sum(d * d) + elsewhere) / (3 * len(group)
-                                                                                                 * size[0] * size[1])
+            errors = dp.sum(R.channel_squared_errors(exposed(colors, fragments, gain, bias), at_pairs))
+            total = total + len(group) * size[0] * size[1] / pixels * (errors + elsewhere) / (3 * len(group)
+                                                                                              * size[0] * size[1])
         return {"rgb": total}
 
     def _color_targets(self, fragments, views):

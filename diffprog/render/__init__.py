@@ -28,6 +28,6 @@ from .shading import shade, interpolate
 from .render import render, rasterize
 from .kernels import set_kernels, get_kernels, set_threads
 from .losses import (mse_loss, l1_loss, silhouette_iou_loss, laplacian_smoothing, edge_length, normal_consistency,
-                     chamfer_distance, sample_points)
+                     chamfer_distance, sample_points, channel_squared_errors)
 from .files import load_mesh, save_mesh
 from .transforms_file import load_transforms, save_transforms

@@ -93,7 +93,7 @@ def fit_rows(recipes, scale, out_root, jobs):
 KERNEL_SCENE = "scenes/spot.toml"
 
 
-def whole_command(kernels, out_dir, scale=1.0):
+def whole_command(kernels, out_dir, scale=1.0, seed=None):
     """``python -m diffprog.cli fit KERNEL_SCENE`` in a child process with ``DIFFPROG_KERNELS=kernels``
     (numba's cache should be warm); returns (metrics, the child's user + system CPU s, wall s)."""
     import json
@@ -105,6 +105,8 @@ def whole_command(kernels, out_dir, scale=1.0):
         base = load_scene(path)
         extra = ["--iterations", str(max(1, round(base["schedule.iterations"] * scale))), "--set",
                  f"schedule.color_iterations={round(base['schedule.color_iterations'] * scale)}"]
+    if seed is not None:
+        extra += ["--seed", str(seed)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
     subprocess.run([sys.executable, "-m", "diffprog.cli", "fit", path, "--out", out_dir, "--quiet"] + extra,
@@ -117,13 +119,18 @@ def whole_command(kernels, out_dir, scale=1.0):
         return json.load(f), cpu, wall
 
 
-def kernel_rows(out_root, scale=1.0):
-    """Issue 14's whole-fit figure: the same command with the compiled kernels, then the NumPy ones."""
+def kernel_rows(out_root, scale=1.0, seeds=()):
+    """Issue 14's whole-fit figure: the same command with the compiled kernels, then the NumPy ones;
+    then, for each of ``seeds``, both again with that seed (other draws of each step's views: the
+    spread of the metrics between seeds shows how far apart two equally good fits land)."""
     rows = []
-    for kernels in ("numba", "numpy"):
-        metrics, cpu, wall = whole_command(kernels, os.path.join(out_root, kernels), scale)
-        print(f"{kernels}: {cpu:.1f} CPU s, {metrics}", flush=True)
-        rows.append((kernels, metrics, cpu, wall))
+    for seed in (None, *seeds):
+        for kernels in ("numba", "numpy"):
+            name = kernels if seed is None else f"{kernels}, seed {seed}"
+            metrics, cpu, wall = whole_command(kernels, os.path.join(out_root, name.replace(", ", "_")), scale,
+                                               seed)
+            print(f"{name}: {cpu:.1f} CPU s, {metrics}", flush=True)
+            rows.append((name, metrics, cpu, wall))
     return rows
 
 
@@ -162,6 +169,8 @@ def main(argv=None):
     parser.add_argument("--camera-size", type=int, default=64, help="image size of the camera trials")
     parser.add_argument("--jobs", type=int, default=1, help="fits run side by side (default 1: the CPU clock "
                         "of a process is then its own)")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[], help="with --only kernels: also run both "
+                        "kernel sets with each of these seeds")
     parser.add_argument("--out", help="keep the fits' outputs in this folder")
     parser.add_argument("--no-append", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
@@ -193,7 +202,7 @@ def main(argv=None):
             lines.append(f"| field - vertex colours | | {gain:+.2f} dB (target >= +2) | | | | | | |")
     if args.only in (None, "kernels"):
         with tempfile.TemporaryDirectory() as out_root:
-            rows = kernel_rows(args.out or out_root, args.iterations_scale)
+            rows = kernel_rows(args.out or out_root, args.iterations_scale, args.seeds)
         lines += ["", f"Whole command `diffprog fit {KERNEL_SCENE}` (issue 14): compiled kernels against the NumPy "
                   f"reference kernels (`DIFFPROG_KERNELS=numpy`), one after the other:", "",
                   "| kernels | command CPU s | fit CPU s (metrics.json) | wall s | held-out IoU | "
@@ -204,6 +213,15 @@ def main(argv=None):
                          f"{100 * m['chamfer_over_diagonal']:.3f}% |")
         lines.append(f"| NumPy / numba | {rows[1][2] / rows[0][2]:.2f}x | "
                      f"{rows[1][1]['cpu_seconds'] / rows[0][1]['cpu_seconds']:.2f}x | | | | |")
+        if len(rows) > 2:
+            keys = [("held_out_silhouette_iou", "IoU", 1), ("held_out_masked_psnr", "PSNR dB", 1),
+                    ("chamfer_over_diagonal", "chamfer points", 100)]
+            for kernels in ("numba", "numpy"):
+                runs = [m for name, m, _, _ in rows if name.split(",")[0] == kernels]
+                cpus = [c for name, _, c, _ in rows if name.split(",")[0] == kernels]
+                lines.append(f"| {kernels}, mean of {len(runs)} seeds | {np.mean(cpus):.1f} | | | "
+                             + " | ".join(f"{np.mean([m[k] * f for m in runs]):.4f} (spread "
+                                          f"{np.ptp([m[k] * f for m in runs]):.4f})" for k, _, f in keys) + " |")
     if args.only in (None, "camera"):
         trials = camera_trials(args.trials, 200, args.camera_size)
         ok = [a <= 2.0 and d <= 0.02 for _, a, d, _ in trials]

@@ -145,7 +145,38 @@ def normal_consistency(mesh):
     if a is None:
         return dp.sum(mesh.verts * 0.0)
     n = face_normals(mesh.verts, mesh.faces)
+    if np.ndim(n) == 2:
+        return dp.mean(1.0 - apply(ROW_DOTS, n, a=a, b=b))
     return dp.mean(1.0 - dp.sum(n[a] * n[b], axis=1))
+
+
+def _row_dots_forward(x, a, b):
+    return np.einsum("ij,ij->i", np.take(x, a, axis=0), np.take(x, b, axis=0))
+
+
+def _row_dots_vjp(g, ans, x, a, b):
+    if type(g) is Tensor or type(x) is Tensor:               # create_graph: recorded, differentiable again
+        g = dp.reshape(g, (-1, 1))
+        out = dp.index_add(dp.zeros(x.shape, dtype=x.dtype), 0, a, g * x[b])
+        return dp.index_add(out, 0, b, g * x[a])
+    index = np.concatenate([a, b])
+    weights = np.concatenate([g[:, None] * np.take(x, b, axis=0), g[:, None] * np.take(x, a, axis=0)])
+    out = np.empty(x.shape, dtype=np.result_type(x, g))
+    for c in range(x.shape[1]):
+        out[:, c] = np.bincount(index, weights=weights[:, c], minlength=x.shape[0])
+    return out
+
+
+def _row_dots_jvp(t, ans, x, a, b):
+    if type(t) is Tensor or type(x) is Tensor:
+        return dp.sum(t[a] * x[b] + x[a] * t[b], axis=1)
+    return (np.einsum("ij,ij->i", np.take(t, a, axis=0), np.take(x, b, axis=0))
+            + np.einsum("ij,ij->i", np.take(x, a, axis=0), np.take(t, b, axis=0)))
+
+
+# (E,) dot products of the rows a and b of x (N, C): the normal-consistency loss's cosines as one op
+# (the engine's two gathers, product and sum over a 3-wide axis, and two scatters back, were ~4x slower)
+ROW_DOTS = Primitive("row_dots", _row_dots_forward, vjps=[_row_dots_vjp], jvps=[_row_dots_jvp], save="inputs")
 
 
 _FACE_PAIRS = {}          # faces' bytes -> (a, b): fits call this every step on an unchanged topology

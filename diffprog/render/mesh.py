@@ -247,7 +247,10 @@ def vertex_normals(verts, faces):
 
 def _normalize(x, eps=1e-20):
     """x / |x| along the last axis, with 0 (value and gradient) where |x| is 0."""
-    sq = dp.sum(x * x, axis=-1, keepdims=True)
+    if np.ndim(x) == 2:               # a matrix product: NumPy's sum over a 3-wide last axis is ~10x slower
+        sq = dp.matmul(x * x, np.ones((np.shape(x)[1], 1), dtype=(x.data if type(x) is Tensor else x).dtype))
+    else:
+        sq = dp.sum(x * x, axis=-1, keepdims=True)
     safe = dp.where(sq > eps, sq, 1.0)
     return x * dp.where(sq > eps, 1.0 / dp.sqrt(safe), 0.0)
 

@@ -51,3 +51,25 @@ def test_normal_ops_keep_float32_and_match_trimesh():
     v32 = dp.tensor(verts.astype(np.float32))
     assert M.face_normals(v32, faces).dtype == np.float32
     assert M.vertex_normals(v32, faces).dtype == np.float32
+
+
+def test_normal_consistency_as_one_op_equals_the_op_by_op_formula():
+    from diffprog.render import losses as L
+    verts, faces = _bumpy_sphere()
+    a, b = L._adjacent_face_pairs(faces)
+
+    def old(v):
+        n = M._normalize(M._face_cross_ops(v, faces))
+        return dp.mean(1.0 - dp.sum(n[a] * n[b], axis=1))
+
+    def new(v):
+        return L.normal_consistency(M.Mesh(v, faces))
+    np.testing.assert_allclose(float(new(verts).data), float(old(verts).data), rtol=1e-13)
+    np.testing.assert_allclose(dp.grad(new)(verts), dp.grad(old)(verts), rtol=1e-9, atol=1e-14)
+    t = np.random.default_rng(4).random(verts.shape)
+    np.testing.assert_allclose(dp.jvp(new, (verts,), (t,))[1], dp.jvp(old, (verts,), (t,))[1], rtol=1e-10)
+
+    def hvp(f):
+        return dp.grad(lambda v: dp.sum(dp.grad(f)(v) * t))(verts)
+    np.testing.assert_allclose(hvp(new), hvp(old), rtol=1e-8, atol=1e-12)
+    assert dp.gradcheck(new, verts)

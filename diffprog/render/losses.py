@@ -21,6 +21,17 @@ def _channel_squared_errors_forward(x, t):
     return np.einsum("ij,ij->j", r, r)
 
 
+def _scaled_difference(x, t, scale):
+    """(x - t) * scale: on arrays in one buffer (two passes), on Tensors recorded (create_graph)."""
+    if type(x) is Tensor or type(t) is Tensor or type(scale) is Tensor:
+        return (x - t) * scale
+    r = np.subtract(x, t)
+    if r.ndim == 0 or np.result_type(r, scale) != r.dtype:
+        return r * scale
+    r *= scale
+    return r
+
+
 def _leading_sum(y):
     return B.sum(y, axis=tuple(range(B.ndim(y) - 1))) if B.ndim(y) > 1 else y
 
@@ -29,7 +40,8 @@ def _leading_sum(y):
 # subtract, square and strided sum took five passes and three image-sized temporaries)
 CHANNEL_SQUARED_ERRORS = Primitive(
     "channel_squared_errors", _channel_squared_errors_forward,
-    vjps=[lambda g, ans, x, t: 2.0 * (x - t) * g, lambda g, ans, x, t: -2.0 * (x - t) * g],
+    vjps=[lambda g, ans, x, t: _scaled_difference(x, t, 2.0 * g),
+          lambda g, ans, x, t: _scaled_difference(x, t, -2.0 * g)],
     jvps=[lambda tx, ans, x, t: _leading_sum(2.0 * (x - t) * tx),
           lambda tt, ans, x, t: _leading_sum(-2.0 * (x - t) * tt)],
     save="inputs")

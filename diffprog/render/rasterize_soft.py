@@ -90,5 +90,5 @@ class FusedSilhouette(dp.Function):
 
     @staticmethod
     def backward(ctx, g):
-        g = g[:, 0] if g.shape[1] == 1 else g.sum(axis=1)          # the channels' cotangents, summed in order
+        # (npix, channels): the channels' cotangents are summed in the kernel
         return ctx.kernels.soft_silhouette_backward(ctx.tri, ctx.saved, g), None, None

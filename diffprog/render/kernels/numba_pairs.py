@@ -181,6 +181,7 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
         ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
         first = c0[f]
         lanes = (n + LANES - 1) // LANES * LANES
+        jZ0, jZ1, jZ2 = (iZ0, iZ1, iZ2) if perspective else (1.0, 1.0, 1.0)
         for row in range(r0[f], r0[f] + ny[f]):
             py = row + 0.5
             # the tests: no stores but into the row arrays, so the loop runs in SIMD lanes (written out
@@ -194,8 +195,14 @@ def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius
                     rt[i] = t[12]
                     rdx[i] = t[14]
                     rdy[i] = t[15]
-                    ip = _interp(t[6], t[7], t[8], t[9], Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-                    rb0[i], rb1[i], rb2[i], rz[i] = ip[9], ip[10], ip[11], ip[12]
+                    # ``_interp`` without its branch: orthographic with 1 / Z = 1 gives the same b = c / sum(c)
+                    sg = 1.0 if t[9] > 0 else -1.0
+                    c0_, c1_, c2_ = _clamp0(sg * t[6]), _clamp0(sg * t[7]), _clamp0(sg * t[8])
+                    u0, u1, u2 = c0_ * jZ0, c1_ * jZ1, c2_ * jZ2
+                    r = 1.0 / ((u0 + u1) + u2)
+                    b0, b1, b2 = u0 * r, u1 * r, u2 * r
+                    rb0[i], rb1[i], rb2[i] = b0, b1, b2
+                    rz[i] = ((c0_ + c1_) + c2_) * r if perspective else (b0 * Z0 + b1 * Z1) + b2 * Z2
             else:
                 for i in range(lanes):
                     t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)

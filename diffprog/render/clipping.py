@@ -168,17 +168,23 @@ def _fused_screen_triangles(verts, faces, cams):
         R, T = camera[0].data, camera[1].data
     v = verts.data
     depth = -(np.einsum("nj,vj->nv" if v.ndim == 2 else "nj,nvj->nv", R[:, 2], v) + T[:, 2, None])      # (N, V)
-    front = (depth > cams.znear)[:, faces]               # (N, F, 3)
-    count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
-    if ((count == 1) | (count == 2)).any():
-        return None
-    img, par = np.nonzero(count == 3)
+    in_front = depth > cams.znear                        # (N, V)
+    if in_front.all():                                   # every face of every camera (np.nonzero's order)
+        n, f = in_front.shape[0], len(faces)
+        img, par = np.repeat(np.arange(n), f), np.tile(np.arange(f), n)
+        index = faces if n == 1 else faces[par]
+    else:
+        front = in_front[:, faces]                       # (N, F, 3)
+        count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
+        if ((count == 1) | (count == 2)).any():
+            return None
+        img, par = np.nonzero(count == 3)
+        index = faces[par]
     if look:
-        tri = ProjectLookAt.apply(verts, *cams._look, cams.center,
-                                  (cams, img, faces[par], not cams.orthographic, values))
+        tri = ProjectLookAt.apply(verts, *cams._look, cams.center, (cams, img, index, not cams.orthographic, values))
     else:
         tri = ProjectTriangles.apply(verts, camera[0], camera[1], camera[2], camera[3],
-                                     (img, faces[par], not cams.orthographic))
+                                     (img, index, not cams.orthographic))
     if v.dtype == np.float32:                            # float32 meshes rasterize in float32
         tri = dp.astype(tri, np.float32)
     return ScreenTriangles(tri, img, par, None)

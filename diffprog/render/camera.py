@@ -324,7 +324,7 @@ def look_at(eye, at=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0), fov=60.0, image_size=(2
     cams._eye = eye
     lens = scale if orthographic else fov_t
     simple = (eye.ndim in (1, 2) and all(t.shape in ((3,), (n, 3)) for t in (at, up))
-              and lens.size in (1, n) and lens.ndim <= 1)
+              and lens.size in (1, n) and lens.ndim <= 1 and all(t.dtype == np.float64 for t in (eye, at, up, lens)))
     cams._look = (eye, at, up, lens) if simple else None     # for ``look_at_values`` / ``look_at_vjp``
     cams.at, cams.up, cams.fov = at, up, fov_t
     return cams

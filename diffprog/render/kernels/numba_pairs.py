@@ -312,13 +312,17 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
 @njit(inline="always", error_model="numpy")
 def _pixel_centre(p, hw, width, inv_hw, inv_w):
     """Centre (x, y) of flat pixel p (= image * hw + row * width + col) without integer divisions
-    (quotients from a float product, then corrected: exact for any index)."""
-    q = np.int64((p + 0.5) * inv_hw)
-    local = p - q * hw
-    if local < 0:
-        local += hw
-    elif local >= hw:
-        local -= hw
+    (quotients from a float product, then corrected: exact for any index). Pixels of the first
+    image (all of them with one camera) skip the image quotient: a shorter chain of dependent
+    operations before the pair's geometry can start (a predictable branch)."""
+    local = p
+    if p >= hw:
+        q = np.int64((p + 0.5) * inv_hw)
+        local = p - q * hw
+        if local < 0:
+            local += hw
+        elif local >= hw:
+            local -= hw
     row = np.int64((local + 0.5) * inv_w)
     col = local - row * width
     if col < 0:

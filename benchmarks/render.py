@@ -19,6 +19,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse          # noqa: E402
 import datetime          # noqa: E402
+import functools         # noqa: E402
 import platform          # noqa: E402
 import sys               # noqa: E402
 import time              # noqa: E402
@@ -52,11 +53,19 @@ def scene(mesh, size):
     return mesh, cams
 
 
+@functools.lru_cache(maxsize=None)
+def loss_weights(h, w):
+    """The loss's fixed random weights per image size (made once, outside the timed renders)."""
+    weights = np.random.default_rng(1).random((1, h, w, 4))
+    weights.setflags(write=False)
+    return weights
+
+
 def ours(mesh, cams, shader, faces_per_pixel=None, sigma=SIGMA):
     ras = R.SoftRasterizer(sigma=sigma, gamma=GAMMA, faces_per_pixel=faces_per_pixel)
     light = R.DirectionalLight(direction=(0.0, -1.0, -1.0), ambient=0.4)
     h, w = cams.image_size
-    weights = np.random.default_rng(1).random((1, h, w, 4))
+    weights = loss_weights(h, w)
     img = R.render(mesh, cams, light, rasterizer=ras, shader=shader)
     dp.sum(img * weights).backward()
     return img

@@ -92,6 +92,7 @@ class Cameras:
         self.znear, self.zfar = float(znear), float(zfar)
         self.n = n
         self._derive = None           # look_at cameras: () -> (R, T, focal) from eye, at, up, fov
+        self._look = None             # look_at cameras of the usual shapes: (eye, at, up, fov or height) leaves
         self._index = None            # sub-batch of a parent's cameras
 
     def _parts(self):
@@ -321,8 +322,80 @@ def look_at(eye, at=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0), fov=60.0, image_size=(2
                    requires_grad=False)
     cams._derive = derive
     cams._eye = eye
+    lens = scale if orthographic else fov_t
+    simple = (eye.ndim in (1, 2) and all(t.shape in ((3,), (n, 3)) for t in (at, up))
+              and lens.size in (1, n) and lens.ndim <= 1 and all(t.dtype == np.float64 for t in (eye, at, up, lens)))
+    cams._look = (eye, at, up, lens) if simple else None     # for ``look_at_values`` / ``look_at_vjp``
     cams.at, cams.up, cams.fov = at, up, fov_t
     return cams
+
+
+def _cross(a, b):
+    """a x b along the last axis, with ``dp.cross``'s arithmetic on arrays."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
+def _sum_to(g, shape):
+    """g summed over the axes that broadcasting ``shape`` to g's shape added or stretched."""
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead))) if lead else g
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(shape)
+
+
+def look_at_values(cams):
+    """(R, T, focal, saved) as arrays of ``look_at`` cameras (``cams._look`` set): the values the
+    cameras' engine code derives (the same operations on arrays, bit for bit) without recording
+    anything; ``saved`` is what ``look_at_vjp`` needs."""
+    eye, at, up, lens = (np.asarray(t.data, dtype=np.float64) for t in cams._look)
+    n, (h, _) = cams.n, cams.image_size
+    eye2 = eye if eye.ndim == 2 else eye[None, :]
+    b0 = eye2 - at
+    nb = np.sqrt(np.sum(b0 * b0, axis=-1, keepdims=True))
+    back = b0 / nb
+    shape = np.broadcast_shapes(back.shape, up.shape)
+    back_b, up_b = np.broadcast_to(back, shape), np.broadcast_to(up, shape)
+    r0 = _cross(up_b, back_b)
+    nr = np.sqrt(np.sum(r0 * r0, axis=-1, keepdims=True))
+    right = r0 / nr
+    true_up = _cross(back_b, right)
+    R = np.stack([right, true_up, back_b], axis=-2)
+    if R.shape[0] != n:
+        R = np.broadcast_to(R, (n, 3, 3))
+    T = -np.einsum("nij,nj->ni", R, eye2)
+    f = h / lens if cams.orthographic else (h / 2.0) / np.tan(lens * (np.pi / 360.0))
+    f = np.broadcast_to(np.reshape(f, (-1, 1)), (n, 2))
+    saved = (eye, at, up, lens, eye2, b0.shape, nb, back, up_b, back_b, nr, right, R, h)
+    return R, T, f, saved
+
+
+def look_at_vjp(saved, orthographic, g_R, g_T, g_f):
+    """Gradients with respect to the ``look_at`` leaves (eye, at, up, fov or height) of
+    ``look_at_values``'s (R, T, focal) given their cotangents (the VJP of the cameras' engine code,
+    by hand: T = -R eye, R's rows (right, true up, back), normalizations and cross products)."""
+    eye, at, up, lens, eye2, b_shape, nb, back, up_b, back_b, nr, right, R, h = saved
+    g_R = g_R - g_T[:, :, None] * eye2[:, None, :]                          # T = -R eye2
+    g_eye2 = -np.einsum("nij,ni->nj", R, g_T)
+    g_R = _sum_to(g_R, (back_b.shape[0], 3, 3))
+    g_right, g_tu, g_back = g_R[:, 0], g_R[:, 1], g_R[:, 2]
+    g_back = g_back + _cross(right, g_tu)                                   # true_up = back x right
+    g_right = g_right + _cross(g_tu, back_b)
+    g_r0 = (g_right - right * np.sum(right * g_right, axis=-1, keepdims=True)) / nr      # right = r0 / |r0|
+    g_up = _cross(back_b, g_r0)                                             # r0 = up x back
+    g_back = _sum_to(g_back + _cross(g_r0, up_b), b_shape)
+    g_b0 = (g_back - back * np.sum(back * g_back, axis=-1, keepdims=True)) / nb         # back = b0 / |b0|
+    g_eye = _sum_to(g_eye2 + _sum_to(g_b0, eye2.shape), eye2.shape).reshape(eye.shape)
+    g_at = -_sum_to(g_b0, at.shape)
+    g_pre = _sum_to(g_f, (lens.size, 1)).reshape(lens.shape)
+    if orthographic:                                                        # f = h / height
+        g_lens = g_pre * (-h / (lens * lens))
+    else:                                                                   # f = (h / 2) / tan(fov pi / 360)
+        a = np.pi / 360.0
+        t = np.tan(lens * a)
+        g_lens = g_pre * (-(h / 2.0) * a * (1.0 + t * t) / (t * t))
+    return g_eye, g_at, _sum_to(g_up, up.shape), g_lens
 
 
 def orbit(n=8, elev=20.0, dist=2.7, azim_start=0.0, at=(0.0, 0.0, 0.0)):

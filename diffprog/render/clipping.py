@@ -10,6 +10,7 @@ import numpy as np
 
 import diffprog.autodiff as dp
 from . import kernels
+from .camera import _sum_to, look_at_values, look_at_vjp
 
 
 class ProjectTriangles(dp.Function):
@@ -29,6 +30,37 @@ class ProjectTriangles(dp.Function):
                      for gr, x, need in zip(grads, ctx.inputs, ctx.needs_input_grad)) + (None,)
 
 
+class ProjectLookAt(dp.Function):
+    """``ProjectTriangles`` of ``look_at`` cameras from their leaves: (verts, eye, at, up, fov or
+    height, principal point (2,) or (N, 2), (cameras, camera index (K,), vertex index (K, 3),
+    perspective)) -> (K, 3, 3) screen triangles, as one op: the rotations, translations and focal
+    lengths are derived inside (``camera.look_at_values``, the engine code's arithmetic on arrays)
+    and differentiated by hand (``camera.look_at_vjp``) instead of some forty recorded small ops
+    per render (reference: the engine code of ``look_at`` and ``screen_triangles``)."""
+
+    @staticmethod
+    def forward(ctx, verts, eye, at, up, lens, center, options):
+        cams, image, index, perspective, (R, T, f, ctx.look) = options
+        ctx.dtypes = tuple(np.asarray(a).dtype for a in (eye, at, up, lens))
+        c = np.broadcast_to(np.reshape(center, (-1, 2)), (cams.n, 2))
+        ctx.kernels, ctx.options = kernels.active(), (cams.orthographic, image, index, perspective)
+        ctx.inputs = (verts, R, T, f, c)
+        ctx.center_shape = np.shape(center)
+        return ctx.kernels.project_triangles(verts, R, T, f, c, image, index, perspective)
+
+    @staticmethod
+    def backward(ctx, g):
+        orthographic, image, index, perspective = ctx.options
+        verts = ctx.inputs[0]
+        g_v, g_R, g_T, g_f, g_c = ctx.kernels.project_triangles_backward(*ctx.inputs, image, index, perspective, g)
+        needs = ctx.needs_input_grad
+        look = look_at_vjp(ctx.look, orthographic, g_R, g_T, g_f) if any(needs[1:5]) else (None,) * 4
+        g_c = _sum_to(g_c, (1, 2) if len(ctx.center_shape) == 1 else ctx.center_shape).reshape(ctx.center_shape)
+        look = tuple(None if gr is None else gr.astype(dt, copy=False) for gr, dt in zip(look, ctx.dtypes))
+        grads = (g_v.astype(verts.dtype, copy=False),) + look + (g_c,)
+        return tuple(gr if need else None for gr, need in zip(grads, needs)) + (None,)
+
+
 class ScreenTriangles:
     """tri: (M, 3, 3) Tensor (x pixel, y pixel, depth); image: (M,) camera index; parent: (M,)
     mesh face index; corners: (M, 3, 3) Tensor or None (row i: barycentrics of corner i over
@@ -43,12 +75,12 @@ class ScreenTriangles:
 
 def screen_triangles(verts, faces, cams):
     """verts: (V, 3) Tensor (one mesh for all cameras) or (N, V, 3); faces (F, 3); cams: N cameras."""
-    camera = cams._parts()                               # (R, T, focal, principal point), derived once
-    n, f = len(cams), len(faces)
     if getattr(kernels.active(), "project_triangles", None) is not None:
-        fused = _fused_screen_triangles(verts, faces, cams, camera)
+        fused = _fused_screen_triangles(verts, faces, cams)
         if fused is not None:
             return fused
+    camera = cams._parts()                               # (R, T, focal, principal point), derived once
+    n, f = len(cams), len(faces)
     view = cams.world_to_view(verts, camera)             # (N, V, 3)
     in_front = -view.data[..., 2] > cams.znear           # (N, V)
     front = in_front[:, faces]                           # (N, F, 3)
@@ -123,19 +155,36 @@ def screen_triangles(verts, faces, cams):
     return ScreenTriangles(tri, image, parent, corners)
 
 
-def _fused_screen_triangles(verts, faces, cams, camera):
+def _fused_screen_triangles(verts, faces, cams):
     """``screen_triangles`` as one compiled op when every face is in front of the near plane or
-    behind the eye (no face to clip), else None."""
-    R, T = camera[0].data, camera[1].data
+    behind the eye (no face to clip), else None. ``look_at`` cameras (of the usual shapes, not a
+    sub-batch) are derived from their leaves inside the op (``ProjectLookAt``)."""
+    look = cams._look is not None and cams._index is None and cams.center.ndim <= 2
+    if look:
+        values = look_at_values(cams)
+        R, T = values[:2]
+    else:
+        camera = cams._parts()
+        R, T = camera[0].data, camera[1].data
     v = verts.data
     depth = -(np.einsum("nj,vj->nv" if v.ndim == 2 else "nj,nvj->nv", R[:, 2], v) + T[:, 2, None])      # (N, V)
-    front = (depth > cams.znear)[:, faces]               # (N, F, 3)
-    count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
-    if ((count == 1) | (count == 2)).any():
-        return None
-    img, par = np.nonzero(count == 3)
-    tri = ProjectTriangles.apply(verts, camera[0], camera[1], camera[2], camera[3],
-                                 (img, faces[par], not cams.orthographic))
+    in_front = depth > cams.znear                        # (N, V)
+    if in_front.all():                                   # every face of every camera (np.nonzero's order)
+        n, f = in_front.shape[0], len(faces)
+        img, par = np.repeat(np.arange(n), f), np.tile(np.arange(f), n)
+        index = faces if n == 1 else faces[par]
+    else:
+        front = in_front[:, faces]                       # (N, F, 3)
+        count = front[..., 0].view(np.uint8) + front[..., 1].view(np.uint8) + front[..., 2].view(np.uint8)
+        if ((count == 1) | (count == 2)).any():
+            return None
+        img, par = np.nonzero(count == 3)
+        index = faces[par]
+    if look:
+        tri = ProjectLookAt.apply(verts, *cams._look, cams.center, (cams, img, index, not cams.orthographic, values))
+    else:
+        tri = ProjectTriangles.apply(verts, camera[0], camera[1], camera[2], camera[3],
+                                     (img, index, not cams.orthographic))
     if v.dtype == np.float32:                            # float32 meshes rasterize in float32
         tri = dp.astype(tri, np.float32)
     return ScreenTriangles(tri, img, par, None)

@@ -52,16 +52,16 @@ class SoftRasterizer:
                 pixel, face, outputs = pixel[keep], face[keep], take_pairs(outputs, keep)
         return fragments_from_pairs(screen, pixel, face, cams, outputs)
 
-    def silhouette(self, screen, cams):
-        """(N, H, W, 1) soft silhouette of ``screen`` triangles straight from the triangles, in one
-        fused op, when the kernel set has one and every face counts (``faces_per_pixel=None``);
-        else None (then rasterize and blend)."""
+    def silhouette(self, screen, cams, channels=1):
+        """(N, H, W, channels) soft silhouette of ``screen`` triangles (repeated over the channels)
+        straight from the triangles, in one fused op, when the kernel set has one and every face
+        counts (``faces_per_pixel=None``); else None (then rasterize and blend)."""
         if self.faces_per_pixel is not None or getattr(kernels.active(), "soft_silhouette", None) is None:
             return None
         n, (h, w) = len(cams), cams.image_size
         params = (h, w, self.radius / cams.ndc_per_pixel, self.cull_backfaces, cams.ndc_per_pixel, n * h * w,
-                  self.sigma)
-        return dp.reshape(FusedSilhouette.apply(screen.tri, screen.image, params), (n, h, w, 1))
+                  self.sigma, int(channels))
+        return dp.reshape(FusedSilhouette.apply(screen.tri, screen.image, params), (n, h, w, int(channels)))
 
     def blend(self, fragments, colors, background, znear, zfar):
         """(N, H, W, C + 1) image: blended colours and the silhouette as last channel, or
@@ -74,16 +74,21 @@ class SoftRasterizer:
 
 
 class FusedSilhouette(dp.Function):
-    """tri (M, 3, 3) -> (npix, 1) soft silhouette (the pair search and the silhouette blend in one
-    op); ``image``: the triangles' cameras; params = (height, width, radius in pixels,
-    cull_backfaces, NDC units per pixel, npix, sigma)."""
+    """tri (M, 3, 3) -> (npix, channels) soft silhouette, repeated over the channels (the pair
+    search and the silhouette blend in one op); ``image``: the triangles' cameras; params = (height,
+    width, radius in pixels, cull_backfaces, NDC units per pixel, npix, sigma, channels)."""
 
     @staticmethod
     def forward(ctx, tri, image, params):
         ctx.kernels, ctx.tri = kernels.active(), tri
-        alpha, ctx.saved = ctx.kernels.soft_silhouette(tri, image, *params)
-        return alpha[:, None]
+        alpha, ctx.saved = ctx.kernels.soft_silhouette(tri, image, *params[:7])
+        if params[7] == 1:
+            return alpha[:, None]
+        out = np.empty((len(alpha), params[7]), alpha.dtype)
+        out[:] = alpha[:, None]
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.kernels.soft_silhouette_backward(ctx.tri, ctx.saved, g[:, 0]), None, None
+        # (npix, channels): the channels' cotangents are summed in the kernel
+        return ctx.kernels.soft_silhouette_backward(ctx.tri, ctx.saved, g), None, None

@@ -52,9 +52,14 @@ def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=
     screen = screen_triangles(mesh.verts, mesh.faces, cams)
     if shader == "silhouette" and not return_fragments and hasattr(rasterizer, "silhouette"):
         _check_background(background, cams, mesh.verts.dtype)
-        alpha = rasterizer.silhouette(screen, cams)      # one fused op where the kernel set has it
-        if alpha is not None:
-            return dp.concatenate([alpha, alpha, alpha, alpha], axis=-1)
+        if isinstance(rasterizer, SoftRasterizer):       # one fused op (RGBA) where the kernel set has it
+            image = rasterizer.silhouette(screen, cams, channels=4)
+            if image is not None:
+                return image
+        else:
+            alpha = rasterizer.silhouette(screen, cams)
+            if alpha is not None:
+                return dp.concatenate([alpha, alpha, alpha, alpha], axis=-1)
     if shader in ("flat", "phong") and not return_fragments:
         bg = _check_background(background, cams, mesh.verts.dtype)
         image = lit_soft_render(screen, mesh, cams, light_list(lights), Material() if material is None else material,

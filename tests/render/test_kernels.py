@@ -142,7 +142,7 @@ def test_renders_fused_into_one_op_equal_the_reference(shader, ras, orthographic
                 vertex_colors=vertex_colors)
     render_module = sys.modules["diffprog.render.render"]
     monkeypatch.setattr(render_module, "lit_soft_render", lambda *args: None)
-    monkeypatch.setattr(R.SoftRasterizer, "silhouette", lambda self, screen, cams: None)
+    monkeypatch.setattr(R.SoftRasterizer, "silhouette", lambda self, screen, cams, channels=1: None)
     ops.clear()
     composed32 = run("numba", 8, shader, R.SoftRasterizer(**ras), np.float32, orthographic, near_plane=False,
                      vertex_colors=vertex_colors)
@@ -324,3 +324,60 @@ def test_compiled_vertex_normals_equal_the_engine_code():
         outs.append([n.data, v.grad])
     assert np.all(outs[0][0][-1] == 0) and np.all(outs[1][0][-1] == 0)
     assert_same(outs[1], outs[0], 1e-12)
+
+
+@pytest.mark.parametrize("leaves", [
+    dict(eye=(0.3, 0.5, 2.6), at=(0.01, -0.02, 0.03), up=(0.1, 1.0, 0.05), fov=45.0),
+    dict(eye=[(0.2, -0.3, 2.9), (-0.5, 0.4, 2.4), (0.1, 0.2, 3.1)], at=(0.01, -0.02, 0.03), fov=[40.0, 50.0, 60.0]),
+    dict(eye=[(0.2, -0.3, 2.9), (-0.5, 0.4, 2.4)], at=[(0.05, 0.0, 0.0), (0.0, -0.1, 0.02)],
+         up=[(0.1, 1.0, 0.0), (-0.1, 0.9, 0.2)], fov=50.0),
+    dict(eye=(0.3, 0.5, 2.6), up=(0.0, 1.0, 0.0), orthographic=True, height=2.5),
+    dict(eye=[(0.2, -0.3, 2.9), (-0.5, 0.4, 2.4)], orthographic=True, height=[2.5, 3.0]),
+])
+def test_projection_from_look_at_leaves_equals_the_engine_code(leaves, monkeypatch):
+    # compiled set: look_at cameras are derived and differentiated inside the projection op; the
+    # engine code (cameras' R, T, focal from recorded ops) is the reference
+    from diffprog.render.camera import look_at_values
+    from diffprog.render.clipping import ProjectLookAt
+    R.set_kernels("numba")
+    calls = []
+    monkeypatch.setattr(ProjectLookAt, "forward", (lambda f: staticmethod(lambda ctx, *a: calls.append(1) or f(ctx, *a)))(
+        ProjectLookAt.forward))
+    mesh = random_scene(15, near_plane=False)
+    outs = []
+    for fused in (True, False):
+        tensors = {k: v if k == "orthographic" else dp.tensor(np.asarray(v, float), requires_grad=True)
+                   for k, v in leaves.items()}
+        cams = R.look_at(image_size=(21, 26), **tensors)
+        if not fused:
+            cams._look = None
+        assert (cams._look is not None) == fused
+        verts = dp.tensor(mesh.verts.data.copy(), requires_grad=True)
+        screen = R.screen_triangles(verts, mesh.faces, cams)
+        assert len(screen) > 10 and screen.corners is None and len(calls) == 1
+        weights = np.random.default_rng(5).random(screen.tri.shape)
+        dp.sum(screen.tri * weights).backward()
+        tensors.pop("orthographic", None)
+        outs.append([screen.tri.data, verts.grad] + [t.grad for t in tensors.values()])
+        if fused:
+            R0, T0, f0 = (x.data for x in cams._derive())
+            values = look_at_values(cams)
+            for a, b in zip(values[:3], (R0, T0, f0)):
+                np.testing.assert_array_equal(a, b)                         # the engine code's values, bit for bit
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    assert_same(outs[0][1:], outs[1][1:], 1e-12)
+
+
+def test_silhouette_image_is_one_op_with_four_channels():
+    mesh = random_scene(16, near_plane=False)
+    cams = R.look_at(eye=(0.0, 0.0, 2.5), fov=50, image_size=(17, 15))
+    weights = np.random.default_rng(6).random((1, 17, 15, 4))
+    grads = []
+    for kernels in ("numba", "numpy"):
+        R.set_kernels(kernels)
+        mesh.verts.grad = None
+        img = R.render(mesh, cams, shader="silhouette")
+        assert img.shape == (1, 17, 15, 4) and np.all(img.data == img.data[..., :1])
+        dp.sum(img * weights).backward()
+        grads.append([img.data, mesh.verts.grad])
+    assert_same(grads[0], grads[1], 1e-10)

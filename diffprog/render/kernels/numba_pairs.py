@@ -148,42 +148,84 @@ CHUNK = 1 << 24        # candidate pairs searched per kernel call (bounds the ou
                        # their unused tails are never touched, so most renders take one call and no copy)
 
 
+LANES = 4             # a row's candidates are tested in a vector loop over a multiple of this many columns
+
+
 @njit(cache=True, error_model="numpy")
 def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, perspective, inside_only,
                   interpolate, pixel, face, dist, bary, depth, edge, coef):
     """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
     with room for every candidate; ``bary`` and ``depth`` only when ``interpolate``); returns their
     number. The exact test of ``numpy_pairs`` (edge functions, then the distance to the closest
-    edge) on every candidate without branching on its outcome: each candidate's values are written
-    into the next free slot, which advances only when the candidate is a pair (inside and outside
-    pixels interleave along a face's rows, so branches on them would be mispredicted often)."""
+    edge) on every candidate without branching on its outcome: a row of a face's candidates is
+    tested in a loop of its own (no stores but into small row arrays, so it runs in SIMD lanes; its
+    length rounded up to ``LANES`` columns, the extra ones never read), then each candidate's values
+    are written into the next free slot, which advances only when the candidate is a pair (inside
+    and outside pixels interleave along a face's rows, so branches on them would be mispredicted)."""
     r2 = radius * radius
     s2 = scale ** 2
+    widest = 0
+    for f in range(f0, f1):
+        widest = max(widest, nx[f])
+    widest = (widest + LANES - 1) // LANES * LANES
+    rq, rsign, rt, rdx, rdy = (np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest),
+                               np.empty(widest))
+    rk = np.empty(widest, np.int64)
+    rb0, rb1, rb2, rz = (np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest))
     j = 0
     for f in range(f0, f1):
-        if nx[f] == 0 or ny[f] == 0:
+        n = nx[f]
+        if n == 0 or ny[f] == 0:
             continue
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
-        base = image[f] * (height * width)
+        first = c0[f]
+        lanes = (n + LANES - 1) // LANES * LANES
+        jZ0, jZ1, jZ2 = (iZ0, iZ1, iZ2) if perspective else (1.0, 1.0, 1.0)
         for row in range(r0[f], r0[f] + ny[f]):
             py = row + 0.5
-            for col in range(c0[f], c0[f] + nx[f]):
-                px = col + 0.5
-                t = _terms(X0, X1, X2, Y0, Y1, Y2, px, py, ie0, ie1, ie2)
-                E0, E1, E2, area, inside = t[6], t[7], t[8], t[9], t[10]
-                keep = inside if inside_only else (inside or t[13] <= r2)
-                pixel[j] = base + row * width + col
+            # the tests: no stores but into the row arrays, so the loop runs in SIMD lanes (written out
+            # in both loops: through an inlined helper with the stores, LLVM does not vectorize it)
+            if interpolate:
+                for i in range(lanes):
+                    t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                    rq[i] = t[13]
+                    rsign[i] = 1.0 if t[10] else -1.0
+                    rk[i] = t[11]
+                    rt[i] = t[12]
+                    rdx[i] = t[14]
+                    rdy[i] = t[15]
+                    # ``_interp`` without its branch: orthographic with 1 / Z = 1 gives the same b = c / sum(c)
+                    sg = 1.0 if t[9] > 0 else -1.0
+                    c0_, c1_, c2_ = _clamp0(sg * t[6]), _clamp0(sg * t[7]), _clamp0(sg * t[8])
+                    u0, u1, u2 = c0_ * jZ0, c1_ * jZ1, c2_ * jZ2
+                    r = 1.0 / ((u0 + u1) + u2)
+                    b0, b1, b2 = u0 * r, u1 * r, u2 * r
+                    rb0[i], rb1[i], rb2[i] = b0, b1, b2
+                    rz[i] = ((c0_ + c1_) + c2_) * r if perspective else (b0 * Z0 + b1 * Z1) + b2 * Z2
+            else:
+                for i in range(lanes):
+                    t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                    rq[i] = t[13]
+                    rsign[i] = 1.0 if t[10] else -1.0
+                    rk[i] = t[11]
+                    rt[i] = t[12]
+                    rdx[i] = t[14]
+                    rdy[i] = t[15]
+            start = image[f] * (height * width) + row * width + first
+            for i in range(n):                           # the pairs, compacted
+                sign = rsign[i]
+                q = rq[i]
+                keep = sign > 0 if inside_only else (sign > 0 or q <= r2)
+                pixel[j] = start + i
                 face[j] = f
-                sign = 1.0 if inside else -1.0
-                dist[j] = sign * t[13] * s2
+                dist[j] = sign * q * s2
                 if interpolate:
-                    ip = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective)
-                    bary[j, 0], bary[j, 1], bary[j, 2] = ip[9], ip[10], ip[11]
-                    depth[j] = ip[12]
+                    bary[j, 0], bary[j, 1], bary[j, 2] = rb0[i], rb1[i], rb2[i]
+                    depth[j] = rz[i]
                 c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
-                edge[j] = t[11]
-                coef[j, 0], coef[j, 1], coef[j, 2] = t[12], c * t[14], c * t[15]
+                edge[j] = rk[i]
+                coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], c * rdx[i], c * rdy[i]
                 j += np.int64(keep)
     return j
 
@@ -270,13 +312,17 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
 @njit(inline="always", error_model="numpy")
 def _pixel_centre(p, hw, width, inv_hw, inv_w):
     """Centre (x, y) of flat pixel p (= image * hw + row * width + col) without integer divisions
-    (quotients from a float product, then corrected: exact for any index)."""
-    q = np.int64((p + 0.5) * inv_hw)
-    local = p - q * hw
-    if local < 0:
-        local += hw
-    elif local >= hw:
-        local -= hw
+    (quotients from a float product, then corrected: exact for any index). Pixels of the first
+    image (all of them with one camera) skip the image quotient: a shorter chain of dependent
+    operations before the pair's geometry can start (a predictable branch)."""
+    local = p
+    if p >= hw:
+        q = np.int64((p + 0.5) * inv_hw)
+        local = p - q * hw
+        if local < 0:
+            local += hw
+        elif local >= hw:
+            local -= hw
     row = np.int64((local + 0.5) * inv_w)
     col = local - row * width
     if col < 0:

@@ -26,9 +26,9 @@ def _blend(dist, pixel, coef, sigma, lin, excess, alpha):
         x = np.float64(dist[j]) / sigma
         e = math.exp(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
         _add_softplus(lin, excess, pixel[j], x, e)
-        sig = (1.0 if x >= 0 else e) / (1.0 + e)
-        coef[j, 1] *= sig / sigma
-        coef[j, 2] *= sig / sigma
+        s = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)       # sigmoid(x) / sigma, one division
+        coef[j, 1] *= s
+        coef[j, 2] *= s
     for p in range(len(alpha)):                         # alpha = 1 - exp(-softplus sum); 0 without pairs
         if lin[p] != 0.0 or excess[p] != 0.0:
             alpha[p] = 0.0 - math.expm1(-(lin[p] + math.log1p(excess[p])))
@@ -50,9 +50,20 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
+def _pixel_cotangents(g, alpha, out):
+    """out[p] = (sum of g[p] over its channels, in order) * (1 - alpha[p]): the cotangent of pixel
+    p's -log(1 - alpha) (alpha repeated over the channels)."""
+    for p in range(g.shape[0]):
+        s = np.float64(g[p, 0])
+        for c in range(1, g.shape[1]):
+            s += np.float64(g[p, c])
+        out[p] = s * (1.0 - np.float64(alpha[p]))
+
+
+@njit(cache=True, error_model="numpy")
+def _silhouette_backward(total, gpix, pixel, face, edge, coef):
     """A run of pairs of one face (the search's order) is summed in registers and added to the
-    face's row once."""
+    face's row once; ``gpix``: ``_pixel_cotangents``."""
     cur = -1
     t0 = t1 = t3 = t4 = t6 = t7 = 0.0
     for j in range(len(pixel)):
@@ -61,8 +72,7 @@ def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
             _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
             t0 = t1 = t3 = t4 = t6 = t7 = 0.0
             cur = f
-        p = pixel[j]
-        gp = np.float64(g[p]) * (1.0 - np.float64(alpha[p]))
+        gp = gpix[pixel[j]]
         ax, ay = gp * coef[j, 1], gp * coef[j, 2]
         w0, w1, w2 = _edge_shares(edge[j], coef[j, 0])
         t0 += w0 * ax
@@ -76,8 +86,11 @@ def _silhouette_backward(total, alpha, g, pixel, face, edge, coef):
 
 def soft_silhouette_backward(tri, saved, g):
     """(M, 3, 3) gradient with respect to ``tri`` of ``soft_silhouette``'s alpha given its
-    cotangent g (npix,)."""
+    cotangent g (npix,), or (npix, C) for alpha repeated over C channels (their cotangents summed)."""
     alpha, pixel, face, edge, coef = saved
     total = np.zeros((len(tri), 9))
-    _silhouette_backward(total, alpha, np.ascontiguousarray(g), pixel, face, edge, coef)
+    g = np.asarray(g)
+    gpix = np.empty(len(g))
+    _pixel_cotangents(g[:, None] if g.ndim == 1 else g, alpha, gpix)
+    _silhouette_backward(total, gpix, pixel, face, edge, coef)
     return total.astype(tri.dtype, copy=False).reshape(-1, 3, 3)

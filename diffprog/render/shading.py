@@ -49,7 +49,7 @@ def _vertex_index(faces, fragments):
     cache = fragments.__dict__.setdefault("_vertex_index", {})
     key = id(faces)
     if key not in cache or cache[key][0] is not faces:
-        cache[key] = (faces, faces[fragments.parent])
+        cache[key] = (faces, np.take(faces, fragments.parent, axis=0))     # np.take: ~3x a fancy index
     return cache[key][1]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import node as _nodes
-from .node import Node, Stub, creation, keep, next_seq
+from .node import Node, Stub, creation, keep
 from .tensor import Tensor
 
 _new = object.__new__
@@ -117,20 +117,21 @@ def recorded(out, prim, args, kw, flags=0):
     ``flags`` has ``KEEP``)."""
     every = flags & KEEP
     small = _nodes.STUB_MIN_BYTES
-    n = _new(Node)
-    n.prim, n.kw, n.seq = prim, kw, next_seq()
+    n = Node()
+    n.prim, n.kw, n.seq = prim, kw, next(creation)
     if len(args) == 1:                              # most rows with keywords: one argument
         x = args[0]
         if type(x) is Tensor:
-            n.parents, xd = (x._node,), x.data
+            n.p0, xd = x._node, x.data
         else:
-            n.parents, xd = (None,), x
-        n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP
-                  else Stub(xd.shape, xd.dtype, prim),)
+            n.p0, xd = None, x
+        n.arity = 1
+        n.a0 = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP
+                else Stub(xd.shape, xd.dtype, prim))
     else:
-        n.parents = tuple(a._node if type(a) is Tensor else None for a in args)
-        n.args = tuple(keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
-                       for i, a in enumerate(args))
+        n.link([a._node if type(a) is Tensor else None for a in args],
+               [keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
+                for i, a in enumerate(args)])
     n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
              else Stub(out.shape, out.dtype, prim))
     t = _new(Tensor)
@@ -191,20 +192,21 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
     t.data = out
     t.grad = t._node = None
     if record and (flags := _get_flags()) & GRAD:
-        n = t._node = _new(Node)
+        n = t._node = Node()
         n.prim = prim
         n.kw = kw or None
         n.seq = next(creation)
         small = _nodes.STUB_MIN_BYTES
-        xd = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
+        n.p0 = xn
+        n.a0 = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
             else Stub(xd.shape, xd.dtype, prim)
         if y is _ONE:
-            n.parents = (xn,)
-            n.args = (xd,)
+            n.arity = 1
         else:
-            n.parents = (xn, yn)
-            n.args = (xd, yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
-                      else Stub(yd.shape, yd.dtype, prim))
+            n.arity = 2
+            n.p1 = yn
+            n.a1 = (yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
+                    else Stub(yd.shape, yd.dtype, prim))
         n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
                  else Stub(out.shape, out.dtype, prim))
         if flags & ANOMALY:
@@ -328,23 +330,23 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     try:
         node, g = pending.pop()
         while node is not None:
-            prim, parents = node.prim, node.parents
+            prim, k = node.prim, node.arity
             if prim is None or prim is FREED or node in found:
                 _arrive(node, g, found, inputs is None)
                 node, g = pending.pop()
                 continue
-            if not prim._plain or create_graph or len(parents) > 2:
+            if not prim._plain or create_graph or k > 2:
                 following = _general_step(node, g, prim, pending, create_graph)
             else:
-                ans, kw, args = node.ans, node.kw, node.args
+                ans, kw = node.ans, node.kw
                 vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
-                x = parents[0]
-                if len(parents) == 1:                   # a link of a chain
-                    c = vjps[0](g, ans, args[0]) if kw is None else vjps[0](g, ans, args[0], **kw)
+                x = node.p0
+                if k == 1:                              # a link of a chain
+                    c = vjps[0](g, ans, node.a0) if kw is None else vjps[0](g, ans, node.a0, **kw)
                     following = None if x is None else add(x, c, prim, 0, True)
                 else:
-                    y = parents[1]
-                    xd, yd = args
+                    y = node.p1
+                    xd, yd = node.a0, node.a1
                     following = None
                     if x is not None:
                         c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
@@ -353,7 +355,8 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                         c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
                         following = add(y, c, prim, 1, x is None)
             if not retain_graph:                 # free the saved values; the name stays for errors
-                node.parents = node.args = None
+                node.arity = 0
+                node.p0 = node.p1 = node.a0 = node.a1 = node.more = None
                 node.prim, node.kw = FREED, prim.name
             if following is not None:            # fed alone: next, its cotangent handed over (not stored)
                 node, g = following, pending.carried

@@ -26,6 +26,7 @@ def _elementwise(name, forward, *rules, save, doc=None):
     prim = Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
                      doc=doc, batch=batch_elementwise, save=save, real_vjps=rules)
     prim.keeps_shape = len(rules) == 1 and isinstance(forward, np.ufunc)
+    prim.elementwise = True
     return prim
 
 

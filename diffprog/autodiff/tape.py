@@ -47,17 +47,21 @@ class Primitive:
 
     ``keeps_shape``: the row has one argument and its output always has that argument's shape
     (a unary ufunc), so its rule's cotangent needs no summing back (backward skips the test).
+    ``elementwise``: the row broadcasts its arguments elementwise and its rules give cotangents of
+    the output's shape, so an argument paired with a Python number (which broadcasts to nothing)
+    gets a cotangent of its own shape (backward skips the test there too).
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
-                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape")
+                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape",
+                 "elementwise")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
                  doc=None, batch=None, save=None, real_vjps=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
         self.batch, self.save = batch, save
-        self.keeps_shape = False
+        self.keeps_shape = self.elementwise = False
         if real_vjps is not None:
             self.real_vjps = tuple(real_vjps)
 
@@ -309,62 +313,109 @@ _FREED_MSG = ("Trying to backward through the graph a second time: its saved val
               "(or call the function again) if you need to differentiate the same graph twice.")
 
 
+_CHAIN_SHORTCUT = True       # (``benchmarks/engine.py --shortcut`` turns it off to measure what it saves)
+_F64 = np.dtype(np.float64)
+_SCALARS = (float, int)
+
+
 def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=False):
     """Propagate ``seeds`` (cotangents of the Tensors ``roots``) back through the graph.
 
-    Nodes are visited in decreasing creation order through a heap, so each node is reached only
-    after all of its consumers have contributed (fan-out sums) and no separate sorting pass is
-    needed; a node fed by one consumer only skips the heap (``_Pending.add``). With ``inputs=None``
-    leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of the given Tensors
-    are returned in a list (``None`` where unreached) and no ``.grad`` is touched (their nodes act
-    as leaves). Rows with one rule per argument (``_plain``) call their rules on the saved arrays
-    here; the others, and the recorded backward of ``create_graph``, go through ``_general_step``.
+    Nodes are visited in decreasing creation order through a heap of ``(-seq, node)``, so each
+    node is reached only after all of its consumers have contributed (fan-out sums in ``grads``)
+    and no separate sorting pass is needed. The chain shortcut: a node fed by its consumer's only
+    cotangent, later than every node waiting in the heap, would be popped next anyway, so it is
+    processed next with that cotangent and never touches the heap or ``grads``. With
+    ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of
+    the given Tensors are returned in a list (``None`` where unreached) and no ``.grad`` is
+    touched (their nodes act as leaves). Rows with one rule per argument (``_plain``) and one or
+    two arguments call their rules on the saved values here; the others, and the recorded
+    backward of ``create_graph``, go through ``_general_step``. A cotangent is summed back to its
+    argument's shape (``_unbroadcast``) unless the row guarantees it already has it: a unary
+    ufunc (``keeps_shape``), or an elementwise row whose other argument is a Python number.
     """
     found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
     flags = _get_flags()
-    pending = _Pending(flags & ANOMALY)
-    add = pending.add
+    anomaly = flags & ANOMALY
+    shortcut = _CHAIN_SHORTCUT
+    grads, heap = {}, []
     for r, s in zip(roots, seeds):
-        add(r._node, s, None, 0)
+        _send(grads, heap, r._node, s)
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
-        node, g = pending.pop()
+        node = g = None
+        if heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
         while node is not None:
             prim, k = node.prim, node.arity
+            following = None
             if prim is None or prim is FREED or node in found:
                 _arrive(node, g, found, inputs is None)
-                node, g = pending.pop()
-                continue
-            if not prim._plain or create_graph or k > 2:
-                following = _general_step(node, g, prim, pending, create_graph)
+            elif not prim._plain or create_graph or k > 2:
+                _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph)
             else:
-                ans, kw = node.ans, node.kw
-                vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
-                x = node.p0
+                ans, kw, x = node.ans, node.kw, node.p0
+                dt = ans.dtype
+                vjps = prim.real_vjps if dt is _F64 or dt.kind != "c" else prim.vjps
                 if k == 1:                              # a link of a chain
-                    c = vjps[0](g, ans, node.a0) if kw is None else vjps[0](g, ans, node.a0, **kw)
-                    following = None if x is None else add(x, c, prim, 0, True)
+                    if x is not None:
+                        c = vjps[0](g, ans, node.a0) if kw is None else vjps[0](g, ans, node.a0, **kw)
+                        if not prim.keeps_shape and c.shape != x.ans.shape:
+                            c = _unbroadcast(c, x.ans.shape)
+                        if anomaly:
+                            _check_finite(c, prim, 0)
+                        if shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                            following = x
+                        else:
+                            _send(grads, heap, x, c)
                 else:
-                    y = node.p1
-                    xd, yd = node.a0, node.a1
-                    following = None
+                    y, xd, yd = node.p1, node.a0, node.a1
                     if x is not None:
                         c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
-                        following = add(x, c, prim, 0, y is None)
+                        if not (prim.elementwise and type(yd) in _SCALARS) and c.shape != x.ans.shape:
+                            c = _unbroadcast(c, x.ans.shape)
+                        if anomaly:
+                            _check_finite(c, prim, 0)
+                        if y is None and shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                            following = x
+                        else:
+                            _send(grads, heap, x, c)
                     if y is not None:
-                        c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
-                        following = add(y, c, prim, 1, x is None)
-            if not retain_graph:                 # free the saved values; the name stays for errors
-                node.arity = 0
-                node.p0 = node.p1 = node.a0 = node.a1 = node.more = None
-                node.prim, node.kw = FREED, prim.name
+                        c1 = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
+                        if not (prim.elementwise and type(xd) in _SCALARS) and c1.shape != y.ans.shape:
+                            c1 = _unbroadcast(c1, y.ans.shape)
+                        if anomaly:
+                            _check_finite(c1, prim, 1)
+                        if x is None and shortcut and y not in grads and (not heap or heap[0][0] > -y.seq):
+                            following, c = y, c1
+                        else:
+                            _send(grads, heap, y, c1)
+                if not retain_graph:             # free the saved values; the name stays for errors
+                    node.arity = 0
+                    node.p0 = node.p1 = node.a0 = node.a1 = None
+                    node.prim, node.kw = FREED, prim.name
             if following is not None:            # fed alone: next, its cotangent handed over (not stored)
-                node, g = following, pending.carried
+                node, g = following, c
+            elif heap:
+                node = heappop(heap)[1]
+                g = grads.pop(node)
             else:
-                node, g = pending.pop()
+                node = None
     finally:
         _mode._flags.reset(token)
     return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
+
+
+def _send(grads, heap, p, c):
+    """Add cotangent ``c`` (already of ``p``'s shape) into node ``p``'s sum, queueing ``p`` in the
+    heap on its first cotangent."""
+    prev = grads.get(p)
+    if prev is not None:
+        grads[p] = prev + c
+    else:
+        grads[p] = c
+        heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
 
 
 def _arrive(node, g, found, accumulate):
@@ -380,49 +431,10 @@ def _arrive(node, g, found, accumulate):
         raise RuntimeError(_FREED_MSG.format(name=node.kw))
 
 
-class _Pending:
-    """The cotangents summed so far, and the heap of nodes waiting for theirs (latest first)."""
-
-    __slots__ = ("grads", "heap", "anomaly", "carried")
-
-    def __init__(self, anomaly):
-        self.grads, self.heap, self.anomaly = {}, [], anomaly
-
-    def add(self, p, c, prim, i, alone=False):
-        """Add cotangent ``c`` into node ``p``'s (summed back to ``p``'s shape). Returns ``p``
-        instead of queueing it when ``alone`` (the only cotangent its consumer sends) and ``p`` is
-        later than every node pending: the heap would pop it next anyway, so ``p`` is processed
-        next with ``c`` (left in ``carried``), and a chain of nodes never touches the heap or the
-        dictionary of sums."""
-        if prim is not None:
-            if not prim.keeps_shape and c.shape != p.ans.shape:
-                c = _unbroadcast(c, p.ans.shape)
-            if self.anomaly:
-                _check_finite(c, prim, i)
-        grads = self.grads
-        prev = grads.get(p)
-        if prev is not None:
-            grads[p] = prev + c
-            return None
-        heap = self.heap
-        if alone and (not heap or heap[0][0] > -p.seq):
-            self.carried = c
-            return p
-        grads[p] = c
-        heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
-        return None
-
-    def pop(self):
-        """The latest node pending and its summed cotangent (``None, None`` when none is left)."""
-        if not self.heap:
-            return None, None
-        node = heappop(self.heap)[1]
-        return node, self.grads.pop(node)
-
-
-def _general_step(node, g, prim, pending, create_graph):
-    """Every other node: keywords, variadic rows, ``vjp_all`` rows, and the recorded backward of
-    ``create_graph`` (rules then see the saved values as Tensors connected to the graph)."""
+def _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph):
+    """Every other node: variadic rows, ``vjp_all`` rows, three or more arguments, and the
+    recorded backward of ``create_graph`` (rules then see the saved values as Tensors connected
+    to the graph). Frees the node's saved values unless it is kept for another backward."""
     parents, kw = node.parents, node.kw or {}
     args, ans = (_saved_tensors(node) if create_graph else (node.args, node.ans))
     cots = None
@@ -439,8 +451,14 @@ def _general_step(node, g, prim, pending, create_graph):
             c = prim.vjps[0](g, ans, *args, argnum=i, **kw)
         else:
             c = prim.vjps[i](g, ans, *args, **kw)
-        pending.add(p, c, prim, i)
-    return None
+        if c.shape != p.ans.shape:
+            c = _unbroadcast(c, p.ans.shape)
+        if anomaly:
+            _check_finite(c, prim, i)
+        _send(grads, heap, p, c)
+    if not retain_graph:
+        node.link(None, None)
+        node.prim, node.kw = FREED, prim.name
 
 
 def _saved_tensors(node):

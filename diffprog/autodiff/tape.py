@@ -323,9 +323,10 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
 
     Nodes are visited in decreasing creation order through a heap of ``(-seq, node)``, so each
     node is reached only after all of its consumers have contributed (fan-out sums in ``grads``)
-    and no separate sorting pass is needed. The chain shortcut: a node fed by its consumer's only
-    cotangent, later than every node waiting in the heap, would be popped next anyway, so it is
-    processed next with that cotangent and never touches the heap or ``grads``. With
+    and no separate sorting pass is needed. The chain shortcut: a node receiving its first
+    cotangent while later than every node waiting in the heap would be popped next anyway (no
+    consumer of it is left: consumers are later than their inputs), so it is processed next with
+    that cotangent and never touches the heap or ``grads``. With
     ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of
     the given Tensors are returned in a list (``None`` where unreached) and no ``.grad`` is
     touched (their nodes act as leaves). Rows with one rule per argument (``_plain``) and one or
@@ -377,10 +378,6 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                             c = _unbroadcast(c, x.ans.shape)
                         if anomaly:
                             _check_finite(c, prim, 0)
-                        if y is None and shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
-                            following = x
-                        else:
-                            _send(grads, heap, x, c)
                     if y is not None:
                         c1 = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
                         if not (prim.elementwise and type(xd) in _SCALARS) and c1.shape != y.ans.shape:
@@ -391,6 +388,11 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                             following, c = y, c1
                         else:
                             _send(grads, heap, y, c1)
+                    if x is not None:                   # (after y: usually the later of the two)
+                        if shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                            following = x
+                        else:
+                            _send(grads, heap, x, c)
                 if not retain_graph:             # free the saved values; the name stays for errors
                     node.arity = 0
                     node.p0 = node.p1 = node.a0 = node.a1 = None

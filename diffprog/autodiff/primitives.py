@@ -546,6 +546,8 @@ def scatter_add_forward(g, idx, shape):
 
 GETITEM = _linear("getitem", lambda x, idx: x[idx],
                   lambda g, ans, x, idx: B.scatter_add(g, idx=idx, shape=B.shape(x)), batch=_batch_getitem)
+# (rules that build the cotangent at the argument's own shape: backward skips the shape test)
+RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = SUM.keeps_shape = True
 SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))
 
 

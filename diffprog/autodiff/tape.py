@@ -45,8 +45,9 @@ class Primitive:
     ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
     (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
 
-    ``keeps_shape``: the row has one argument and its output always has that argument's shape
-    (a unary ufunc), so its rule's cotangent needs no summing back (backward skips the test).
+    ``keeps_shape``: the row has one argument and its rule's cotangent always has that argument's
+    shape (a unary ufunc; reshape, transpose, getitem and sum build it so), so it needs no summing
+    back (backward skips the test).
     ``elementwise``: the row broadcasts its arguments elementwise and its rules give cotangents of
     the output's shape, so an argument paired with a Python number (which broadcasts to nothing)
     gets a cotangent of its own shape (backward skips the test there too).

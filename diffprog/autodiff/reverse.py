@@ -93,7 +93,12 @@ def _prepare(args, nums):
         if not nested and type(a) is not np.ndarray and any(_is_traced(v) for v in flatten(a)[0]):
             nested = True
     for n in nums:
-        leaves, rebuild = ([args[n]], _first) if type(args[n]) is np.ndarray else flatten(args[n])
+        a = args[n]
+        if type(a) is np.ndarray:                   # one array: nothing to flatten
+            t = args[n] = _as_input(a, n)
+            trees.append(([t], _first))
+            continue
+        leaves, rebuild = flatten(a)
         new = [_as_input(v, n) for v in leaves]
         trees.append((new, rebuild))
         args[n] = rebuild(new)

@@ -155,7 +155,7 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
     mode is on, the result gets a node linked to theirs that keeps what the row's ``save``
     declares (everything under ``keep_values``; arrays below ``STUB_MIN_BYTES`` are kept as they
     are, cheaper than a stub). One or two positional arguments, nearly every call, are unwrapped
-    and recorded here without building argument lists; more go through ``recorded``."""
+    and recorded by ``_apply`` without building argument lists; more go through ``recorded``."""
     if more:                                            # three or more arguments
         args = (x, y, *more)
         try:
@@ -171,6 +171,13 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
         if _get_tangents() is not None:
             _push_tangent(t, prim, args, kw or None)
         return t
+    return _apply(prim, x, y, kw or None)
+
+
+def _apply(prim, x, y=_ONE, kw=None):
+    """``apply`` of one or two positional arguments (``y is _ONE``: one) with keywords ``kw``, a
+    dict or ``None``. The library's own wrappers (``dp.sin``, Tensor operators, ``dp.sum``...)
+    call it directly: a function taking ``**kw`` builds a dict on every call, even an empty one."""
     if type(x) is Tensor:
         xd, xn = x.data, x._node
     else:
@@ -199,7 +206,7 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
     if record and (flags := _get_flags()) & GRAD:
         n = t._node = Node()
         n.prim = prim
-        n.kw = kw or None
+        n.kw = kw
         n.seq = next(creation)
         small = _nodes.STUB_MIN_BYTES
         n.p0 = xn
@@ -217,7 +224,7 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
         if flags & ANOMALY:
             check_forward(prim, (x,) if y is _ONE else (x, y), out)
     if _get_tangents() is not None:
-        _push_tangent(t, prim, (x,) if y is _ONE else (x, y), kw or None)
+        _push_tangent(t, prim, (x,) if y is _ONE else (x, y), kw)
     return t
 
 
@@ -337,6 +344,7 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     ufunc (``keeps_shape``), or an elementwise row whose other argument is a Python number.
     """
     found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
+    stop = any(n.prim is not None for n in found)       # an input that is not a leaf: test every node
     flags = _get_flags()
     anomaly = flags & ANOMALY
     shortcut = _CHAIN_SHORTCUT
@@ -352,7 +360,7 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
         while node is not None:
             prim, k = node.prim, node.arity
             following = None
-            if prim is None or prim is FREED or node in found:
+            if prim is None or prim is FREED or (stop and node in found):
                 _arrive(node, g, found, inputs is None)
             elif not prim._plain or create_graph or k > 2:
                 _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph)

@@ -108,7 +108,15 @@ def keep(value, saved, owner):
     """``value`` itself when ``saved`` or small, else its stub."""
     if saved or type(value) is not np.ndarray or value.nbytes < STUB_MIN_BYTES:
         return value
-    return Stub(value.shape, value.dtype, owner)
+    return stub(value, owner)
+
+
+def stub(a, owner):
+    """``Stub(a.shape, a.dtype, owner)`` for an array ``a``, without a constructor call (the
+    engine makes one per large value a recorded op does not save)."""
+    s = _new(Stub)
+    s.shape, s.dtype, s.owner = a.shape, a.dtype, owner
+    return s
 
 
 def leaf_node(t):

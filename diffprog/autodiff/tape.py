@@ -12,7 +12,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import node as _nodes
-from .node import Node, Stub, creation, keep
+from .node import Node, Stub, creation, keep, stub
 from .tensor import Tensor
 
 _new = object.__new__
@@ -132,13 +132,13 @@ def recorded(out, prim, args, kw, flags=0):
             n.p0, xd = None, x
         n.arity = 1
         n.a0 = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP
-                else Stub(xd.shape, xd.dtype, prim))
+                else stub(xd, prim))
     else:
         n.link([a._node if type(a) is Tensor else None for a in args],
                [keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
                 for i, a in enumerate(args)])
     n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
-             else Stub(out.shape, out.dtype, prim))
+             else stub(out, prim))
     t = _new(Tensor)
     t.data, t.grad, t._node = out, None, n
     return t
@@ -211,16 +211,16 @@ def _apply(prim, x, y=_ONE, kw=None):
         small = _nodes.STUB_MIN_BYTES
         n.p0 = xn
         n.a0 = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
-            else Stub(xd.shape, xd.dtype, prim)
+            else stub(xd, prim)
         if y is _ONE:
             n.arity = 1
         else:
             n.arity = 2
             n.p1 = yn
             n.a1 = (yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
-                    else Stub(yd.shape, yd.dtype, prim))
+                    else stub(yd, prim))
         n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
-                 else Stub(out.shape, out.dtype, prim))
+                 else stub(out, prim))
         if flags & ANOMALY:
             check_forward(prim, (x,) if y is _ONE else (x, y), out)
     if _get_tangents() is not None:

@@ -485,11 +485,9 @@ def report(results):
 
 def chain_shortcut(repeats):
     """Backward time per node of workload (a)'s chain (recorded anew before each timed backward),
-    with the chain shortcut of ``_Pending.add`` (a node fed by its consumer's only cotangent is
-    processed next, skipping the heap and the dictionary of sums) and without it (the same method
-    compiled with ``alone`` forced off, so every node goes through the heap). Min of ``repeats``."""
-    import inspect
-    import textwrap
+    with the chain shortcut of ``run_backward`` (a node fed by its consumer's only cotangent is
+    processed next, skipping the heap and the dictionary of sums) and without it
+    (``tape._CHAIN_SHORTCUT`` off, so every node goes through the heap). Min of ``repeats``."""
     sys.path.insert(0, ROOT)
     import diffprog as dp
     from diffprog.autodiff import tape
@@ -509,18 +507,12 @@ def chain_shortcut(repeats):
             best = min(best, time.process_time() - t0)
         return best / (CHAIN_OPS + 1)
 
-    source = textwrap.dedent(inspect.getsource(tape._Pending.add))
-    body_start = source.index('"""', source.index('"""') + 3) + 3
-    without = source[:body_start] + "\n    alone = False" + source[body_start:]
-    namespace = {}
-    exec(compile(without, "<add without shortcut>", "exec"), vars(tape), namespace)
-    original = tape._Pending.add
     with_it = backward_seconds()
-    tape._Pending.add = namespace["add"]
+    tape._CHAIN_SHORTCUT = False
     try:
         without_it = backward_seconds()
     finally:
-        tape._Pending.add = original
+        tape._CHAIN_SHORTCUT = True
     print(f"chain backward per node, min of {repeats}: {with_it * 1e6:.2f} us with the chain shortcut, "
           f"{without_it * 1e6:.2f} us without")
 

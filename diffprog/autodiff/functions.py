@@ -10,7 +10,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import primitives as P
-from .tape import apply
+from .tape import _ONE, _apply, apply
 from .tensor import Tensor, tensor
 
 _raw = P.B.data
@@ -18,7 +18,7 @@ _raw = P.B.data
 
 def _unary(prim, doc):
     def fn(x):
-        return apply(prim, x)
+        return _apply(prim, x)
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc
     return fn
@@ -26,7 +26,7 @@ def _unary(prim, doc):
 
 def _binary(prim, doc):
     def fn(x, y):
-        return apply(prim, x, y)
+        return _apply(prim, x, y)
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc
     return fn
@@ -78,8 +78,8 @@ def multiply(x, y):
     """x * y with broadcasting. ``x * x`` of one Tensor is recorded as ``square`` (the same
     numbers, one node and fewer temporaries in the backward pass)."""
     if x is y and type(x) is Tensor:
-        return apply(P.SQUARE, x)
-    return apply(P.MULTIPLY, x, y)
+        return _apply(P.SQUARE, x)
+    return _apply(P.MULTIPLY, x, y)
 
 
 divide = _binary(P.DIVIDE, "x / y with broadcasting.")
@@ -90,8 +90,8 @@ def power(x, y):
     """x ** y with broadcasting. d/dy uses log(x) and is taken as 0 where x <= 0.
     A constant exponent 2 is computed as ``square`` (one multiply in each direction)."""
     if type(y) is int and y == 2:
-        return apply(P.SQUARE, x)
-    return apply(P.POWER, x, y)
+        return _apply(P.SQUARE, x)
+    return _apply(P.POWER, x, y)
 maximum = _binary(P.MAXIMUM, "Elementwise maximum. Convention: at ties the gradient is split evenly "
                              "(half to each argument).")
 minimum = _binary(P.MINIMUM, "Elementwise minimum. Convention: at ties the gradient is split evenly.")
@@ -140,7 +140,7 @@ def sum(x, axis=None, keepdims=False, *, initial=None, where=True):
     (a boolean mask broadcast against ``x``) keeps only the masked entries."""
     if where is not True:
         x = _select(where, x, 0.0)
-    out = apply(P.SUM, x, axis=_axis(axis), keepdims=keepdims)
+    out = _apply(P.SUM, x, _ONE, {"axis": _axis(axis), "keepdims": keepdims})
     return out if initial is None else out + initial
 
 
@@ -315,7 +315,7 @@ def reshape(x, shape):
     """Reshape (one entry may be -1)."""
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
-    return apply(P.RESHAPE, x, shape=tuple(shape))
+    return _apply(P.RESHAPE, x, _ONE, {"shape": tuple(shape)})
 
 
 def ravel(x):
@@ -324,7 +324,7 @@ def ravel(x):
 
 def transpose(x, axes=None):
     """Permute axes (reverse them when ``axes`` is None)."""
-    return apply(P.TRANSPOSE, x, axes=None if axes is None else tuple(int(a) for a in axes))
+    return _apply(P.TRANSPOSE, x, _ONE, {"axes": None if axes is None else tuple(int(a) for a in axes)})
 
 
 def swapaxes(x, axis1, axis2):
@@ -466,7 +466,7 @@ def _index(idx):
 
 def getitem(x, idx):
     """``x[idx]`` with basic slices, integer arrays, boolean masks, None and Ellipsis."""
-    return apply(P.GETITEM, x, idx=_index(idx))
+    return _apply(P.GETITEM, x, _ONE, {"idx": _index(idx)})
 
 
 def take(x, indices, axis=None):

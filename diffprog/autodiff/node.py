@@ -30,9 +30,45 @@ class Node:
     argument, the value the VJP receives (the raw array, or a :class:`Stub` where the row does
     not save it). ``ans``: the output value, or its stub. ``kw``: keyword arguments (``None``
     when there are none). ``seq``: creation number. ``leaf``: a leaf's weak reference to its Tensor.
+
+    Storage: nearly every node has one or two arguments, so ``parents`` and ``args`` are not
+    tuples of their own (two allocations per op) but read from slots: ``arity`` (0 for a leaf
+    or a node freed by backward), the first two parents ``p0``, ``p1`` and saved arguments ``a0``,
+    ``a1``, and for three or more arguments ``more = (parents, args)``. Set both with
+    :meth:`link`; the engine's hot paths write and read the slots directly.
     """
 
-    __slots__ = ("prim", "parents", "args", "ans", "kw", "seq", "leaf", "__weakref__")
+    __slots__ = ("prim", "arity", "p0", "p1", "a0", "a1", "more", "ans", "kw", "seq", "leaf", "__weakref__")
+
+    @property
+    def parents(self):
+        k = self.arity
+        if k == 1:
+            return (self.p0,)
+        if k == 2:
+            return (self.p0, self.p1)
+        return self.more[0] if k else None
+
+    @property
+    def args(self):
+        k = self.arity
+        if k == 1:
+            return (self.a0,)
+        if k == 2:
+            return (self.a0, self.a1)
+        return self.more[1] if k else None
+
+    def link(self, parents, args):
+        """Set the parents' nodes and the saved arguments (sequences of equal length; ``None``:
+        none, as a leaf or a freed node)."""
+        k = self.arity = 0 if parents is None else len(parents)
+        self.p0 = self.p1 = self.a0 = self.a1 = self.more = None
+        if k == 1 or k == 2:
+            self.p0, self.a0 = parents[0], args[0]
+            if k == 2:
+                self.p1, self.a1 = parents[1], args[1]
+        elif k:
+            self.more = (tuple(parents), tuple(args))
 
     def __repr__(self):
         name = "leaf" if self.prim is None else self.prim.name
@@ -72,15 +108,29 @@ def keep(value, saved, owner):
     """``value`` itself when ``saved`` or small, else its stub."""
     if saved or type(value) is not np.ndarray or value.nbytes < STUB_MIN_BYTES:
         return value
-    return Stub(value.shape, value.dtype, owner)
+    return stub(value, owner)
+
+
+def stub(a, owner):
+    """``Stub(a.shape, a.dtype, owner)`` for an array ``a``, without a constructor call (the
+    engine makes one per large value a recorded op does not save)."""
+    s = _new(Stub)
+    s.shape, s.dtype, s.owner = a.shape, a.dtype, owner
+    return s
 
 
 def leaf_node(t):
     """The node of a Tensor that requires grad but was not computed from others."""
-    n = _new(Node)
-    n.prim = n.parents = n.args = n.kw = None
+    n = Node()
+    n.prim = n.kw = None
+    n.arity = 0
     d = t.data
-    n.ans = Stub(d.shape, d.dtype) if type(d) is np.ndarray else Stub(np.shape(d), np.result_type(d))
-    n.seq = next_seq()
+    s = n.ans = _new(Stub)                  # (no __init__ call: this runs for every dp.grad input)
+    if type(d) is np.ndarray:
+        s.shape, s.dtype = d.shape, d.dtype
+    else:
+        s.shape, s.dtype = np.shape(d), np.result_type(d)
+    s.owner = None
+    n.seq = next(creation)
     n.leaf = weakref.ref(t)
     return n

@@ -26,6 +26,7 @@ def _elementwise(name, forward, *rules, save, doc=None):
     prim = Primitive(name, forward, vjps=[_complex_vjp(r, i) for i, r in enumerate(rules)], jvps=rules,
                      doc=doc, batch=batch_elementwise, save=save, real_vjps=rules)
     prim.keeps_shape = len(rules) == 1 and isinstance(forward, np.ufunc)
+    prim.elementwise = True
     return prim
 
 
@@ -303,7 +304,7 @@ WHERE = _elementwise("where", np.where, None,
 
 def _matmul_da(g, ans, a, b):
     if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and type(a) is np.ndarray and a.ndim >= 2:
-        return np.matmul(g, b.swapaxes(-1, -2))              # the common case, no dispatch
+        return np.matmul(g, b.T if b.ndim == 2 else b.swapaxes(-1, -2))     # the common case, no dispatch
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
             return g * b
@@ -315,7 +316,7 @@ def _matmul_da(g, ans, a, b):
 
 def _matmul_db(g, ans, a, b):
     if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and type(b) is np.ndarray and b.ndim >= 2:
-        return np.matmul(a.swapaxes(-1, -2), g)
+        return np.matmul(a.T if a.ndim == 2 else a.swapaxes(-1, -2), g)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:
             return g * a
@@ -492,8 +493,13 @@ def sum_to_forward(x, shape):
     return x.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-RESHAPE = _linear("reshape", lambda x, shape: np.reshape(x, shape),
-                  lambda g, ans, x, shape: B.reshape(g, shape=B.shape(x)), batch=_batch_reshape)
+def _reshape_vjp(g, ans, x, shape):
+    if type(g) is np.ndarray:                       # the common case, no dispatch
+        return g.reshape(B.shape(x))
+    return B.reshape(g, shape=B.shape(x))
+
+
+RESHAPE = _linear("reshape", lambda x, shape: np.reshape(x, shape), _reshape_vjp, batch=_batch_reshape)
 TRANSPOSE = _linear("transpose", lambda x, axes=None: np.transpose(x, axes),
                     lambda g, ans, x, axes=None: B.transpose(
                         g, axes=None if axes is None else tuple(np.argsort(axes))), batch=_batch_transpose)
@@ -543,8 +549,15 @@ def scatter_add_forward(g, idx, shape):
     return out
 
 
-GETITEM = _linear("getitem", lambda x, idx: x[idx],
-                  lambda g, ans, x, idx: B.scatter_add(g, idx=idx, shape=B.shape(x)), batch=_batch_getitem)
+def _getitem_vjp(g, ans, x, idx):
+    if type(g) is np.ndarray:                       # the common case, no dispatch
+        return scatter_add_forward(g, idx, B.shape(x))
+    return B.scatter_add(g, idx=idx, shape=B.shape(x))
+
+
+GETITEM = _linear("getitem", lambda x, idx: x[idx], _getitem_vjp, batch=_batch_getitem)
+# (rules that build the cotangent at the argument's own shape: backward skips the shape test)
+RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = SUM.keeps_shape = True
 SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))
 
 

@@ -93,7 +93,12 @@ def _prepare(args, nums):
         if not nested and type(a) is not np.ndarray and any(_is_traced(v) for v in flatten(a)[0]):
             nested = True
     for n in nums:
-        leaves, rebuild = ([args[n]], _first) if type(args[n]) is np.ndarray else flatten(args[n])
+        a = args[n]
+        if type(a) is np.ndarray:                   # one array: nothing to flatten
+            t = args[n] = _as_input(a, n)
+            trees.append(([t], _first))
+            continue
+        leaves, rebuild = flatten(a)
         new = [_as_input(v, n) for v in leaves]
         trees.append((new, rebuild))
         args[n] = rebuild(new)
@@ -123,13 +128,15 @@ def _zeros_for(t, nested):
 def _call_recording(fun, args, kwargs):
     """``fun(*args, **kwargs)`` with grad mode on, counted as a transform evaluating its function
     (``_depth``). Plain token resets, not context-manager objects: this runs once per gradient."""
-    flags_token = _flags.set(_flags.get() | GRAD)
+    flags = _flags.get()
+    flags_token = None if flags & GRAD else _flags.set(flags | GRAD)      # (on already, as a rule)
     depth_token = _depth.set(_depth.get() + 1)
     try:
         return fun(*args, **kwargs)
     finally:
         _depth.reset(depth_token)
-        _flags.reset(flags_token)
+        if flags_token is not None:
+            _flags.reset(flags_token)
 
 
 def _value_and_grad(fun, argnums, has_aux, args, kwargs):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import node as _nodes
-from .node import Node, Stub, creation, keep, next_seq
+from .node import Node, Stub, creation, keep, stub
 from .tensor import Tensor
 
 _new = object.__new__
@@ -45,19 +45,24 @@ class Primitive:
     ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
     (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
 
-    ``keeps_shape``: the row has one argument and its output always has that argument's shape
-    (a unary ufunc), so its rule's cotangent needs no summing back (backward skips the test).
+    ``keeps_shape``: the row has one argument and its rule's cotangent always has that argument's
+    shape (a unary ufunc; reshape, transpose, getitem and sum build it so), so it needs no summing
+    back (backward skips the test).
+    ``elementwise``: the row broadcasts its arguments elementwise and its rules give cotangents of
+    the output's shape, so an argument paired with a Python number (which broadcasts to nothing)
+    gets a cotangent of its own shape (backward skips the test there too).
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
-                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape")
+                 "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape",
+                 "elementwise")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
                  doc=None, batch=None, save=None, real_vjps=None):
         self.name, self.forward, self.vjps, self.jvps = name, forward, tuple(vjps), jvps
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
         self.batch, self.save = batch, save
-        self.keeps_shape = False
+        self.keeps_shape = self.elementwise = False
         if real_vjps is not None:
             self.real_vjps = tuple(real_vjps)
 
@@ -117,22 +122,23 @@ def recorded(out, prim, args, kw, flags=0):
     ``flags`` has ``KEEP``)."""
     every = flags & KEEP
     small = _nodes.STUB_MIN_BYTES
-    n = _new(Node)
-    n.prim, n.kw, n.seq = prim, kw, next_seq()
+    n = Node()
+    n.prim, n.kw, n.seq = prim, kw, next(creation)
     if len(args) == 1:                              # most rows with keywords: one argument
         x = args[0]
         if type(x) is Tensor:
-            n.parents, xd = (x._node,), x.data
+            n.p0, xd = x._node, x.data
         else:
-            n.parents, xd = (None,), x
-        n.args = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP
-                  else Stub(xd.shape, xd.dtype, prim),)
+            n.p0, xd = None, x
+        n.arity = 1
+        n.a0 = (xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP
+                else stub(xd, prim))
     else:
-        n.parents = tuple(a._node if type(a) is Tensor else None for a in args)
-        n.args = tuple(keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
-                       for i, a in enumerate(args))
+        n.link([a._node if type(a) is Tensor else None for a in args],
+               [keep(a.data if type(a) is Tensor else a, every or prim.saves_input(i), prim)
+                for i, a in enumerate(args)])
     n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
-             else Stub(out.shape, out.dtype, prim))
+             else stub(out, prim))
     t = _new(Tensor)
     t.data, t.grad, t._node = out, None, n
     return t
@@ -149,7 +155,7 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
     mode is on, the result gets a node linked to theirs that keeps what the row's ``save``
     declares (everything under ``keep_values``; arrays below ``STUB_MIN_BYTES`` are kept as they
     are, cheaper than a stub). One or two positional arguments, nearly every call, are unwrapped
-    and recorded here without building argument lists; more go through ``recorded``."""
+    and recorded by ``_apply`` without building argument lists; more go through ``recorded``."""
     if more:                                            # three or more arguments
         args = (x, y, *more)
         try:
@@ -165,6 +171,13 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
         if _get_tangents() is not None:
             _push_tangent(t, prim, args, kw or None)
         return t
+    return _apply(prim, x, y, kw or None)
+
+
+def _apply(prim, x, y=_ONE, kw=None):
+    """``apply`` of one or two positional arguments (``y is _ONE``: one) with keywords ``kw``, a
+    dict or ``None``. The library's own wrappers (``dp.sin``, Tensor operators, ``dp.sum``...)
+    call it directly: a function taking ``**kw`` builds a dict on every call, even an empty one."""
     if type(x) is Tensor:
         xd, xn = x.data, x._node
     else:
@@ -191,26 +204,27 @@ def apply(prim, x, y=_ONE, /, *more, **kw):
     t.data = out
     t.grad = t._node = None
     if record and (flags := _get_flags()) & GRAD:
-        n = t._node = _new(Node)
+        n = t._node = Node()
         n.prim = prim
-        n.kw = kw or None
+        n.kw = kw
         n.seq = next(creation)
         small = _nodes.STUB_MIN_BYTES
-        xd = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
-            else Stub(xd.shape, xd.dtype, prim)
+        n.p0 = xn
+        n.a0 = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
+            else stub(xd, prim)
         if y is _ONE:
-            n.parents = (xn,)
-            n.args = (xd,)
+            n.arity = 1
         else:
-            n.parents = (xn, yn)
-            n.args = (xd, yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
-                      else Stub(yd.shape, yd.dtype, prim))
+            n.arity = 2
+            n.p1 = yn
+            n.a1 = (yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
+                    else stub(yd, prim))
         n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
-                 else Stub(out.shape, out.dtype, prim))
+                 else stub(out, prim))
         if flags & ANOMALY:
             check_forward(prim, (x,) if y is _ONE else (x, y), out)
     if _get_tangents() is not None:
-        _push_tangent(t, prim, (x,) if y is _ONE else (x, y), kw or None)
+        _push_tangent(t, prim, (x,) if y is _ONE else (x, y), kw)
     return t
 
 
@@ -307,61 +321,112 @@ _FREED_MSG = ("Trying to backward through the graph a second time: its saved val
               "(or call the function again) if you need to differentiate the same graph twice.")
 
 
+_CHAIN_SHORTCUT = True       # (``benchmarks/engine.py --shortcut`` turns it off to measure what it saves)
+_F64 = np.dtype(np.float64)
+_SCALARS = (float, int)
+
+
 def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=False):
     """Propagate ``seeds`` (cotangents of the Tensors ``roots``) back through the graph.
 
-    Nodes are visited in decreasing creation order through a heap, so each node is reached only
-    after all of its consumers have contributed (fan-out sums) and no separate sorting pass is
-    needed; a node fed by one consumer only skips the heap (``_Pending.add``). With ``inputs=None``
-    leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of the given Tensors
-    are returned in a list (``None`` where unreached) and no ``.grad`` is touched (their nodes act
-    as leaves). Rows with one rule per argument (``_plain``) call their rules on the saved arrays
-    here; the others, and the recorded backward of ``create_graph``, go through ``_general_step``.
+    Nodes are visited in decreasing creation order through a heap of ``(-seq, node)``, so each
+    node is reached only after all of its consumers have contributed (fan-out sums in ``grads``)
+    and no separate sorting pass is needed. The chain shortcut: a node receiving its first
+    cotangent while later than every node waiting in the heap would be popped next anyway (no
+    consumer of it is left: consumers are later than their inputs), so it is processed next with
+    that cotangent and never touches the heap or ``grads``. With
+    ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of
+    the given Tensors are returned in a list (``None`` where unreached) and no ``.grad`` is
+    touched (their nodes act as leaves). Rows with one rule per argument (``_plain``) and one or
+    two arguments call their rules on the saved values here; the others, and the recorded
+    backward of ``create_graph``, go through ``_general_step``. A cotangent is summed back to its
+    argument's shape (``_unbroadcast``) unless the row guarantees it already has it: a unary
+    ufunc (``keeps_shape``), or an elementwise row whose other argument is a Python number.
     """
     found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
+    stop = any(n.prim is not None for n in found)       # an input that is not a leaf: test every node
     flags = _get_flags()
-    pending = _Pending(flags & ANOMALY)
-    add = pending.add
+    anomaly = flags & ANOMALY
+    shortcut = _CHAIN_SHORTCUT
+    grads, heap = {}, []
     for r, s in zip(roots, seeds):
-        add(r._node, s, None, 0)
+        _send(grads, heap, r._node, s)
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
     try:
-        node, g = pending.pop()
+        node = g = None
+        if heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
         while node is not None:
-            prim, parents = node.prim, node.parents
-            if prim is None or prim is FREED or node in found:
+            prim, k = node.prim, node.arity
+            following = None
+            if prim is None or prim is FREED or (stop and node in found):
                 _arrive(node, g, found, inputs is None)
-                node, g = pending.pop()
-                continue
-            if not prim._plain or create_graph or len(parents) > 2:
-                following = _general_step(node, g, prim, pending, create_graph)
+            elif not prim._plain or create_graph or k > 2:
+                _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph)
             else:
-                ans, kw, args = node.ans, node.kw, node.args
-                vjps = prim.real_vjps if ans.dtype.kind != "c" else prim.vjps
-                x = parents[0]
-                if len(parents) == 1:                   # a link of a chain
-                    c = vjps[0](g, ans, args[0]) if kw is None else vjps[0](g, ans, args[0], **kw)
-                    following = None if x is None else add(x, c, prim, 0, True)
+                ans, kw, x = node.ans, node.kw, node.p0
+                dt = ans.dtype
+                vjps = prim.real_vjps if dt is _F64 or dt.kind != "c" else prim.vjps
+                if k == 1:                              # a link of a chain
+                    if x is not None:
+                        c = vjps[0](g, ans, node.a0) if kw is None else vjps[0](g, ans, node.a0, **kw)
+                        if not prim.keeps_shape and c.shape != x.ans.shape:
+                            c = _unbroadcast(c, x.ans.shape)
+                        if anomaly:
+                            _check_finite(c, prim, 0)
+                        if shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                            following = x
+                        else:
+                            _send(grads, heap, x, c)
                 else:
-                    y = parents[1]
-                    xd, yd = args
-                    following = None
+                    y, xd, yd = node.p1, node.a0, node.a1
                     if x is not None:
                         c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
-                        following = add(x, c, prim, 0, y is None)
+                        if not (prim.elementwise and type(yd) in _SCALARS) and c.shape != x.ans.shape:
+                            c = _unbroadcast(c, x.ans.shape)
+                        if anomaly:
+                            _check_finite(c, prim, 0)
                     if y is not None:
-                        c = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
-                        following = add(y, c, prim, 1, x is None)
-            if not retain_graph:                 # free the saved values; the name stays for errors
-                node.parents = node.args = None
-                node.prim, node.kw = FREED, prim.name
+                        c1 = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
+                        if not (prim.elementwise and type(xd) in _SCALARS) and c1.shape != y.ans.shape:
+                            c1 = _unbroadcast(c1, y.ans.shape)
+                        if anomaly:
+                            _check_finite(c1, prim, 1)
+                        if x is None and shortcut and y not in grads and (not heap or heap[0][0] > -y.seq):
+                            following, c = y, c1
+                        else:
+                            _send(grads, heap, y, c1)
+                    if x is not None:                   # (after y: usually the later of the two)
+                        if shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                            following = x
+                        else:
+                            _send(grads, heap, x, c)
+                if not retain_graph:             # free the saved values; the name stays for errors
+                    node.arity = 0
+                    node.p0 = node.p1 = node.a0 = node.a1 = None
+                    node.prim, node.kw = FREED, prim.name
             if following is not None:            # fed alone: next, its cotangent handed over (not stored)
-                node, g = following, pending.carried
+                node, g = following, c
+            elif heap:
+                node = heappop(heap)[1]
+                g = grads.pop(node)
             else:
-                node, g = pending.pop()
+                node = None
     finally:
         _mode._flags.reset(token)
     return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
+
+
+def _send(grads, heap, p, c):
+    """Add cotangent ``c`` (already of ``p``'s shape) into node ``p``'s sum, queueing ``p`` in the
+    heap on its first cotangent."""
+    prev = grads.get(p)
+    if prev is not None:
+        grads[p] = prev + c
+    else:
+        grads[p] = c
+        heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
 
 
 def _arrive(node, g, found, accumulate):
@@ -377,49 +442,10 @@ def _arrive(node, g, found, accumulate):
         raise RuntimeError(_FREED_MSG.format(name=node.kw))
 
 
-class _Pending:
-    """The cotangents summed so far, and the heap of nodes waiting for theirs (latest first)."""
-
-    __slots__ = ("grads", "heap", "anomaly", "carried")
-
-    def __init__(self, anomaly):
-        self.grads, self.heap, self.anomaly = {}, [], anomaly
-
-    def add(self, p, c, prim, i, alone=False):
-        """Add cotangent ``c`` into node ``p``'s (summed back to ``p``'s shape). Returns ``p``
-        instead of queueing it when ``alone`` (the only cotangent its consumer sends) and ``p`` is
-        later than every node pending: the heap would pop it next anyway, so ``p`` is processed
-        next with ``c`` (left in ``carried``), and a chain of nodes never touches the heap or the
-        dictionary of sums."""
-        if prim is not None:
-            if not prim.keeps_shape and c.shape != p.ans.shape:
-                c = _unbroadcast(c, p.ans.shape)
-            if self.anomaly:
-                _check_finite(c, prim, i)
-        grads = self.grads
-        prev = grads.get(p)
-        if prev is not None:
-            grads[p] = prev + c
-            return None
-        heap = self.heap
-        if alone and (not heap or heap[0][0] > -p.seq):
-            self.carried = c
-            return p
-        grads[p] = c
-        heappush(heap, (-p.seq, p))                     # creation numbers are unique: no ties
-        return None
-
-    def pop(self):
-        """The latest node pending and its summed cotangent (``None, None`` when none is left)."""
-        if not self.heap:
-            return None, None
-        node = heappop(self.heap)[1]
-        return node, self.grads.pop(node)
-
-
-def _general_step(node, g, prim, pending, create_graph):
-    """Every other node: keywords, variadic rows, ``vjp_all`` rows, and the recorded backward of
-    ``create_graph`` (rules then see the saved values as Tensors connected to the graph)."""
+def _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph):
+    """Every other node: variadic rows, ``vjp_all`` rows, three or more arguments, and the
+    recorded backward of ``create_graph`` (rules then see the saved values as Tensors connected
+    to the graph). Frees the node's saved values unless it is kept for another backward."""
     parents, kw = node.parents, node.kw or {}
     args, ans = (_saved_tensors(node) if create_graph else (node.args, node.ans))
     cots = None
@@ -436,8 +462,14 @@ def _general_step(node, g, prim, pending, create_graph):
             c = prim.vjps[0](g, ans, *args, argnum=i, **kw)
         else:
             c = prim.vjps[i](g, ans, *args, **kw)
-        pending.add(p, c, prim, i)
-    return None
+        if c.shape != p.ans.shape:
+            c = _unbroadcast(c, p.ans.shape)
+        if anomaly:
+            _check_finite(c, prim, i)
+        _send(grads, heap, p, c)
+    if not retain_graph:
+        node.link(None, None)
+        node.prim, node.kw = FREED, prim.name
 
 
 def _saved_tensors(node):

@@ -184,7 +184,9 @@ def test_adjoint_memory_does_not_grow_with_the_number_of_steps():
             held[adjoint, steps] = tracemalloc.get_traced_memory()[0] - before
             tracemalloc.stop()
             dp.sum(ys).backward()
-    assert held[True, 200] <= 1.1 * held[True, 20]
+    # ~5 KB held either way; 2 KB of slack for allocator and interpreter noise (a store that grew with the
+    # steps would hold ~10x more at 200 steps)
+    assert held[True, 200] <= 1.1 * held[True, 20] + 2048
     assert held[False, 200] > 5 * held[False, 20] > 50 * held[True, 20]
 
 

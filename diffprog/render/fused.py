@@ -109,3 +109,60 @@ def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, ba
                attenuation)
     out = FusedLitRender.apply(screen.tri, base, mesh.verts, normal_source, view_source, *tensors, bg, options)
     return dp.reshape(out, (n, h, w, 4))
+
+
+class FusedUnlitRender(dp.Function):
+    """(tri, vertex colours, background, options) -> (npix, C + 1) blended colours and silhouette:
+    the 'unlit' shader's soft render (search, interpolation of the vertex colours, blend) as one
+    op, the same kernels as the composed path run back to back."""
+
+    @staticmethod
+    def forward(ctx, tri, colors, background, options):
+        k = ctx.kernels = kernels.active()
+        image, parent_of, faces, height, width, radius, cull, scale, perspective, npix, sigma, gamma, znear, zfar = options
+        pixel, face, dist, bary, depth, saved = k.search_pairs(tri, image, height, width, radius, cull, scale,
+                                                               perspective, False)
+        index = np.take(faces, np.take(parent_of, face), axis=0)            # (P, 3) vertices of each pair's face
+        values = k.interpolate(colors, bary, index).astype(tri.dtype, copy=False)
+        out, res = k.blend_forward(dist, depth, values, background, pixel, npix, sigma, gamma, znear, zfar)
+        ctx.saved = (tri, colors, bary, index, pixel, face, saved, values, background, res, options)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        k = ctx.kernels
+        tri, colors, bary, index, pixel, face, saved, values, background, res, options = ctx.saved
+        height, width, scale, perspective = options[3], options[4], options[7], options[8]
+        sigma, gamma, znear, zfar = options[10:14]
+        g_dist, g_depth, g_values, g_bg = k.blend_backward(res, g, values, background, pixel, sigma, gamma, znear,
+                                                           zfar, background.ndim > 1)
+        needs = ctx.needs_input_grad
+        g_colors, g_bary = k.interpolate_backward(colors, bary, index, g_values)
+        g_tri = None
+        if needs[0]:
+            g_tri = k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary,
+                                             g_depth, saved)
+        grads = (g_tri, g_colors, g_bg)
+        return tuple(None if gr is None or not need else np.asarray(gr).astype(x.dtype, copy=False).reshape(x.shape)
+                     for gr, x, need in zip(grads, (tri, colors, background), needs)) + (None,)
+
+
+def unlit_soft_render(screen, mesh, cams, rasterizer, background):
+    """(N, H, W, 4) image of ``render(..., shader='unlit')`` as one op, or None where the composed
+    path must run: the conditions of ``lit_soft_render``, and the mesh has vertex colours (V, 3)."""
+    active = kernels.active()
+    colors = mesh.colors
+    if (type(rasterizer) is not SoftRasterizer or rasterizer.faces_per_pixel is not None
+            or screen.corners is not None or mesh.texture is not None or colors is None or colors.ndim != 2
+            or colors.shape[-1] != 3 or getattr(active, "search_pairs", None) is None):
+        return None
+    n, (h, w) = len(cams), cams.image_size
+    npix = n * h * w
+    bg = background
+    if bg.ndim > 1:
+        bg = dp.reshape(dp.broadcast_to(bg, (n, h, w, bg.shape[-1])), (npix, bg.shape[-1]))
+    options = (screen.image, screen.parent, mesh.faces, h, w, rasterizer.radius / cams.ndc_per_pixel,
+               rasterizer.cull_backfaces, float(cams.ndc_per_pixel), not cams.orthographic, npix, rasterizer.sigma,
+               rasterizer.gamma, float(cams.znear), float(cams.zfar))
+    out = FusedUnlitRender.apply(screen.tri, colors, bg, options)
+    return dp.reshape(out, (n, h, w, 4))

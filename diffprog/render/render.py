@@ -6,7 +6,7 @@ from .camera import Cameras
 from .clipping import screen_triangles
 from .mesh import Mesh, check_finite_verts
 from .rasterize_soft import SoftRasterizer
-from .fused import lit_soft_render
+from .fused import lit_soft_render, unlit_soft_render
 from .lights import Material
 from .shading import SHADERS, light_list, shade
 
@@ -64,6 +64,11 @@ def render(mesh, cams, lights=None, rasterizer=None, shader="phong", background=
         bg = _check_background(background, cams, mesh.verts.dtype)
         image = lit_soft_render(screen, mesh, cams, light_list(lights), Material() if material is None else material,
                                 shader, rasterizer, bg)                  # one fused op where the kernels allow
+        if image is not None:
+            return image
+    if shader == "unlit" and not return_fragments:
+        bg = _check_background(background, cams, mesh.verts.dtype)
+        image = unlit_soft_render(screen, mesh, cams, rasterizer, bg)     # one fused op where the kernels allow
         if image is not None:
             return image
     frags = rasterizer.rasterize(screen, cams)

@@ -24,8 +24,10 @@ def test_callable_shader_matches_builtin_unlit_and_differentiates():
         img = R.render(mesh, cams, shader=shader, background=(0.2, 0.3, 0.4))
         dp.sum(img * np.random.default_rng(1).random(img.shape)).backward()
         grads.append((img.data, mesh.verts.grad, mesh.colors.grad))
-    for a, b in zip(*grads):
-        np.testing.assert_array_equal(a, b)
+    # (the compiled set runs the built-in one as one fused op: the same sums, gradients grouped otherwise)
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    for a, b in zip(grads[0][1:], grads[1][1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
     assert np.abs(grads[0][1]).max() > 0 and np.abs(grads[0][2]).max() > 0
 
 

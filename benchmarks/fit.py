@@ -10,6 +10,7 @@ from one silhouette. Appends its tables to benchmarks/RESULTS.md.
     python benchmarks/fit.py --only field       # colour field vs vertex colours (benchmarks/color_field.py)
     python benchmarks/fit.py --only camera      # camera recovery only
     python benchmarks/fit.py --only kernels     # whole `diffprog fit scenes/spot.toml`: compiled vs NumPy kernels
+    python benchmarks/fit.py --only before      # the scene of issue 14's day: that day's code vs today's (git needed)
     python benchmarks/fit.py --iterations-scale 0.05 --no-append   # smoke run
 
 Times are process CPU seconds of one process with one BLAS thread (the machine may be shared),
@@ -119,6 +120,45 @@ def whole_command(kernels, out_dir, scale=1.0, seed=None):
         return json.load(f), cpu, wall
 
 
+# Issue 14's "before": the last commit before its work, whose scenes/spot.toml is today's
+# scenes/spot_previous_default.toml (the same recipe; the keys the later defaults added switched off)
+BEFORE_ISSUE_14 = "50cb9a20ba3f7a1f1d55cac1900b1659dbbab9d4"
+
+
+def child_fit(tree, scene, out_dir, env=None):
+    """``python -m diffprog.cli fit scene`` run from source ``tree`` in a child process; returns
+    (metrics, the child's user + system CPU s, wall s)."""
+    import json
+    import resource
+    import subprocess
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "diffprog.cli", "fit", scene, "--out", out_dir, "--quiet"], check=True,
+                   cwd=tree, env=dict(os.environ, PYTHONPATH=tree, **(env or {})), stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.path.join(out_dir, "metrics.json")) as f:
+        return json.load(f), (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def before_rows(out_root, rev=BEFORE_ISSUE_14):
+    """The whole fit of issue 14's day, before and now: ``diffprog fit scenes/spot.toml`` with the
+    source of commit ``rev`` (exported by ``git archive``), then today's code on the same recipe
+    (``scenes/spot_previous_default.toml``), compiled kernels, one after the other."""
+    import subprocess
+    tree = os.path.join(out_root, "before_src")
+    os.makedirs(tree)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", rev], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    rows = []
+    for name, src, scene in ((f"before issue 14 ({rev[:7]}), scenes/spot.toml", tree, "scenes/spot.toml"),
+                             ("today, scenes/spot_previous_default.toml", ROOT, "scenes/spot_previous_default.toml")):
+        metrics, cpu, wall = child_fit(src, scene, os.path.join(out_root, "before" if src == tree else "today"))
+        print(f"{name}: {cpu:.1f} CPU s, {metrics}", flush=True)
+        rows.append((name, metrics, cpu, wall))
+    return rows
+
+
 def kernel_rows(out_root, scale=1.0, seeds=()):
     """Issue 14's whole-fit figure: the same command with the compiled kernels, then the NumPy ones;
     then, for each of ``seeds``, both again with that seed (other draws of each step's views: the
@@ -162,7 +202,7 @@ def camera_trials(trials, iterations, size, seed=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["recipes", "ablation", "mug", "field", "camera", "kernels"],
+    parser.add_argument("--only", choices=["recipes", "ablation", "mug", "field", "camera", "kernels", "before"],
                         help="run one part only")
     parser.add_argument("--iterations-scale", type=float, default=1.0, help="scale the recipes' iterations")
     parser.add_argument("--trials", type=int, default=10)
@@ -222,6 +262,22 @@ def main(argv=None):
                 lines.append(f"| {kernels}, mean of {len(runs)} seeds | {np.mean(cpus):.1f} | | | "
                              + " | ".join(f"{np.mean([m[k] * f for m in runs]):.4f} (spread "
                                           f"{np.ptp([m[k] * f for m in runs]):.4f})" for k, _, f in keys) + " |")
+    if args.only == "before":                           # (not part of the default run: ~10 CPU minutes, git)
+        with tempfile.TemporaryDirectory() as out_root:
+            rows = before_rows(args.out or out_root)
+        lines += ["", "Whole command on the scene of issue 14's day (`diffprog fit scenes/spot.toml` as it was then), "
+                  "that day's code against today's:", "",
+                  "| code | command CPU s | fit CPU s (metrics.json) | wall s | held-out IoU | "
+                  "held-out masked PSNR (dB) | chamfer / bbox diagonal |", "|---|---|---|---|---|---|---|"]
+        for name, m, cpu, wall in rows:
+            lines.append(f"| {name} | {cpu:.1f} | {m['cpu_seconds']:.1f} | {wall:.0f} | "
+                         f"{m['held_out_silhouette_iou']:.4f} | {m['held_out_masked_psnr']:.2f} | "
+                         f"{100 * m['chamfer_over_diagonal']:.3f}% |")
+        (_, m0, c0, _), (_, m1, c1, _) = rows
+        lines.append(f"| before / today | {c0 / c1:.2f}x | {m0['cpu_seconds'] / m1['cpu_seconds']:.2f}x | | "
+                     f"{m1['held_out_silhouette_iou'] - m0['held_out_silhouette_iou']:+.4f} | "
+                     f"{m1['held_out_masked_psnr'] - m0['held_out_masked_psnr']:+.2f} dB | "
+                     f"{100 * (m1['chamfer_over_diagonal'] - m0['chamfer_over_diagonal']):+.4f} points |")
     if args.only in (None, "camera"):
         trials = camera_trials(args.trials, 200, args.camera_size)
         ok = [a <= 2.0 and d <= 0.02 for _, a, d, _ in trials]

@@ -52,18 +52,12 @@ class FusedLitRender(dp.Function):
         g_dist, g_depth, g_colors, g_bg = k.blend_backward(res, g, colors, background, pixel, sigma, gamma, znear,
                                                            zfar, background.ndim > 1)
         needs = ctx.needs_input_grad
-        fused = getattr(k, "light_geometry_backward", None)
-        if needs[0] and fused is not None:               # one pass: lighting, then geometry, pair by pair
-            lit = fused(base, bary, *lighting, shininess, state, g_colors, tri, face, width, perspective, g_dist,
-                        g_depth, saved, need_shininess=needs[10])
-            g_tri, g_base, rest = lit[1], lit[0], lit[2:]
-        else:
-            lit = k.light_pairs_backward(base, bary, *lighting, shininess, state, g_colors, need_shininess=needs[10])
-            g_base, g_bary, rest = lit[0], lit[1], lit[2:]
-            g_tri = None
-            if needs[0]:
-                g_tri = k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary,
-                                                 g_depth, saved)          # one pass: distances from ``saved``
+        lit = k.light_pairs_backward(base, bary, *lighting, shininess, state, g_colors, need_shininess=needs[10])
+        g_base, g_bary, rest = lit[0], lit[1], lit[2:]
+        g_tri = None
+        if needs[0]:
+            g_tri = k.pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary,
+                                             g_depth, saved)              # one pass: distances from ``saved``
         inputs = ctx.inputs
         grads = (g_tri, g_base) + tuple(rest) + (g_bg,)
         return tuple(None if gr is None or not need else np.asarray(gr).astype(x.dtype, copy=False).reshape(x.shape)

@@ -33,9 +33,7 @@ FUNCTIONS = ("find_pairs", "pair_geometry", "pair_geometry_backward", "nearest_p
 #   ``mesh.vertex_normals`` (used by the fused lit render).
 # - scratch(role, rows, dtype, tail=()): an uninitialized per-pair array reused from call to call
 #   once nothing refers to it (``numba_pairs.scratch``).
-# - light_geometry_backward: ``light_pairs_backward`` then ``pair_geometry_backward`` of the same
-#   pairs in one pass (used by the fused lit render).
-OPTIONAL = ("light_pairs", "light_pairs_backward", "light_geometry_backward", "soft_silhouette", "soft_silhouette_backward", "search_pairs",
+OPTIONAL = ("light_pairs", "light_pairs_backward", "soft_silhouette", "soft_silhouette_backward", "search_pairs",
             "pair_distance_backward", "project_triangles", "project_triangles_backward", "scratch",
             "vertex_normals", "vertex_normals_backward")
 _MODULES = {"numpy": ("pairs", "blend", "attributes"),

@@ -404,34 +404,6 @@ def _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8):
         total[f, 8] += t8
 
 
-@njit(inline="always", error_model="numpy")
-def _bary_grad(rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective, gb0, gb1, gb2,
-               gz):
-    """A pair's gradient with respect to its face's corners (x0, y0, z0, x1, ..., z2) from the
-    cotangents of its barycentrics (gb) and depth (gz); the pair's corners relative to the pixel
-    centre and edge functions from ``_edge_functions``."""
-    sg, c0, c1, c2, S, u0, u1, u2, r, b0, b1, b2, dz = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2,
-                                                               perspective)
-    if perspective:                              # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
-        gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
-        gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
-        gS = gz * r
-        gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
-        gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
-    else:                                        # b = c r, r = 1 / sum(c), depth = b . Z
-        gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
-        dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
-        gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
-        gz0, gz1, gz2 = gz * b0, gz * b1, gz * b2
-    gE0 = sg * gc0 * np.float64(c0 > 0)          # c = max(sign E, 0)
-    gE1 = sg * gc1 * np.float64(c1 > 0)
-    gE2 = sg * gc2 * np.float64(c2 > 0)
-    # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
-    return (gE2 * rY1 - gE1 * rY2, gE1 * rX2 - gE2 * rX1, gz0,
-            gE0 * rY2 - gE2 * rY0, gE2 * rX0 - gE0 * rX2, gz1,
-            gE1 * rY0 - gE0 * rY1, gE0 * rX1 - gE1 * rX0, gz2)
-
-
 @njit(cache=True, error_model="numpy")
 def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
                        use_bary, edge, coef, use_saved, dtype_like):
@@ -464,11 +436,34 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
         else:
             rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
         if use_bary:
-            u = _bary_grad(rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective,
-                           np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]),
-                           np.float64(g_depth[j]))
-            t0, t1, t2, t3, t4, t5 = t0 + u[0], t1 + u[1], t2 + u[2], t3 + u[3], t4 + u[4], t5 + u[5]
-            t6, t7, t8 = t6 + u[6], t7 + u[7], t8 + u[8]
+            gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
+                np.float64(g_depth[j])
+            sg, c0, c1, c2, S, u0, u1, u2, r, b0, b1, b2, dz = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2,
+                                                                       perspective)
+            if perspective:                              # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
+                gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
+                gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
+                gS = gz * r
+                gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
+                gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
+            else:                                        # b = c r, r = 1 / sum(c), depth = b . Z
+                gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
+                dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
+                gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
+                gz0, gz1, gz2 = gz * b0, gz * b1, gz * b2
+            gE0 = sg * gc0 * np.float64(c0 > 0)          # c = max(sign E, 0)
+            gE1 = sg * gc1 * np.float64(c1 > 0)
+            gE2 = sg * gc2 * np.float64(c2 > 0)
+            # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
+            t0 += gE2 * rY1 - gE1 * rY2
+            t1 += gE1 * rX2 - gE2 * rX1
+            t2 += gz0
+            t3 += gE0 * rY2 - gE2 * rY0
+            t4 += gE2 * rX0 - gE0 * rX2
+            t5 += gz1
+            t6 += gE1 * rY0 - gE0 * rY1
+            t7 += gE0 * rX1 - gE1 * rX0
+            t8 += gz2
         if use_dist:
             if use_saved:
                 g = np.float64(g_dist[j])

@@ -23,8 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .numba_pairs import (_add_row, _bary_grad, _corner_values, _edge_functions, _edge_shares, _pixel_centre,
-                          _reciprocals, scratch)
+from .numba_pairs import scratch
 
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
 
@@ -238,7 +237,7 @@ def _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, r
 @njit(cache=True, error_model="numpy")
 def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
               orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, state, need_shininess, g,
-              g_bary, g_base, geometry, tri, face, width, perspective, g_dist, g_depth, edge, coef, total):
+              g_bary, g_base):
     """Gradients; ``state``: the forward's; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's
     shape) given zero-filled. The VJP of x |x|^-1 is written with the unit vector u and the scale
     s: s (g - (g . u) u). Per pair, one pass over the lights (each light's gradient needs only the
@@ -264,12 +263,6 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     run_p = run_n = run_a = ZERO9
     cur = -1
     i0 = i1 = i2 = np.int64(0)
-    inv = _reciprocals(tri)
-    inv_w = 1.0 / width
-    gcur = -1
-    X0 = X1 = X2 = Y0 = Y1 = Y2 = Z0 = Z1 = Z2 = 0.0
-    iZ0 = iZ1 = iZ2 = 0.0
-    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
     for j in range(P):
         f = parent[j]
         if f != cur:
@@ -409,32 +402,7 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             g_base[j, 2] += ga2
         else:
             run_a = _add_run(run_a, 1.0, 0.0, 0.0, ga0, ga1, ga2)
-        if geometry:
-            fs = face[j]
-            if fs != gcur:
-                _add_row(total, gcur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
-                t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
-                gcur = fs
-                X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, fs)
-                iZ0, iZ1, iZ2 = inv[fs, 3], inv[fs, 4], inv[fs, 5]
-            px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
-            rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
-            u = _bary_grad(rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2, perspective,
-                           gb0, gb1, gb2, g_depth[j])
-            t0, t1, t2, t3, t4, t5 = t0 + u[0], t1 + u[1], t2 + u[2], t3 + u[3], t4 + u[4], t5 + u[5]
-            t6, t7, t8 = t6 + u[6], t7 + u[7], t8 + u[8]
-            gd = g_dist[j]
-            ek, tk, ax, ay = edge[j], coef[j, 0], gd * coef[j, 1], gd * coef[j, 2]
-            w0, w1, w2 = _edge_shares(ek, tk)
-            t0 += w0 * ax
-            t1 += w0 * ay
-            t3 += w1 * ax
-            t4 += w1 * ay
-            t6 += w2 * ax
-            t7 += w2 * ay
-        else:
-            g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = gb0, gb1, gb2
-    _add_row(total, gcur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
+        g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = gb0, gb1, gb2
     if cur >= 0:
         _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, run_p, run_n, run_a)
     return (g_base, g_bary, g_verts, g_normals, g_view, g_vec, g_color, np.array([gA0, gA1, gA2]),
@@ -469,10 +437,6 @@ def light_pairs(base, bary, faces, parent, pixel, hw, verts, normal_source, phon
     return out, state
 
 
-NO_GEOMETRY = (np.zeros((0, 3, 3)), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int8),
-               np.zeros((0, 3)), np.zeros((0, 9)))
-
-
 def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                          orthographic, kind, vec, color, attenuation, ambient, diffuse, specular, shininess, state,
                          g, need_shininess=True):
@@ -482,30 +446,5 @@ def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_sou
     ``need_shininess=False`` skips the shininess gradient (returned as 0)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    tri, face, g_dist, g_depth, edge, coef, total = NO_GEOMETRY
     return _backward(*args, float(shininess), state, bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
-                     scratch("light_g_bary", len(bary), np.float64, (3,)), np.zeros(np.shape(base)), False, tri, face,
-                     1, True, g_dist, g_depth, edge, coef, total)
-
-
-def light_geometry_backward(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode,
-                            view_source, orthographic, kind, vec, color, attenuation, ambient, diffuse, specular,
-                            shininess, state, g, tri, face, width, perspective, g_dist, g_depth, saved,
-                            need_shininess=True):
-    """``light_pairs_backward`` and then ``numba_pairs.pair_geometry_backward`` of the same pairs
-    (screen triangles ``tri``, their ``face``, image ``width``, ``hw // width`` rows) with the
-    barycentrics' cotangent from the lighting, the blend's ``g_dist`` and ``g_depth`` and the
-    search's ``saved``, in one pass over the pairs: the same values, with the gradient with
-    respect to ``tri`` (M, 3, 3) in place of the barycentrics' (never written)."""
-    args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
-                        orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    edge, coef = saved
-    tri_dtype = tri.dtype
-    tri = np.ascontiguousarray(tri, dtype=np.float64)    # exact; one compiled variant for float32 and float64
-    total = np.zeros((len(tri), 9))
-    lit = _backward(*args, float(shininess), state, bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
-                    NO_GEOMETRY[5], np.zeros(np.shape(base)), True, tri, np.ascontiguousarray(face, dtype=np.int64),
-                    int(width), bool(perspective), np.ascontiguousarray(g_dist, dtype=np.float64),
-                    np.ascontiguousarray(g_depth, dtype=np.float64), np.ascontiguousarray(edge, dtype=np.int8),
-                    np.ascontiguousarray(coef, dtype=np.float64), total)
-    return (lit[0], total.astype(tri_dtype).reshape(len(tri), 3, 3)) + lit[2:]
+                     scratch("light_g_bary", len(bary), np.float64, (3,)), np.zeros(np.shape(base)))

@@ -187,13 +187,63 @@ def _scatter3(g_values, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
             (g0 * values[i2, 0] + g1 * values[i2, 1]) + g2 * values[i2, 2])
 
 
+@njit(inline="always", error_model="numpy")
+def _dot3(values, i, g0, g1, g2):
+    """g . values[i] in the order of ``_scatter3``'s return values."""
+    return (g0 * values[i, 0] + g1 * values[i, 1]) + g2 * values[i, 2]
+
+
+ZERO9 = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@njit(inline="always", error_model="numpy")
+def _add_run(t, b0, b1, b2, g0, g1, g2):
+    """A run's sums per corner k and channel c (at 3 k + c) plus b_k g_c (registers, not memory)."""
+    return (t[0] + b0 * g0, t[1] + b0 * g1, t[2] + b0 * g2, t[3] + b1 * g0, t[4] + b1 * g1, t[5] + b1 * g2,
+            t[6] + b2 * g0, t[7] + b2 * g1, t[8] + b2 * g2)
+
+
+@njit(inline="always", error_model="numpy")
+def _flush_run(g_values, i0, i1, i2, t):
+    """g_values[i_k] += t[3 k:3 k + 3]: a run of pairs of one face, summed per corner (``_backward``)."""
+    g_values[i0, 0] += t[0]
+    g_values[i0, 1] += t[1]
+    g_values[i0, 2] += t[2]
+    g_values[i1, 0] += t[3]
+    g_values[i1, 1] += t[4]
+    g_values[i1, 2] += t[5]
+    g_values[i2, 0] += t[6]
+    g_values[i2, 1] += t[7]
+    g_values[i2, 2] += t[8]
+
+
+@njit(inline="always", error_model="numpy")
+def _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, run_p, run_n, run_a):
+    _flush_run(g_verts, i0, i1, i2, run_p)
+    if phong:
+        _flush_run(g_normals, i0, i1, i2, run_n)
+    else:
+        g_normals[cur, 0] += run_n[0]
+        g_normals[cur, 1] += run_n[1]
+        g_normals[cur, 2] += run_n[2]
+    if base_mode == 1:
+        _flush_run(g_base, i0, i1, i2, run_a)
+    elif base_mode == 2:
+        g_base[0, 0] += run_a[0]
+        g_base[0, 1] += run_a[1]
+        g_base[0, 2] += run_a[2]
+
+
 @njit(cache=True, error_model="numpy")
 def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
               orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, state, need_shininess, g,
               g_bary, g_base):
     """Gradients; ``state``: the forward's; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's
     shape) given zero-filled. The VJP of x |x|^-1 is written with the unit vector u and the scale
-    s: s (g - (g . u) u)."""
+    s: s (g - (g . u) u). Per pair, one pass over the lights (each light's gradient needs only the
+    cotangents of the per-pair sums, not the sums). The scatter-adds into vertex (and face) rows are
+    summed per run of consecutive pairs of one mesh face (the search's order) and added once per
+    run, serially: deterministic."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
@@ -208,10 +258,19 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     g_shininess = 0.0
     # sums over pairs kept in registers (per channel c: ambient, diffuse, specular)
     gA0 = gA1 = gA2 = gD0 = gD1 = gD2 = gS0 = gS1 = gS2 = 0.0
-    per_light = np.empty((nl, 14))                       # the forward's per-light values of the pair
+    # a run's sums per corner k and channel c at 3 k + c: verts, normals (flat: the face's row at
+    # 0..2), base (vertex colours; constant: at 0..2)
+    run_p = run_n = run_a = ZERO9
+    cur = -1
+    i0 = i1 = i2 = np.int64(0)
     for j in range(P):
         f = parent[j]
-        i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+        if f != cur:
+            if cur >= 0:
+                _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, run_p, run_n, run_a)
+                run_p = run_n = run_a = ZERO9
+            cur = f
+            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
         b0, b1, b2 = np.float64(bary[j, 0]), np.float64(bary[j, 1]), np.float64(bary[j, 2])
         p0 = p1 = p2 = 0.0
         if points_needed:
@@ -224,51 +283,28 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
         n0, n1, n2, sn = state[j, 0], state[j, 1], state[j, 2], state[j, 3]
         v0, v1, v2, sv = state[j, 4], state[j, 5], state[j, 6], state[j, 7]
         i = _camera(pixel[j], hw, inv_hw)
-        dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
-        for l in range(nl):                              # forward again: the per-pair sums
-            (L0, L1, L2, d, d2, scale, q0, q1, q2, ndotl, relu, rv,
-             power) = _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
-            dif0 += color[l, 0] * (relu * scale)
-            dif1 += color[l, 1] * (relu * scale)
-            dif2 += color[l, 2] * (relu * scale)
-            spe0 += color[l, 0] * (power * scale)
-            spe1 += color[l, 1] * (power * scale)
-            spe2 += color[l, 2] * (power * scale)
-            row = per_light[l]
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6] = L0, L1, L2, d, d2, scale, q0
-            row[7], row[8], row[9], row[10], row[11], row[12] = q1, q2, ndotl, relu, rv, power
         g0, g1, g2 = g[j, 0], g[j, 1], g[j, 2]
-        ga0 = g0 * (ambient[0] + diffuse[0] * dif0)
-        ga1 = g1 * (ambient[1] + diffuse[1] * dif1)
-        ga2 = g2 * (ambient[2] + diffuse[2] * dif2)
-        gA0 += g0 * a0
-        gA1 += g1 * a1
-        gA2 += g2 * a2
-        gD0 += g0 * a0 * dif0
-        gD1 += g1 * a1 * dif1
-        gD2 += g2 * a2 * dif2
-        gS0 += g0 * spe0
-        gS1 += g1 * spe1
-        gS2 += g2 * spe2
         gdif0, gdif1, gdif2 = g0 * a0 * diffuse[0], g1 * a1 * diffuse[1], g2 * a2 * diffuse[2]
         gspe0, gspe1, gspe2 = g0 * specular[0], g1 * specular[1], g2 * specular[2]
+        dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
         gn0 = gn1 = gn2 = 0.0
         gv0 = gv1 = gv2 = 0.0
         gp0 = gp1 = gp2 = 0.0
         for l in range(nl):
-            row = per_light[l]
-            L0, L1, L2, d, d2, scale, q0 = row[0], row[1], row[2], row[3], row[4], row[5], row[6]
-            q1, q2, ndotl, relu, rv, power = row[7], row[8], row[9], row[10], row[11], row[12]
-            g_relu = 0.0
-            g_scale = 0.0
-            g_power = 0.0
-            for c in range(3):
-                gdif = gdif0 if c == 0 else (gdif1 if c == 1 else gdif2)
-                gspe = gspe0 if c == 0 else (gspe1 if c == 1 else gspe2)
-                g_color[l, c] += gdif * (relu * scale) + gspe * (power * scale)
-                g_relu += gdif * color[l, c] * scale
-                g_power += gspe * color[l, c] * scale
-                g_scale += gdif * color[l, c] * relu + gspe * color[l, c] * power
+            (L0, L1, L2, d, d2, scale, q0, q1, q2, ndotl, relu, rv,
+             power) = _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
+            c0, c1, c2 = color[l, 0], color[l, 1], color[l, 2]
+            dif0 += c0 * (relu * scale)
+            dif1 += c1 * (relu * scale)
+            dif2 += c2 * (relu * scale)
+            spe0 += c0 * (power * scale)
+            spe1 += c1 * (power * scale)
+            spe2 += c2 * (power * scale)
+            g_color[l, 0] += gdif0 * (relu * scale) + gspe0 * (power * scale)
+            g_color[l, 1] += gdif1 * (relu * scale) + gspe1 * (power * scale)
+            g_color[l, 2] += gdif2 * (relu * scale) + gspe2 * (power * scale)
+            g_relu = ((gdif0 * c0 * scale) + gdif1 * c1 * scale) + gdif2 * c2 * scale
+            g_power = ((gspe0 * c0 * scale) + gspe1 * c1 * scale) + gspe2 * c2 * scale
             g_ndotl = g_relu if ndotl > 0 else 0.0
             gL0 = gL1 = gL2 = 0.0
             if power > 0:
@@ -300,6 +336,8 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
                 g_vec[l, 2] += gL2
             else:
                 # L = q / d, d = sqrt(max(d2, 1e-24)), scale = 1 / (c + k1 d + k2 d2), q = position - p
+                g_scale = (((gdif0 * c0 * relu + gspe0 * c0 * power) + (gdif1 * c1 * relu + gspe1 * c1 * power))
+                           + (gdif2 * c2 * relu + gspe2 * c2 * power))
                 g_d = -(gL0 * q0 + gL1 * q1 + gL2 * q2) / (d * d)
                 g_den = -g_scale * scale * scale
                 g_d += g_den * att[l, 1]
@@ -315,6 +353,18 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
                 gp0 -= gq0
                 gp1 -= gq1
                 gp2 -= gq2
+        ga0 = g0 * (ambient[0] + diffuse[0] * dif0)
+        ga1 = g1 * (ambient[1] + diffuse[1] * dif1)
+        ga2 = g2 * (ambient[2] + diffuse[2] * dif2)
+        gA0 += g0 * a0
+        gA1 += g1 * a1
+        gA2 += g2 * a2
+        gD0 += g0 * a0 * dif0
+        gD1 += g1 * a1 * dif1
+        gD2 += g2 * a2 * dif2
+        gS0 += g0 * spe0
+        gS1 += g1 * spe1
+        gS2 += g2 * spe2
         if orthographic:
             g_view[i, 0] += gv0
             g_view[i, 1] += gv1
@@ -328,25 +378,33 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             gp0 -= gw0
             gp1 -= gw1
             gp2 -= gw2
-        gb0, gb1, gb2 = _scatter3(g_verts, verts, i0, i1, i2, b0, b1, b2, gp0, gp1, gp2)
+        run_p = _add_run(run_p, b0, b1, b2, gp0, gp1, gp2)
+        gb0 = _dot3(verts, i0, gp0, gp1, gp2)
+        gb1 = _dot3(verts, i1, gp0, gp1, gp2)
+        gb2 = _dot3(verts, i2, gp0, gp1, gp2)
         if phong:
             dot = gn0 * n0 + gn1 * n1 + gn2 * n2
             gn0, gn1, gn2 = sn * (gn0 - dot * n0), sn * (gn1 - dot * n1), sn * (gn2 - dot * n2)
-            h0, h1, h2 = _scatter3(g_normals, normal_source, i0, i1, i2, b0, b1, b2, gn0, gn1, gn2)
-            gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
+            run_n = _add_run(run_n, b0, b1, b2, gn0, gn1, gn2)
+            gb0 += _dot3(normal_source, i0, gn0, gn1, gn2)
+            gb1 += _dot3(normal_source, i1, gn0, gn1, gn2)
+            gb2 += _dot3(normal_source, i2, gn0, gn1, gn2)
         else:
-            g_normals[f, 0] += gn0
-            g_normals[f, 1] += gn1
-            g_normals[f, 2] += gn2
+            run_n = _add_run(run_n, 1.0, 0.0, 0.0, gn0, gn1, gn2)
         if base_mode == 1:
-            h0, h1, h2 = _scatter3(g_base, base_source, i0, i1, i2, b0, b1, b2, ga0, ga1, ga2)
-            gb0, gb1, gb2 = gb0 + h0, gb1 + h1, gb2 + h2
+            run_a = _add_run(run_a, b0, b1, b2, ga0, ga1, ga2)
+            gb0 += _dot3(base_source, i0, ga0, ga1, ga2)
+            gb1 += _dot3(base_source, i1, ga0, ga1, ga2)
+            gb2 += _dot3(base_source, i2, ga0, ga1, ga2)
+        elif base_mode == 0:
+            g_base[j, 0] += ga0
+            g_base[j, 1] += ga1
+            g_base[j, 2] += ga2
         else:
-            k = j if base_mode == 0 else 0
-            g_base[k, 0] += ga0
-            g_base[k, 1] += ga1
-            g_base[k, 2] += ga2
+            run_a = _add_run(run_a, 1.0, 0.0, 0.0, ga0, ga1, ga2)
         g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = gb0, gb1, gb2
+    if cur >= 0:
+        _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, run_p, run_n, run_a)
     return (g_base, g_bary, g_verts, g_normals, g_view, g_vec, g_color, np.array([gA0, gA1, gA2]),
             np.array([gD0, gD1, gD2]), np.array([gS0, gS1, gS2]), np.array(g_shininess))
 

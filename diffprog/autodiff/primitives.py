@@ -302,9 +302,17 @@ WHERE = _elementwise("where", np.where, None,
 
 # ---- matrix product ---------------------------------------------------------------------------
 
+# Two 2-D arrays: ``ndarray.dot`` makes the same BLAS call as ``np.matmul`` (bit-identical products)
+# for about 60% of its overhead on small arrays (no ufunc machinery). A module-level name, so that
+# ``benchmarks/engine.py``'s product counter can intercept it.
+_dot = np.ndarray.dot
+
+
 def _matmul_da(g, ans, a, b):
     if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and type(a) is np.ndarray and a.ndim >= 2:
-        return np.matmul(g, b.T if b.ndim == 2 else b.swapaxes(-1, -2))     # the common case, no dispatch
+        if b.ndim == 2 and a.ndim == 2:                      # the common case, no dispatch: ndarray.dot
+            return _dot(g, b.T)                               # (the same BLAS call as np.matmul, less overhead)
+        return np.matmul(g, b.swapaxes(-1, -2))
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
             return g * b
@@ -316,7 +324,9 @@ def _matmul_da(g, ans, a, b):
 
 def _matmul_db(g, ans, a, b):
     if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and type(b) is np.ndarray and b.ndim >= 2:
-        return np.matmul(a.T if a.ndim == 2 else a.swapaxes(-1, -2), g)
+        if a.ndim == 2 and b.ndim == 2:
+            return _dot(a.T, g)
+        return np.matmul(a.swapaxes(-1, -2), g)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:
             return g * a

@@ -574,7 +574,25 @@ def _getitem_forward(x, idx):
     return x[idx]
 
 
+def _getitem_add_into(buf, g, idx):
+    """Add ``g`` into ``buf[idx]`` in place when ``idx`` is basic (a view: no entry twice), for
+    backward's sum of several slices of one array."""
+    if type(idx) is not slice:
+        items = idx if type(idx) is tuple else (idx,)
+        for i in items:
+            if not (type(i) is slice or i is None or i is Ellipsis
+                    or (isinstance(i, (int, np.integer)) and type(i) is not bool)):
+                return False
+    v = buf[idx]
+    if type(v) is np.ndarray:                       # a view into buf
+        v += g
+    else:                                           # one entry (every axis indexed by an integer)
+        buf[idx] = v + g
+    return True
+
+
 GETITEM = _linear("getitem", _getitem_forward, _getitem_vjp, batch=_batch_getitem)
+GETITEM.add_into = _getitem_add_into
 # (rules that build the cotangent at the argument's own shape: backward skips the shape test)
 RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = SUM.keeps_shape = True
 SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))

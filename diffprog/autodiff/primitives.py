@@ -152,6 +152,24 @@ def sigmoid_forward(x):
     return np.exp(-np.logaddexp(0, -x))
 
 
+_ONES = {}
+
+
+def _one(a):
+    """1 for ``1 - a``: a 0-d array of ``a``'s dtype when ``a`` is a float array (the same result
+    dtype and values as the Python 1, without NumPy converting a Python scalar on every call,
+    about 3k instructions); else the Python 1."""
+    if type(a) is np.ndarray:
+        dt = a.dtype
+        one = _ONES.get(dt)
+        if one is None and dt.kind in "fc":
+            one = _ONES[dt] = np.array(1, dtype=dt)
+            one.flags.writeable = False
+        if one is not None:
+            return one
+    return 1
+
+
 # ---- elementwise, one argument -----------------------------------------------------------
 IDENTITY = _linear("identity", lambda x: x, lambda g, ans, x: g, batch=batch_elementwise)
 NEGATIVE = _linear("negative", np.negative, lambda g, ans, x: -g, batch=batch_elementwise)
@@ -162,7 +180,7 @@ EXPM1 = _elementwise("expm1", np.expm1, lambda g, ans, x: g * (ans + 1), save="o
 SQRT = _elementwise("sqrt", np.sqrt,
                     lambda g, ans, x: g * B.where(B.data(ans) > 0, 0.5 / B.where(B.data(ans) > 0, ans, 1), 0),
                     save="output")
-SQUARE = _elementwise("square", np.square, lambda g, ans, x: g * 2 * x, save="inputs")
+SQUARE = _elementwise("square", np.square, lambda g, ans, x: (g + g) * x, save="inputs")   # (g + g == g * 2)
 SIN = _elementwise("sin", np.sin, lambda g, ans, x: g * B.cos(x), save="inputs")
 COS = _elementwise("cos", np.cos, lambda g, ans, x: -g * B.sin(x), save="inputs")
 TAN = _elementwise("tan", np.tan, lambda g, ans, x: g * (1 + ans * ans), save="output")
@@ -171,8 +189,8 @@ ARCCOS = _elementwise("arccos", np.arccos, lambda g, ans, x: -g / B.sqrt(1 - x *
 ARCTAN = _elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="inputs")
 SINH = _elementwise("sinh", np.sinh, lambda g, ans, x: g * B.cosh(x), save="inputs")
 COSH = _elementwise("cosh", np.cosh, lambda g, ans, x: g * B.sinh(x), save="inputs")
-TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans), save="output")
-SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (1 - ans)), save="output")
+TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (_one(ans) - ans * ans), save="output")
+SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (_one(ans) - ans)), save="output")
 RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x), save="inputs")
 SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x), save="inputs")
 ARCSINH = _elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / B.sqrt(x * x + 1), save="inputs")

@@ -115,6 +115,8 @@ _ARRAY_TYPES = (np.ndarray, np.generic)
 
 
 def _ones(shape, dtype):
+    if shape == ():                                     # a scalar loss: one call
+        return np.array(1, dtype=dtype)
     out = np.empty(shape, dtype=dtype)
     out.fill(1)
     return out

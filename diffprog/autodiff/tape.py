@@ -357,8 +357,15 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     of being scattered into zeros of its own and summed (the same sums; an entry that was -0.0 and
     gets no later slice stays -0.0 rather than becoming 0.0 + -0.0 = 0.0).
     """
-    found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
-    stop = any(n.prim is not None for n in found)       # an input that is not a leaf: test every node
+    if inputs is None:
+        found, stop = {}, False
+    elif len(inputs) == 1:                              # (dp.grad of one array: no generators)
+        n = inputs[0]._node if type(inputs[0]) is Tensor else None
+        found = {} if n is None else {n: None}
+        stop = n is not None and n.prim is not None     # an input that is not a leaf: test every node
+    else:
+        found = dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
+        stop = any(n.prim is not None for n in found)
     flags = _get_flags()
     anomaly = flags & ANOMALY
     shortcut = _CHAIN_SHORTCUT
@@ -452,7 +459,11 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 node = None
     finally:
         _mode._flags.reset(token)
-    return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
+    if inputs is None:
+        return None
+    if len(inputs) == 1:
+        return [found.get(inputs[0]._node) if type(inputs[0]) is Tensor else None]
+    return [found.get(t._node) if type(t) is Tensor else None for t in inputs]
 
 
 def _send(grads, heap, p, c):

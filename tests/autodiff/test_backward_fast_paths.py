@@ -143,3 +143,42 @@ def test_slices_with_mixed_dtypes_and_fancy_indices():
     idx = np.array([0, 0, 5, 2])
     g = dp.grad(lambda t: dp.sum(t[1:3]) + dp.sum(t[idx] * 2.0) + dp.sum(t[t.data > 2] * 10.0) + dp.sum(t[True]))(x)
     assert np.array_equal(g, [5.0, 2.0, 4.0, 11.0, 11.0, 13.0])
+
+
+@pytest.mark.parametrize("y", [160, 3, -7, 2.5, -1.0, 2 ** 53, 2 ** 60, 0.5, 1e-300, 0, 0.0])
+@pytest.mark.parametrize("g", [np.array(1.0), np.array(-3.7e-200), np.float64(2.0 ** 700), np.array(0.1, np.float32),
+                               np.array([1.0, 2.0])])
+def test_divide_rule_is_numpys_division(g, y):
+    with np.errstate(all="ignore"):
+        got, want = P.DIVIDE.real_vjps[0](g, None, None, y), g / y
+    assert type(got) is type(want) and got.dtype == want.dtype
+    assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_tanh_sigmoid_square_rules_match_the_plain_expressions():
+    rng = np.random.default_rng(3)
+    for dtype in (np.float64, np.float32, np.float16, np.complex128):
+        a, g = rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal((4, 3)).astype(dtype)
+        for rule, want in ((P.TANH.real_vjps[0](g, a, None), g * (1 - a * a)),
+                           (P.SIGMOID.real_vjps[0](g, a, None), g * (a * (1 - a))),
+                           (P.SQUARE.real_vjps[0](g, None, a), g * 2 * a)):
+            assert rule.dtype == want.dtype and np.array_equal(rule, want)
+    g64 = rng.standard_normal((4, 3))
+    a32 = rng.standard_normal((4, 3)).astype(np.float32)
+    assert np.array_equal(P.TANH.real_vjps[0](g64, a32, None), g64 * (1 - a32 * a32))
+    t = dp.tensor(a32.astype(np.float64), requires_grad=True)         # Tensors (create_graph): still a Tensor
+    assert isinstance(P.TANH.real_vjps[0](t, t, None), dp.Tensor)
+
+
+def test_grad_of_one_array_argument_and_nested_grads():
+    x = np.array([0.5, -1.0, 2.0])
+    f = lambda t: dp.mean(dp.tanh(t) ** 2)                            # noqa: E731
+    g = dp.grad(f)(x)
+    assert np.allclose(g, 2 * np.tanh(x) * (1 - np.tanh(x) ** 2) / 3, rtol=1e-15)
+    hv = dp.grad(lambda t: dp.sum(dp.grad(f)(t) * x))(x)               # grad inside grad: a traced argument
+    eps = 1e-6
+    fd = np.array([(np.sum(dp.grad(f)(x + e * eps) * x) - np.sum(dp.grad(f)(x - e * eps) * x)) / (2 * eps)
+                   for e in np.eye(3)])
+    assert np.allclose(hv, fd, rtol=1e-6, atol=1e-8)
+    with pytest.raises(TypeError, match="integer"):
+        dp.grad(f)(np.arange(3))

@@ -225,30 +225,37 @@ def engine_diffprog(d):
 
 
 def count_matmuls(fn):
-    """Calls to numpy.matmul during ``fn()``, intercepted wherever diffprog holds a reference to it
-    (the numpy module, module-level aliases, and primitives whose forward it is)."""
+    """Calls to numpy.matmul (and to ``ndarray.dot``, which the matmul rules use for 2-D arrays)
+    during ``fn()``, intercepted wherever diffprog holds a reference to them (the numpy module,
+    module-level aliases, and primitives whose forward it is)."""
     from diffprog.autodiff.tape import Primitive
-    original, calls = np.matmul, [0]
+    original, original_dot, calls = np.matmul, np.ndarray.dot, [0]
 
     def counting(*args, **kwargs):
         calls[0] += 1
         return original(*args, **kwargs)
 
-    patched = [(np, "matmul")]
+    def counting_dot(*args, **kwargs):
+        calls[0] += 1
+        return original_dot(*args, **kwargs)
+
+    patched = [(np, "matmul", counting, original)]
     for name, mod in list(sys.modules.items()):
         if name.startswith("diffprog") and mod is not None:
             for attr, value in list(vars(mod).items()):
                 if value is original:
-                    patched.append((mod, attr))
+                    patched.append((mod, attr, counting, original))
+                elif value is original_dot:
+                    patched.append((mod, attr, counting_dot, original_dot))
                 elif isinstance(value, Primitive) and value.forward is original:
-                    patched.append((value, "forward"))
-    for obj, attr in patched:
-        setattr(obj, attr, counting)
+                    patched.append((value, "forward", counting, original))
+    for obj, attr, new, _ in patched:
+        setattr(obj, attr, new)
     try:
         fn()
     finally:
-        for obj, attr in patched:
-            setattr(obj, attr, original)
+        for obj, attr, _, old in patched:
+            setattr(obj, attr, old)
     return calls[0]
 
 

@@ -86,6 +86,12 @@ def _first(leaves):
 
 def _prepare(args, nums):
     """Replace the differentiated arguments by Tensors; return (args, per-arg (leaves, rebuild), nested)."""
+    if len(args) == 1 and len(nums) == 1 and type(args[0]) is np.ndarray and args[0].dtype.kind in "fc" \
+            and _depth.get() == 0:                  # f(array), not inside another transform: the common case
+        t = _new(Tensor)
+        t.data, t.grad = args[0], None
+        t._node = leaf_node(t)
+        return [t], [([t], _first)], False
     args = list(args)
     trees = []
     nested = _depth.get() > 0
@@ -115,6 +121,8 @@ _ARRAY_TYPES = (np.ndarray, np.generic)
 
 
 def _ones(shape, dtype):
+    if shape == ():                                     # a scalar loss: one call
+        return np.array(1, dtype=dtype)
     out = np.empty(shape, dtype=dtype)
     out.fill(1)
     return out

@@ -51,11 +51,17 @@ class Primitive:
     ``elementwise``: the row broadcasts its arguments elementwise and its rules give cotangents of
     the output's shape, so an argument paired with a Python number (which broadcasts to nothing)
     gets a cotangent of its own shape (backward skips the test there too).
+
+    ``add_into(buf, g, **kw) -> bool``: a one-argument row whose rule, given an ndarray ``g``,
+    returns a new array of the argument's shape that is zero except where ``g`` lands (getitem's
+    scatter). ``add_into`` adds ``g`` there directly into ``buf`` (an array of the argument's shape
+    and ``g``'s dtype) and returns True, or returns False where it cannot (then the rule runs).
+    Backward uses it to sum several slices of one array into a single buffer it owns.
     """
 
     __slots__ = ("name", "forward", "vjps", "jvps", "linear", "variadic", "vjp_all", "doc", "batch", "save",
                  "real_vjps", "_plain", "_save_inputs", "_save_output", "_save0", "_save1", "keeps_shape",
-                 "elementwise")
+                 "elementwise", "add_into")
 
     def __init__(self, name, forward, vjps=(), jvps=None, linear=False, variadic=False, vjp_all=None,
                  doc=None, batch=None, save=None, real_vjps=None):
@@ -63,6 +69,7 @@ class Primitive:
         self.linear, self.variadic, self.vjp_all, self.doc = linear, variadic, vjp_all, doc
         self.batch, self.save = batch, save
         self.keeps_shape = self.elementwise = False
+        self.add_into = None
         if real_vjps is not None:
             self.real_vjps = tuple(real_vjps)
 
@@ -342,13 +349,27 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     backward of ``create_graph``, go through ``_general_step``. A cotangent is summed back to its
     argument's shape (``_unbroadcast``) unless the row guarantees it already has it: a unary
     ufunc (``keeps_shape``), or an elementwise row whose other argument is a Python number.
+
+    Sums into one buffer: a cotangent array that backward made itself (the fresh result of a rule
+    with ``add_into`` on an ndarray, or of a fan-out sum) is owned by it (``owned``: node -> that
+    array, while it is the node's pending sum; nothing else refers to it). A further slice of that
+    node arriving through an ``add_into`` row is then added in place into the owned array instead
+    of being scattered into zeros of its own and summed (the same sums; an entry that was -0.0 and
+    gets no later slice stays -0.0 rather than becoming 0.0 + -0.0 = 0.0).
     """
-    found = {} if inputs is None else dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
-    stop = any(n.prim is not None for n in found)       # an input that is not a leaf: test every node
+    if inputs is None:
+        found, stop = {}, False
+    elif len(inputs) == 1:                              # (dp.grad of one array: no generators)
+        n = inputs[0]._node if type(inputs[0]) is Tensor else None
+        found = {} if n is None else {n: None}
+        stop = n is not None and n.prim is not None     # an input that is not a leaf: test every node
+    else:
+        found = dict.fromkeys(t._node for t in inputs if type(t) is Tensor and t._node)
+        stop = any(n.prim is not None for n in found)
     flags = _get_flags()
     anomaly = flags & ANOMALY
     shortcut = _CHAIN_SHORTCUT
-    grads, heap = {}, []
+    grads, heap, owned = {}, [], {}
     for r, s in zip(roots, seeds):
         _send(grads, heap, r._node, s)
     token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
@@ -369,7 +390,9 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 dt = ans.dtype
                 vjps = prim.real_vjps if dt is _F64 or dt.kind != "c" else prim.vjps
                 if k == 1:                              # a link of a chain
-                    if x is not None:
+                    if x is None:
+                        pass
+                    elif prim.add_into is None:
                         c = vjps[0](g, ans, node.a0) if kw is None else vjps[0](g, ans, node.a0, **kw)
                         if not prim.keeps_shape and c.shape != x.ans.shape:
                             c = _unbroadcast(c, x.ans.shape)
@@ -379,6 +402,27 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                             following = x
                         else:
                             _send(grads, heap, x, c)
+                    else:                               # a slice: summed in place where it can
+                        prev = grads.get(x)
+                        if (prev is not None and owned.get(x) is prev and type(g) is _ndarray
+                                and g.dtype is prev.dtype and prim.add_into(prev, g, **kw)):
+                            if anomaly:
+                                _check_finite(g, prim, 0)
+                        else:
+                            c = vjps[0](g, ans, node.a0, **kw)
+                            if c.shape != x.ans.shape:
+                                c = _unbroadcast(c, x.ans.shape)
+                            if anomaly:
+                                _check_finite(c, prim, 0)
+                            if prev is not None:
+                                grads[x] = owned[x] = prev + c
+                            elif shortcut and (not heap or heap[0][0] > -x.seq):
+                                following = x
+                            else:
+                                grads[x] = c
+                                heappush(heap, (-x.seq, x))
+                                if type(g) is _ndarray:         # (the rule's new array)
+                                    owned[x] = c
                 else:
                     y, xd, yd = node.p1, node.a0, node.a1
                     if x is not None:
@@ -415,7 +459,11 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 node = None
     finally:
         _mode._flags.reset(token)
-    return None if inputs is None else [found.get(t._node) if type(t) is Tensor else None for t in inputs]
+    if inputs is None:
+        return None
+    if len(inputs) == 1:
+        return [found.get(inputs[0]._node) if type(inputs[0]) is Tensor else None]
+    return [found.get(t._node) if type(t) is Tensor else None for t in inputs]
 
 
 def _send(grads, heap, p, c):

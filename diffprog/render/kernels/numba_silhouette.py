@@ -13,7 +13,8 @@ import numpy as np
 from numba import njit
 
 from .numba_blend import _add_softplus
-from .numba_pairs import _add_row, _edge_shares, scratch, search_pairs
+from .numba_pairs import LANES, _add_row, _corner_values, _edge_shares, _face_ranges, _reciprocals, _terms, \
+    face_chunks, scratch
 
 
 LOG2E = 1.4426950408889634
@@ -78,17 +79,87 @@ def _blend(dist, pixel, coef, sigma, lin, excess, alpha, ex):
             alpha[p] = 0.0
 
 
+@njit(cache=True, error_model="numpy")
+def _search(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, count, pixel, dist, edge, coef):
+    """``numba_pairs._search_chunk`` for the silhouette (no barycentrics): the pairs of faces
+    [f0, f1) (the same pairs in the same order, the same values), each face's number of pairs into
+    ``count`` instead of a face index per pair; ``pixel``, ``dist``, ``edge``, ``coef`` with room
+    for every candidate. Every per-candidate product is formed in the tests' SIMD loop, so the
+    compaction only copies."""
+    r2 = radius * radius
+    s2 = scale ** 2
+    widest = 0
+    for f in range(f0, f1):
+        widest = max(widest, nx[f])
+    widest = (widest + LANES - 1) // LANES * LANES
+    rd, rt, rcx, rcy = np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest)
+    rk, rkeep = np.empty(widest, np.int64), np.empty(widest, np.int64)
+    hw = height * width
+    j = 0
+    for f in range(f0, f1):
+        n = nx[f]
+        count[f] = 0
+        if n == 0 or ny[f] == 0:
+            continue
+        j0 = j
+        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+        ie0, ie1, ie2 = inv[f, 0], inv[f, 1], inv[f, 2]
+        first = c0[f]
+        lanes = (n + LANES - 1) // LANES * LANES
+        for row in range(r0[f], r0[f] + ny[f]):
+            py = row + 0.5
+            for i in range(lanes):                       # the tests, in SIMD lanes
+                t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                sign = 1.0 if t[10] else -1.0
+                q = t[13]
+                rd[i] = sign * q * s2
+                c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
+                rk[i] = t[11]
+                rt[i] = t[12]
+                rcx[i] = c * t[14]
+                rcy[i] = c * t[15]
+                rkeep[i] = 1 if (t[10] or q <= r2) else 0
+            start = image[f] * hw + row * width + first
+            for i in range(n):                           # the pairs, compacted
+                pixel[j] = start + i
+                dist[j] = rd[i]
+                edge[j] = rk[i]
+                coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], rcx[i], rcy[i]
+                j += rkeep[i]
+        count[f] = j - j0
+    return j
+
+
 def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, npix, sigma):
     """(alpha (npix,), saved) of the soft silhouette of screen triangles ``tri`` (M, 3, 3) with
-    camera indices ``image`` (``search_pairs`` without barycentrics, then the silhouette blend);
-    ``saved`` is what ``soft_silhouette_backward`` needs."""
-    pixel, face, dist, _, _, (edge, coef) = search_pairs(tri, image, height, width, radius, cull_backfaces, scale,
-                                                         True, False, interpolate=False)
-    lin, excess = np.zeros(int(npix)), np.zeros(int(npix))       # -log(1 - alpha) = lin + log1p(excess)
-    alpha = np.empty(int(npix))
+    camera indices ``image`` (``_search``, then the silhouette blend); ``saved`` is what
+    ``soft_silhouette_backward`` needs."""
+    tri = np.ascontiguousarray(tri)
+    image = np.ascontiguousarray(image, dtype=np.int64)
+    height, width, npix, radius, scale = int(height), int(width), int(npix), float(radius), float(scale)
+    c0, r0, nx, ny = _face_ranges(tri, radius, height, width, bool(cull_backfaces))
+    ends = np.cumsum(nx * ny)
+    inv = _reciprocals(tri)
+    count = np.empty(len(tri), np.int64)
+    parts = []
+    for start, stop, capacity in face_chunks(ends):
+        # buffers reused from call to call once free (``numba_pairs.scratch``); the pages of their
+        # unused tails are never touched
+        buffers = (scratch("pixel", capacity, np.int64), scratch("dist", capacity, tri.dtype),
+                   scratch("edge", capacity, np.int8), scratch("coef", capacity, np.float64, (3,)))
+        n = _search(tri, inv, image, start, stop, c0, r0, nx, ny, height, width, radius, scale, count, *buffers)
+        parts.append(tuple(b[:n] for b in buffers))
+    if len(parts) == 1:                                  # trimmed views: the buffers hold < 2x the pairs
+        pixel, dist, edge, coef = parts[0] if 2 * len(parts[0][0]) >= ends[-1] else (a.copy() for a in parts[0])
+    elif parts:
+        pixel, dist, edge, coef = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    else:
+        pixel, dist, edge, coef = np.zeros(0, np.int64), np.zeros(0, tri.dtype), np.zeros(0, np.int8), np.zeros((0, 3))
+    lin, excess = np.zeros(npix), np.zeros(npix)        # -log(1 - alpha) = lin + log1p(excess)
+    alpha = np.empty(npix)
     _blend(dist, pixel, coef, float(sigma), lin, excess, alpha, scratch("exp", len(pixel), np.float64))
-    alpha = alpha.astype(np.asarray(tri).dtype, copy=False)
-    return alpha, (alpha, pixel, face, edge, coef)
+    alpha = alpha.astype(tri.dtype, copy=False)
+    return alpha, (alpha, pixel, count, edge, coef)
 
 
 @njit(cache=True, error_model="numpy")
@@ -103,17 +174,20 @@ def _pixel_cotangents(g, alpha, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_backward(total, gpix, pixel, face, edge, coef):
-    """A run of pairs of one face (the search's order) is summed in registers and added to the
-    face's row once; ``gpix``: ``_pixel_cotangents``."""
-    cur = -1
+def _silhouette_backward(total, gpix, pixel, count, edge, coef):
+    """Each face's run of pairs (the search's order; ``count`` of them) is summed in registers and
+    added to the face's row once; ``gpix``: ``_pixel_cotangents``."""
+    cur, nxt, end = -1, 0, 0
     t0 = t1 = t3 = t4 = t6 = t7 = 0.0
     for j in range(len(pixel)):
-        f = face[j]
-        if f != cur:
+        if j == end:
             _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
             t0 = t1 = t3 = t4 = t6 = t7 = 0.0
-            cur = f
+            while count[nxt] == 0:
+                nxt += 1
+            cur = nxt
+            end += count[nxt]
+            nxt += 1
         gp = gpix[pixel[j]]
         ax, ay = gp * coef[j, 1], gp * coef[j, 2]
         w0, w1, w2 = _edge_shares(edge[j], coef[j, 0])
@@ -129,10 +203,10 @@ def _silhouette_backward(total, gpix, pixel, face, edge, coef):
 def soft_silhouette_backward(tri, saved, g):
     """(M, 3, 3) gradient with respect to ``tri`` of ``soft_silhouette``'s alpha given its
     cotangent g (npix,), or (npix, C) for alpha repeated over C channels (their cotangents summed)."""
-    alpha, pixel, face, edge, coef = saved
+    alpha, pixel, count, edge, coef = saved
     total = np.zeros((len(tri), 9))
     g = np.asarray(g)
     gpix = np.empty(len(g))
     _pixel_cotangents(g[:, None] if g.ndim == 1 else g, alpha, gpix)
-    _silhouette_backward(total, gpix, pixel, face, edge, coef)
+    _silhouette_backward(total, gpix, pixel, count, edge, coef)
     return total.astype(tri.dtype, copy=False).reshape(-1, 3, 3)

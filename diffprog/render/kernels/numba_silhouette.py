@@ -2,10 +2,11 @@
 
 Reference: ``find_pairs`` followed by ``blend_forward(colors=None)`` and, backward,
 ``blend_backward`` followed by ``pair_geometry_backward`` (distance only) — the same arithmetic,
-pair by pair, in the same pair order. No per-pair geometry is kept but what the backward needs:
-the pixel, the face, the closest edge and its parameter, and the gradient of the pair's term of
-``log(1 - alpha)`` with respect to the closest point (the pair's sigmoid, sign and scale folded
-in), so the backward is one short pass that scatters into the faces serially (deterministic).
+pair by pair, in the same pair order (the exponentials by ``_exp_neg``, within 1 ulp of libm's).
+No per-pair geometry is kept but what the backward needs: the pixel, the closest edge and its
+parameter, the gradient of the pair's distance with respect to the closest point (sign and scale
+folded in) and the pair's sigmoid / sigma, plus each face's number of pairs, so the backward is one
+short pass that scatters into the faces serially (deterministic).
 """
 import math
 
@@ -58,20 +59,20 @@ def _exp_neg_array(t, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _blend(dist, pixel, coef, sigma, lin, excess, alpha, ex):
+def _blend(dist, pixel, sigma, lin, excess, alpha, ex, xs, sg):
     """Accumulate each pair's softplus(dist / sigma) into its pixel's (``lin``, ``excess``) (see
-    ``numba_blend._add_softplus``) and scale its saved distance gradient (``coef[:, 1:]``) by
-    d(-softplus(x)) / d dist = -sigmoid(x) / sigma; then ``alpha`` (npix,) from the sums. The
-    exponentials first, in SIMD lanes (``_exp_neg``, into ``ex`` (P,)), then the sums (serially)."""
-    for j in range(len(pixel)):                         # the exponentials, in SIMD lanes
-        ex[j] = _exp_neg(-abs(np.float64(dist[j]) / sigma))
-    for j in range(len(pixel)):
+    ``numba_blend._add_softplus``) and keep d(-softplus(x)) / d dist = -sigmoid(x) / sigma (the
+    factor of the pair's saved distance gradient, into ``sg`` (P,)); then ``alpha`` (npix,) from the
+    sums. The exponentials and sigmoids first, in SIMD lanes (``_exp_neg``; x and exp(-|x|) into
+    ``xs`` and ``ex`` (P,)), then the sums (serially, in pair order)."""
+    for j in range(len(pixel)):                         # in SIMD lanes
         x = np.float64(dist[j]) / sigma
-        e = ex[j]
-        _add_softplus(lin, excess, pixel[j], x, e)
-        s = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)       # sigmoid(x) / sigma, one division
-        coef[j, 1] *= s
-        coef[j, 2] *= s
+        e = _exp_neg(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
+        xs[j] = x
+        ex[j] = e
+        sg[j] = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)   # sigmoid(x) / sigma, one division
+    for j in range(len(pixel)):
+        _add_softplus(lin, excess, pixel[j], xs[j], ex[j])
     for p in range(len(alpha)):                         # alpha = 1 - exp(-softplus sum); 0 without pairs
         if lin[p] != 0.0 or excess[p] != 0.0:
             alpha[p] = 0.0 - math.expm1(-(lin[p] + math.log1p(excess[p])))
@@ -157,9 +158,12 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
         pixel, dist, edge, coef = np.zeros(0, np.int64), np.zeros(0, tri.dtype), np.zeros(0, np.int8), np.zeros((0, 3))
     lin, excess = np.zeros(npix), np.zeros(npix)        # -log(1 - alpha) = lin + log1p(excess)
     alpha = np.empty(npix)
-    _blend(dist, pixel, coef, float(sigma), lin, excess, alpha, scratch("exp", len(pixel), np.float64))
+    P = len(pixel)
+    sg = scratch("sigmoid", P, np.float64)              # kept for the backward
+    _blend(dist, pixel, float(sigma), lin, excess, alpha, scratch("exp", P, np.float64), scratch("x", P, np.float64),
+           sg)
     alpha = alpha.astype(tri.dtype, copy=False)
-    return alpha, (alpha, pixel, count, edge, coef)
+    return alpha, (alpha, pixel, count, edge, coef, sg)
 
 
 @njit(cache=True, error_model="numpy")
@@ -174,7 +178,7 @@ def _pixel_cotangents(g, alpha, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_backward(total, gpix, pixel, count, edge, coef):
+def _silhouette_backward(total, gpix, pixel, count, edge, coef, sg):
     """Each face's run of pairs (the search's order; ``count`` of them) is summed in registers and
     added to the face's row once; ``gpix``: ``_pixel_cotangents``."""
     cur, nxt, end = -1, 0, 0
@@ -189,7 +193,8 @@ def _silhouette_backward(total, gpix, pixel, count, edge, coef):
             end += count[nxt]
             nxt += 1
         gp = gpix[pixel[j]]
-        ax, ay = gp * coef[j, 1], gp * coef[j, 2]
+        s = sg[j]
+        ax, ay = gp * (coef[j, 1] * s), gp * (coef[j, 2] * s)
         w0, w1, w2 = _edge_shares(edge[j], coef[j, 0])
         t0 += w0 * ax
         t1 += w0 * ay
@@ -203,10 +208,10 @@ def _silhouette_backward(total, gpix, pixel, count, edge, coef):
 def soft_silhouette_backward(tri, saved, g):
     """(M, 3, 3) gradient with respect to ``tri`` of ``soft_silhouette``'s alpha given its
     cotangent g (npix,), or (npix, C) for alpha repeated over C channels (their cotangents summed)."""
-    alpha, pixel, count, edge, coef = saved
+    alpha, pixel, count, edge, coef, sg = saved
     total = np.zeros((len(tri), 9))
     g = np.asarray(g)
     gpix = np.empty(len(g))
     _pixel_cotangents(g[:, None] if g.ndim == 1 else g, alpha, gpix)
-    _silhouette_backward(total, gpix, pixel, count, edge, coef)
+    _silhouette_backward(total, gpix, pixel, count, edge, coef, sg)
     return total.astype(tri.dtype, copy=False).reshape(-1, 3, 3)

@@ -62,12 +62,13 @@ def crowded_scene(seed, dtype=np.float64):
     return tri, image
 
 
-@pytest.mark.parametrize("cull", [False, True])
-@pytest.mark.parametrize("sigma", [1e-4, 3e-3])
-def test_fused_silhouette_equals_the_reference_composition(cull, sigma):
+@pytest.mark.parametrize("cull,sigma,size", [(False, 1e-4, (21, 23)), (True, 1e-4, (21, 23)), (False, 3e-3, (21, 23)),
+                                             (True, 3e-3, (21, 23)), (False, 1e-4, (45, 52))])
+def test_fused_silhouette_equals_the_reference_composition(cull, sigma, size):
+    # (45, 52): boxes of more candidates than the search tests at once (``BLOCK``)
     from diffprog.render.kernels import numba_silhouette as S
     tri, image = crowded_scene(3)
-    h, w, n = 21, 23, 2
+    (h, w), n = size, 2
     npix = n * h * w
     scale = 2.0 / 21
     radius = math.sqrt(sigma * math.log((1 - 1e-4) / 1e-4)) / scale

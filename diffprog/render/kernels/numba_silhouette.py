@@ -80,21 +80,26 @@ def _blend(dist, pixel, sigma, lin, excess, alpha, ex, xs, sg):
             alpha[p] = 0.0
 
 
+BLOCK = 512             # candidates of a face tested in one SIMD loop at most (whole rows of its box)
+
+
 @njit(cache=True, error_model="numpy")
 def _search(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, count, pixel, dist, edge, coef):
     """``numba_pairs._search_chunk`` for the silhouette (no barycentrics): the pairs of faces
     [f0, f1) (the same pairs in the same order, the same values), each face's number of pairs into
     ``count`` instead of a face index per pair; ``pixel``, ``dist``, ``edge``, ``coef`` with room
-    for every candidate. Every per-candidate product is formed in the tests' SIMD loop, so the
-    compaction only copies."""
+    for every candidate. A face's box is tested whole rows at a time, up to ``BLOCK`` candidates
+    (the centres laid out first), in one SIMD loop (longer than a row's: fewer idle lanes), which
+    forms every per-candidate product, so the compaction only copies."""
     r2 = radius * radius
     s2 = scale ** 2
     widest = 0
     for f in range(f0, f1):
         widest = max(widest, nx[f])
-    widest = (widest + LANES - 1) // LANES * LANES
-    rd, rt, rcx, rcy = np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest)
-    rk, rkeep = np.empty(widest, np.int64), np.empty(widest, np.int64)
+    room = (max(widest, BLOCK) + LANES - 1) // LANES * LANES
+    px, py = np.empty(room), np.empty(room)
+    rd, rt, rcx, rcy = np.empty(room), np.empty(room), np.empty(room), np.empty(room)
+    rk, rkeep = np.empty(room, np.int64), np.empty(room, np.int64)
     hw = height * width
     j = 0
     for f in range(f0, f1):
@@ -106,11 +111,23 @@ def _search(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scal
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         ie0, ie1, ie2 = inv[f, 0], inv[f, 1], inv[f, 2]
         first = c0[f]
-        lanes = (n + LANES - 1) // LANES * LANES
-        for row in range(r0[f], r0[f] + ny[f]):
-            py = row + 0.5
+        step = max(BLOCK // n, 1)                        # rows per block (all of a small face's box)
+        for top in range(r0[f], r0[f] + ny[f], step):
+            bottom = min(top + step, r0[f] + ny[f])
+            total = n * (bottom - top)
+            lanes = (total + LANES - 1) // LANES * LANES
+            i = 0
+            for row in range(top, bottom):               # the candidates' centres, row by row
+                y = row + 0.5
+                for col in range(first, first + n):
+                    px[i] = col + 0.5
+                    py[i] = y
+                    i += 1
+            for i in range(total, lanes):                # (the extra lanes are never read)
+                px[i] = px[0]
+                py[i] = py[0]
             for i in range(lanes):                       # the tests, in SIMD lanes
-                t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                t = _terms(X0, X1, X2, Y0, Y1, Y2, px[i], py[i], ie0, ie1, ie2)
                 sign = 1.0 if t[10] else -1.0
                 q = t[13]
                 rd[i] = sign * q * s2
@@ -120,13 +137,16 @@ def _search(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scal
                 rcx[i] = c * t[14]
                 rcy[i] = c * t[15]
                 rkeep[i] = 1 if (t[10] or q <= r2) else 0
-            start = image[f] * hw + row * width + first
-            for i in range(n):                           # the pairs, compacted
-                pixel[j] = start + i
-                dist[j] = rd[i]
-                edge[j] = rk[i]
-                coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], rcx[i], rcy[i]
-                j += rkeep[i]
+            i = 0
+            for row in range(top, bottom):               # the pairs, compacted
+                start = image[f] * hw + row * width + first
+                for col in range(n):
+                    pixel[j] = start + col
+                    dist[j] = rd[i]
+                    edge[j] = rk[i]
+                    coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], rcx[i], rcy[i]
+                    j += rkeep[i]
+                    i += 1
         count[f] = j - j0
     return j
 

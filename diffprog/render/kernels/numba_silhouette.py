@@ -59,20 +59,31 @@ def _exp_neg_array(t, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _blend(dist, pixel, sigma, lin, excess, alpha, ex, xs, sg):
+def _blend(dist, pixel, sigma, lin, excess, alpha, ex, xs, sg, inplace):
     """Accumulate each pair's softplus(dist / sigma) into its pixel's (``lin``, ``excess``) (see
     ``numba_blend._add_softplus``) and keep d(-softplus(x)) / d dist = -sigmoid(x) / sigma (the
     factor of the pair's saved distance gradient, into ``sg`` (P,)); then ``alpha`` (npix,) from the
     sums. The exponentials and sigmoids first, in SIMD lanes (``_exp_neg``; x and exp(-|x|) into
-    ``xs`` and ``ex`` (P,)), then the sums (serially, in pair order)."""
-    for j in range(len(pixel)):                         # in SIMD lanes
-        x = np.float64(dist[j]) / sigma
-        e = _exp_neg(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
-        xs[j] = x
-        ex[j] = e
-        sg[j] = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)   # sigmoid(x) / sigma, one division
-    for j in range(len(pixel)):
-        _add_softplus(lin, excess, pixel[j], xs[j], ex[j])
+    ``xs`` and ``ex`` (P,); ``inplace``: x over ``dist`` (float64), ``xs`` unused), then the sums
+    (serially, in pair order)."""
+    if inplace:                                          # (a loop of its own: no aliasing for LLVM to check)
+        for j in range(len(pixel)):                     # in SIMD lanes
+            x = np.float64(dist[j]) / sigma
+            e = _exp_neg(-abs(x))                        # softplus(x) and sigmoid(x) from one exp
+            dist[j] = x
+            ex[j] = e
+            sg[j] = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)   # sigmoid(x) / sigma, one division
+        for j in range(len(pixel)):
+            _add_softplus(lin, excess, pixel[j], np.float64(dist[j]), ex[j])
+    else:
+        for j in range(len(pixel)):
+            x = np.float64(dist[j]) / sigma
+            e = _exp_neg(-abs(x))
+            xs[j] = x
+            ex[j] = e
+            sg[j] = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)
+        for j in range(len(pixel)):
+            _add_softplus(lin, excess, pixel[j], xs[j], ex[j])
     for p in range(len(alpha)):                         # alpha = 1 - exp(-softplus sum); 0 without pairs
         if lin[p] != 0.0 or excess[p] != 0.0:
             alpha[p] = 0.0 - math.expm1(-(lin[p] + math.log1p(excess[p])))
@@ -180,8 +191,9 @@ def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, np
     alpha = np.empty(npix)
     P = len(pixel)
     sg = scratch("sigmoid", P, np.float64)              # kept for the backward
-    _blend(dist, pixel, float(sigma), lin, excess, alpha, scratch("exp", P, np.float64), scratch("x", P, np.float64),
-           sg)
+    inplace = dist.dtype == np.float64                   # x over the distances (no longer needed)
+    _blend(dist, pixel, float(sigma), lin, excess, alpha, scratch("exp", P, np.float64),
+           dist if inplace else scratch("x", P, np.float64), sg, inplace)
     alpha = alpha.astype(tri.dtype, copy=False)
     return alpha, (alpha, pixel, count, edge, coef, sg)
 

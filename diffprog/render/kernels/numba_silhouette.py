@@ -2,10 +2,11 @@
 
 Reference: ``find_pairs`` followed by ``blend_forward(colors=None)`` and, backward,
 ``blend_backward`` followed by ``pair_geometry_backward`` (distance only) — the same arithmetic,
-pair by pair, in the same pair order. No per-pair geometry is kept but what the backward needs:
-the pixel, the face, the closest edge and its parameter, and the gradient of the pair's term of
-``log(1 - alpha)`` with respect to the closest point (the pair's sigmoid, sign and scale folded
-in), so the backward is one short pass that scatters into the faces serially (deterministic).
+pair by pair, in the same pair order (the exponentials by ``_exp_neg``, within 1 ulp of libm's).
+No per-pair geometry is kept but what the backward needs: the pixel, the closest edge and its
+parameter, the gradient of the pair's distance with respect to the closest point (sign and scale
+folded in) and the pair's sigmoid / sigma, plus each face's number of pairs, so the backward is one
+short pass that scatters into the faces serially (deterministic).
 """
 import math
 
@@ -13,22 +14,76 @@ import numpy as np
 from numba import njit
 
 from .numba_blend import _add_softplus
-from .numba_pairs import _add_row, _edge_shares, search_pairs
+from .numba_pairs import LANES, _add_row, _corner_values, _edge_shares, _face_ranges, _reciprocals, _terms, \
+    face_chunks, scratch
+
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01      # ln 2 split: the high part has 21 trailing zero bits (k * LN2_HI exact)
+LN2_LO = 1.90821492927058770002e-10
+SHIFT = 6755399441055744.0               # 1.5 * 2^52: x + SHIFT rounds x to an integer held in the low bits
+SHIFT_BITS = int(np.float64(SHIFT).view(np.int64))
+
+
+@njit(inline="always", error_model="numpy")
+def _exp_neg(t):
+    """exp(t) for t <= 0 (NaN for NaN) in plain arithmetic, so that a loop of it runs in SIMD lanes:
+    t = k ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite), exp(r) by its Taylor series to r^13 (truncation
+    below 1e-17 relative), 2^k from the exponent bits in two factors (normal down to k = -1075, so
+    the subnormal results round once). Within 1 ulp of ``math.exp`` (tests/render/test_silhouette_kernel.py)."""
+    tt = max(t, -746.0)                                  # exp(-746) rounds to 0
+    kf = (tt * LOG2E + SHIFT) - SHIFT
+    r = (tt - kf * LN2_HI) - kf * LN2_LO
+    r2 = r * r                                           # Estrin's scheme: short dependency chains
+    r4 = r2 * r2
+    q0 = 0.5 + r * (1.0 / 6.0)
+    q1 = (1.0 / 24.0) + r * (1.0 / 120.0)
+    q2 = (1.0 / 720.0) + r * (1.0 / 5040.0)
+    q3 = (1.0 / 40320.0) + r * (1.0 / 362880.0)
+    q4 = (1.0 / 3628800.0) + r * (1.0 / 39916800.0)
+    q5 = (1.0 / 479001600.0) + r * (1.0 / 6227020800.0)
+    p = ((q0 + q1 * r2) + (q2 + q3 * r2) * r4) + ((q4 + q5 * r2) * r4) * r4      # (exp(r) - 1 - r) / r^2
+    e = 1.0 + (r + r2 * p)
+    a1 = max(kf, -1000.0)
+    a2 = kf - a1
+    s1 = np.int64((np.float64(a1 + SHIFT).view(np.int64) - SHIFT_BITS + 1023) << 52).view(np.float64)
+    s2 = np.int64((np.float64(a2 + SHIFT).view(np.int64) - SHIFT_BITS + 1023) << 52).view(np.float64)
+    return (e * s1) * s2
 
 
 @njit(cache=True, error_model="numpy")
-def _blend(dist, pixel, coef, sigma, lin, excess, alpha):
+def _exp_neg_array(t, out):
+    """``_exp_neg`` over an array (for the tests)."""
+    for i in range(len(t)):
+        out[i] = _exp_neg(t[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _blend(dist, pixel, sigma, lin, excess, alpha, ex, xs, sg, inplace):
     """Accumulate each pair's softplus(dist / sigma) into its pixel's (``lin``, ``excess``) (see
-    ``numba_blend._add_softplus``) and scale its saved distance gradient (``coef[:, 1:]``) by
-    d(-softplus(x)) / d dist = -sigmoid(x) / sigma (in a pass of its own: the exponentials of
-    successive pairs overlap); then ``alpha`` (npix,) from the sums."""
-    for j in range(len(pixel)):
-        x = np.float64(dist[j]) / sigma
-        e = math.exp(-abs(x))                            # softplus(x) and sigmoid(x) from one exp
-        _add_softplus(lin, excess, pixel[j], x, e)
-        s = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)       # sigmoid(x) / sigma, one division
-        coef[j, 1] *= s
-        coef[j, 2] *= s
+    ``numba_blend._add_softplus``) and keep d(-softplus(x)) / d dist = -sigmoid(x) / sigma (the
+    factor of the pair's saved distance gradient, into ``sg`` (P,)); then ``alpha`` (npix,) from the
+    sums. The exponentials and sigmoids first, in SIMD lanes (``_exp_neg``; x and exp(-|x|) into
+    ``xs`` and ``ex`` (P,); ``inplace``: x over ``dist`` (float64), ``xs`` unused), then the sums
+    (serially, in pair order)."""
+    if inplace:                                          # (a loop of its own: no aliasing for LLVM to check)
+        for j in range(len(pixel)):                     # in SIMD lanes
+            x = np.float64(dist[j]) / sigma
+            e = _exp_neg(-abs(x))                        # softplus(x) and sigmoid(x) from one exp
+            dist[j] = x
+            ex[j] = e
+            sg[j] = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)   # sigmoid(x) / sigma, one division
+        for j in range(len(pixel)):
+            _add_softplus(lin, excess, pixel[j], np.float64(dist[j]), ex[j])
+    else:
+        for j in range(len(pixel)):
+            x = np.float64(dist[j]) / sigma
+            e = _exp_neg(-abs(x))
+            xs[j] = x
+            ex[j] = e
+            sg[j] = (1.0 if x >= 0 else e) / ((1.0 + e) * sigma)
+        for j in range(len(pixel)):
+            _add_softplus(lin, excess, pixel[j], xs[j], ex[j])
     for p in range(len(alpha)):                         # alpha = 1 - exp(-softplus sum); 0 without pairs
         if lin[p] != 0.0 or excess[p] != 0.0:
             alpha[p] = 0.0 - math.expm1(-(lin[p] + math.log1p(excess[p])))
@@ -36,17 +91,111 @@ def _blend(dist, pixel, coef, sigma, lin, excess, alpha):
             alpha[p] = 0.0
 
 
+BLOCK = 512             # candidates of a face tested in one SIMD loop at most (whole rows of its box)
+
+
+@njit(cache=True, error_model="numpy")
+def _search(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, count, pixel, dist, edge, coef):
+    """``numba_pairs._search_chunk`` for the silhouette (no barycentrics): the pairs of faces
+    [f0, f1) (the same pairs in the same order, the same values), each face's number of pairs into
+    ``count`` instead of a face index per pair; ``pixel``, ``dist``, ``edge``, ``coef`` with room
+    for every candidate. A face's box is tested whole rows at a time, up to ``BLOCK`` candidates
+    (the centres laid out first), in one SIMD loop (longer than a row's: fewer idle lanes), which
+    forms every per-candidate product, so the compaction only copies."""
+    r2 = radius * radius
+    s2 = scale ** 2
+    widest = 0
+    for f in range(f0, f1):
+        widest = max(widest, nx[f])
+    room = (max(widest, BLOCK) + LANES - 1) // LANES * LANES
+    px, py = np.empty(room), np.empty(room)
+    rd, rt, rcx, rcy = np.empty(room), np.empty(room), np.empty(room), np.empty(room)
+    rk, rkeep = np.empty(room, np.int64), np.empty(room, np.int64)
+    hw = height * width
+    j = 0
+    for f in range(f0, f1):
+        n = nx[f]
+        count[f] = 0
+        if n == 0 or ny[f] == 0:
+            continue
+        j0 = j
+        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+        ie0, ie1, ie2 = inv[f, 0], inv[f, 1], inv[f, 2]
+        first = c0[f]
+        step = max(BLOCK // n, 1)                        # rows per block (all of a small face's box)
+        for top in range(r0[f], r0[f] + ny[f], step):
+            bottom = min(top + step, r0[f] + ny[f])
+            total = n * (bottom - top)
+            lanes = (total + LANES - 1) // LANES * LANES
+            i = 0
+            for row in range(top, bottom):               # the candidates' centres, row by row
+                y = row + 0.5
+                for col in range(first, first + n):
+                    px[i] = col + 0.5
+                    py[i] = y
+                    i += 1
+            for i in range(total, lanes):                # (the extra lanes are never read)
+                px[i] = px[0]
+                py[i] = py[0]
+            for i in range(lanes):                       # the tests, in SIMD lanes
+                t = _terms(X0, X1, X2, Y0, Y1, Y2, px[i], py[i], ie0, ie1, ie2)
+                sign = 1.0 if t[10] else -1.0
+                q = t[13]
+                rd[i] = sign * q * s2
+                c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
+                rk[i] = t[11]
+                rt[i] = t[12]
+                rcx[i] = c * t[14]
+                rcy[i] = c * t[15]
+                rkeep[i] = 1 if (t[10] or q <= r2) else 0
+            i = 0
+            for row in range(top, bottom):               # the pairs, compacted
+                start = image[f] * hw + row * width + first
+                for col in range(n):
+                    pixel[j] = start + col
+                    dist[j] = rd[i]
+                    edge[j] = rk[i]
+                    coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], rcx[i], rcy[i]
+                    j += rkeep[i]
+                    i += 1
+        count[f] = j - j0
+    return j
+
+
 def soft_silhouette(tri, image, height, width, radius, cull_backfaces, scale, npix, sigma):
     """(alpha (npix,), saved) of the soft silhouette of screen triangles ``tri`` (M, 3, 3) with
-    camera indices ``image`` (``search_pairs`` without barycentrics, then the silhouette blend);
-    ``saved`` is what ``soft_silhouette_backward`` needs."""
-    pixel, face, dist, _, _, (edge, coef) = search_pairs(tri, image, height, width, radius, cull_backfaces, scale,
-                                                         True, False, interpolate=False)
-    lin, excess = np.zeros(int(npix)), np.zeros(int(npix))       # -log(1 - alpha) = lin + log1p(excess)
-    alpha = np.empty(int(npix))
-    _blend(dist, pixel, coef, float(sigma), lin, excess, alpha)
-    alpha = alpha.astype(np.asarray(tri).dtype, copy=False)
-    return alpha, (alpha, pixel, face, edge, coef)
+    camera indices ``image`` (``_search``, then the silhouette blend); ``saved`` is what
+    ``soft_silhouette_backward`` needs."""
+    tri = np.ascontiguousarray(tri)
+    image = np.ascontiguousarray(image, dtype=np.int64)
+    height, width, npix, radius, scale = int(height), int(width), int(npix), float(radius), float(scale)
+    c0, r0, nx, ny = _face_ranges(tri, radius, height, width, bool(cull_backfaces))
+    ends = np.cumsum(nx * ny)
+    inv = _reciprocals(tri)
+    count = np.empty(len(tri), np.int64)
+    parts = []
+    for start, stop, capacity in face_chunks(ends):
+        # buffers reused from call to call once free (``numba_pairs.scratch``); the pages of their
+        # unused tails are never touched
+        buffers = (scratch("pixel", capacity, np.int64), scratch("dist", capacity, tri.dtype),
+                   scratch("edge", capacity, np.int8), scratch("coef", capacity, np.float64, (3,)))
+        n = _search(tri, inv, image, start, stop, c0, r0, nx, ny, height, width, radius, scale, count, *buffers)
+        parts.append(tuple(b[:n] for b in buffers))
+    if len(parts) == 1:                                  # trimmed views: the buffers hold < 2x the pairs
+        pixel, dist, edge, coef = parts[0] if 2 * len(parts[0][0]) >= ends[-1] else (a.copy() for a in parts[0])
+    elif parts:
+        pixel, dist, edge, coef = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    else:
+        pixel, dist, edge, coef = np.zeros(0, np.int64), np.zeros(0, tri.dtype), np.zeros(0, np.int8), np.zeros((0, 3))
+    lin, excess = np.zeros(npix), np.zeros(npix)        # -log(1 - alpha) = lin + log1p(excess)
+    alpha = np.empty(npix)
+    P = len(pixel)
+    sg = scratch("sigmoid", P, np.float64)              # kept for the backward
+    inplace = dist.dtype == np.float64                   # x over the distances (no longer needed)
+    _blend(dist, pixel, float(sigma), lin, excess, alpha, scratch("exp", P, np.float64),
+           dist if inplace else scratch("x", P, np.float64), sg, inplace)
+    alpha = alpha.astype(tri.dtype, copy=False)
+    return alpha, (alpha, pixel, count, edge, coef, sg)
 
 
 @njit(cache=True, error_model="numpy")
@@ -61,19 +210,23 @@ def _pixel_cotangents(g, alpha, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _silhouette_backward(total, gpix, pixel, face, edge, coef):
-    """A run of pairs of one face (the search's order) is summed in registers and added to the
-    face's row once; ``gpix``: ``_pixel_cotangents``."""
-    cur = -1
+def _silhouette_backward(total, gpix, pixel, count, edge, coef, sg):
+    """Each face's run of pairs (the search's order; ``count`` of them) is summed in registers and
+    added to the face's row once; ``gpix``: ``_pixel_cotangents``."""
+    cur, nxt, end = -1, 0, 0
     t0 = t1 = t3 = t4 = t6 = t7 = 0.0
     for j in range(len(pixel)):
-        f = face[j]
-        if f != cur:
+        if j == end:
             _add_row(total, cur, t0, t1, 0.0, t3, t4, 0.0, t6, t7, 0.0)
             t0 = t1 = t3 = t4 = t6 = t7 = 0.0
-            cur = f
+            while count[nxt] == 0:
+                nxt += 1
+            cur = nxt
+            end += count[nxt]
+            nxt += 1
         gp = gpix[pixel[j]]
-        ax, ay = gp * coef[j, 1], gp * coef[j, 2]
+        s = sg[j]
+        ax, ay = gp * (coef[j, 1] * s), gp * (coef[j, 2] * s)
         w0, w1, w2 = _edge_shares(edge[j], coef[j, 0])
         t0 += w0 * ax
         t1 += w0 * ay
@@ -87,10 +240,10 @@ def _silhouette_backward(total, gpix, pixel, face, edge, coef):
 def soft_silhouette_backward(tri, saved, g):
     """(M, 3, 3) gradient with respect to ``tri`` of ``soft_silhouette``'s alpha given its
     cotangent g (npix,), or (npix, C) for alpha repeated over C channels (their cotangents summed)."""
-    alpha, pixel, face, edge, coef = saved
+    alpha, pixel, count, edge, coef, sg = saved
     total = np.zeros((len(tri), 9))
     g = np.asarray(g)
     gpix = np.empty(len(g))
     _pixel_cotangents(g[:, None] if g.ndim == 1 else g, alpha, gpix)
-    _silhouette_backward(total, gpix, pixel, face, edge, coef)
+    _silhouette_backward(total, gpix, pixel, count, edge, coef, sg)
     return total.astype(tri.dtype, copy=False).reshape(-1, 3, 3)

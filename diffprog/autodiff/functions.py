@@ -152,7 +152,9 @@ def mean(x, axis=None, keepdims=False, *, where=True):
         count = np.sum(np.broadcast_to(np.asarray(where, dtype=bool), shape), axis=axis, keepdims=keepdims)
         return sum(x, axis=axis, keepdims=keepdims, where=where) / count
     n = int(np.prod(shape)) if axis is None else int(np.prod([shape[a] for a in P.B.normalize_axes(axis, len(shape))]))
-    return sum(x, axis=axis, keepdims=keepdims) / builtins.max(n, 1) if n else sum(x, axis, keepdims) * np.nan
+    if not n:
+        return sum(x, axis, keepdims) * np.nan
+    return _apply(P.MEAN, x, _ONE, {"axis": axis, "keepdims": keepdims, "count": n})
 
 
 def prod(x, axis=None, keepdims=False):

@@ -381,6 +381,23 @@ SUM = _linear("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, k
               batch=_batch_sum)
 
 
+def _mean_forward(x, axis=None, keepdims=False, count=1):
+    return np.sum(x, axis=axis, keepdims=keepdims) / count
+
+
+def _mean_rule(g, ans, x, axis=None, keepdims=False, count=1):
+    return B.unreduce(g / count, B.shape(x), axis, keepdims)
+
+
+def _batch_mean(prim, ins, ans, datas, kw, k):
+    return _batch_sum(prim, ins, ans, datas, kw, k) / kw.get("count", 1)
+
+
+# the sum divided by ``count`` (the number of entries summed) as one row: the same arithmetic as
+# SUM then a division by the count, one recorded node instead of two
+MEAN = _linear("mean", _mean_forward, _mean_rule, batch=_batch_mean)
+
+
 def _extremum_weights(ans, x, axis, keepdims):
     xd = B.data(x)
     a = np.reshape(B.data(ans), B.reduced_shape(np.shape(xd), axis))
@@ -623,7 +640,7 @@ def _getitem_add_into(buf, g, idx):
 GETITEM = _linear("getitem", _getitem_forward, _getitem_vjp, batch=_batch_getitem)
 GETITEM.add_into = _getitem_add_into
 # (rules that build the cotangent at the argument's own shape: backward skips the shape test)
-RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = SUM.keeps_shape = True
+RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = SUM.keeps_shape = MEAN.keeps_shape = True
 SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))
 
 

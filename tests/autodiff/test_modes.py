@@ -74,7 +74,7 @@ ROWS = {
     P.WHERE: ((lambda x, y: apply(P.WHERE, np.array([[True, False, True], [False, False, True]]), x, y)),
               normal, ((2, 3), (2, 1))),
     P.MATMUL: binary(P.MATMUL, shapes=((2, 2, 3), (3, 4))),
-    P.SUM: unary(P.SUM, axis=1, keepdims=True), P.MAX: unary(P.MAX, distinct, axis=0, keepdims=False),
+    P.SUM: unary(P.SUM, axis=1, keepdims=True), P.MEAN: unary(P.MEAN, axis=1, keepdims=True, count=3), P.MAX: unary(P.MAX, distinct, axis=0, keepdims=False),
     P.MIN: unary(P.MIN, distinct, axis=None, keepdims=False), P.PROD: unary(P.PROD, away_from_zero, axis=1),
     P.LOGSUMEXP: unary(P.LOGSUMEXP, axis=-1), P.SOFTMAX: unary(P.SOFTMAX, axis=0),
     P.LOG_SOFTMAX: unary(P.LOG_SOFTMAX, axis=1), P.CUMSUM: unary(P.CUMSUM, axis=1),

@@ -98,6 +98,15 @@ def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, ba
     view_source = cams.R[:, 2, :] if cams.orthographic else cams.centers
     base, base_mode = vertex_albedo(mesh)
     tensors, (kind, attenuation) = light_arrays(lights, material)
+    bg, options = _blend_inputs(screen, mesh, cams, rasterizer, background)
+    options += (phong, base_mode, bool(cams.orthographic), kind, attenuation)
+    out = FusedLitRender.apply(screen.tri, base, mesh.verts, normal_source, view_source, *tensors, bg, options)
+    return dp.reshape(out, (len(cams),) + tuple(cams.image_size) + (4,))
+
+
+def _blend_inputs(screen, mesh, cams, rasterizer, background):
+    """The background as (npix, C) (or (C,)) and the options the fused ops share: (image, parent,
+    faces, height, width, radius in pixels, cull, scale, perspective, npix, sigma, gamma, znear, zfar)."""
     n, (h, w) = len(cams), cams.image_size
     npix = n * h * w
     bg = background
@@ -105,10 +114,8 @@ def lit_soft_render(screen, mesh, cams, lights, material, shader, rasterizer, ba
         bg = dp.reshape(dp.broadcast_to(bg, (n, h, w, bg.shape[-1])), (npix, bg.shape[-1]))
     options = (screen.image, screen.parent, mesh.faces, h, w, rasterizer.radius / cams.ndc_per_pixel,
                rasterizer.cull_backfaces, float(cams.ndc_per_pixel), not cams.orthographic, npix, rasterizer.sigma,
-               rasterizer.gamma, float(cams.znear), float(cams.zfar), phong, base_mode, bool(cams.orthographic), kind,
-               attenuation)
-    out = FusedLitRender.apply(screen.tri, base, mesh.verts, normal_source, view_source, *tensors, bg, options)
-    return dp.reshape(out, (n, h, w, 4))
+               rasterizer.gamma, float(cams.znear), float(cams.zfar))
+    return bg, options
 
 
 class FusedUnlitRender(dp.Function):
@@ -156,13 +163,6 @@ def unlit_soft_render(screen, mesh, cams, rasterizer, background):
             or screen.corners is not None or mesh.texture is not None or colors is None or colors.ndim != 2
             or colors.shape[-1] != 3 or getattr(active, "search_pairs", None) is None):
         return None
-    n, (h, w) = len(cams), cams.image_size
-    npix = n * h * w
-    bg = background
-    if bg.ndim > 1:
-        bg = dp.reshape(dp.broadcast_to(bg, (n, h, w, bg.shape[-1])), (npix, bg.shape[-1]))
-    options = (screen.image, screen.parent, mesh.faces, h, w, rasterizer.radius / cams.ndc_per_pixel,
-               rasterizer.cull_backfaces, float(cams.ndc_per_pixel), not cams.orthographic, npix, rasterizer.sigma,
-               rasterizer.gamma, float(cams.znear), float(cams.zfar))
+    bg, options = _blend_inputs(screen, mesh, cams, rasterizer, background)
     out = FusedUnlitRender.apply(screen.tri, colors, bg, options)
-    return dp.reshape(out, (n, h, w, 4))
+    return dp.reshape(out, (len(cams),) + tuple(cams.image_size) + (4,))

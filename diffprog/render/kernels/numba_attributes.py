@@ -24,6 +24,23 @@ def interpolate(values, bary, index):
     return out.astype(np.result_type(values, bary), copy=False)
 
 
+@njit(inline="always", error_model="numpy")
+def _scatter3(g_values, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
+    """VJP of ``_interp3``: g_values[i_k] += b_k g; returns the barycentrics' (g . values[i_k])."""
+    g_values[i0, 0] += b0 * g0
+    g_values[i0, 1] += b0 * g1
+    g_values[i0, 2] += b0 * g2
+    g_values[i1, 0] += b1 * g0
+    g_values[i1, 1] += b1 * g1
+    g_values[i1, 2] += b1 * g2
+    g_values[i2, 0] += b2 * g0
+    g_values[i2, 1] += b2 * g1
+    g_values[i2, 2] += b2 * g2
+    return ((g0 * values[i0, 0] + g1 * values[i0, 1]) + g2 * values[i0, 2],
+            (g0 * values[i1, 0] + g1 * values[i1, 1]) + g2 * values[i1, 2],
+            (g0 * values[i2, 0] + g1 * values[i2, 1]) + g2 * values[i2, 2])
+
+
 @njit(cache=True, error_model="numpy")
 def _interpolate_backward(values, bary, index, g, g_bary):
     """One pass over the pairs: each pair's corners scatter into g_values and its barycentrics'
@@ -32,21 +49,9 @@ def _interpolate_backward(values, bary, index, g, g_bary):
     g_values = np.zeros(values.shape)
     if C == 3:
         for j in range(P):
-            i0, i1, i2 = index[j, 0], index[j, 1], index[j, 2]
-            b0, b1, b2 = bary[j, 0], bary[j, 1], bary[j, 2]
-            g0, g1, g2 = g[j, 0], g[j, 1], g[j, 2]
-            g_values[i0, 0] += b0 * g0
-            g_values[i0, 1] += b0 * g1
-            g_values[i0, 2] += b0 * g2
-            g_values[i1, 0] += b1 * g0
-            g_values[i1, 1] += b1 * g1
-            g_values[i1, 2] += b1 * g2
-            g_values[i2, 0] += b2 * g0
-            g_values[i2, 1] += b2 * g1
-            g_values[i2, 2] += b2 * g2
-            g_bary[j, 0] = (g0 * values[i0, 0] + g1 * values[i0, 1]) + g2 * values[i0, 2]
-            g_bary[j, 1] = (g0 * values[i1, 0] + g1 * values[i1, 1]) + g2 * values[i1, 2]
-            g_bary[j, 2] = (g0 * values[i2, 0] + g1 * values[i2, 1]) + g2 * values[i2, 2]
+            g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = _scatter3(
+                g_values, values, index[j, 0], index[j, 1], index[j, 2], bary[j, 0], bary[j, 1], bary[j, 2],
+                g[j, 0], g[j, 1], g[j, 2])
         return g_values, g_bary
     for j in range(P):
         for i in range(3):

@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .numba_attributes import _scatter3
 from .numba_pairs import scratch
 
 NORMAL_EPS = 1e-20       # as ``mesh._normalize``: squared length below which a vector normalizes to 0
@@ -168,23 +169,6 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
         out[j, 0] = a0 * (ambient[0] + diffuse[0] * d0) + specular[0] * s0
         out[j, 1] = a1 * (ambient[1] + diffuse[1] * d1) + specular[1] * s1
         out[j, 2] = a2 * (ambient[2] + diffuse[2] * d2_) + specular[2] * s2
-
-
-@njit(inline="always", error_model="numpy")
-def _scatter3(g_values, values, i0, i1, i2, b0, b1, b2, g0, g1, g2):
-    """VJP of ``_interp3``: g_values[i_k] += b_k g; returns the barycentrics' (g . values[i_k])."""
-    g_values[i0, 0] += b0 * g0
-    g_values[i0, 1] += b0 * g1
-    g_values[i0, 2] += b0 * g2
-    g_values[i1, 0] += b1 * g0
-    g_values[i1, 1] += b1 * g1
-    g_values[i1, 2] += b1 * g2
-    g_values[i2, 0] += b2 * g0
-    g_values[i2, 1] += b2 * g1
-    g_values[i2, 2] += b2 * g2
-    return ((g0 * values[i0, 0] + g1 * values[i0, 1]) + g2 * values[i0, 2],
-            (g0 * values[i1, 0] + g1 * values[i1, 1]) + g2 * values[i1, 2],
-            (g0 * values[i2, 0] + g1 * values[i2, 1]) + g2 * values[i2, 2])
 
 
 @njit(inline="always", error_model="numpy")

@@ -9,17 +9,9 @@ import pytest
 import diffprog as dp
 from diffprog import render as R
 from diffprog.render import fused
-from diffprog.render import kernels as K
 from test_kernels import SOFT, assert_same, random_scene, run
 
 pytest.importorskip("numba")
-
-
-@pytest.fixture(autouse=True)
-def restore_kernels():
-    before = K.get_kernels()
-    yield
-    R.set_kernels(before)
 
 
 @pytest.fixture

@@ -19,13 +19,6 @@ from diffprog.render import kernels as K
 pytest.importorskip("numba")
 
 
-@pytest.fixture(autouse=True)
-def restore_kernels():
-    before = K.get_kernels()
-    yield
-    R.set_kernels(before)
-
-
 def random_scene(seed, dtype=np.float64, texture=False, near_plane=True, vertex_colors=True):
     """A random triangle soup in front of the camera plus awkward faces: a zero-area face, a face
     with repeated vertices, an edge-on face (its plane holds the eye), faces straddling the near

@@ -8,16 +8,8 @@ import pytest
 
 import diffprog as dp
 from diffprog import render as R
-from diffprog.render import kernels as K
 
 pytest.importorskip("numba")
-
-
-@pytest.fixture(autouse=True)
-def restore_kernels():
-    before = K.get_kernels()
-    yield
-    R.set_kernels(before)
 
 
 def scene(seed, vertex_colors):

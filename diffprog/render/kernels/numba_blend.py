@@ -18,6 +18,39 @@ from .numba_pairs import scratch
 from .numpy_blend import BACKGROUND_EPS
 
 
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01      # ln 2 split: the high part has 21 trailing zero bits (k * LN2_HI exact)
+LN2_LO = 1.90821492927058770002e-10
+SHIFT = 6755399441055744.0               # 1.5 * 2^52: x + SHIFT rounds x to an integer held in the low bits
+SHIFT_BITS = int(np.float64(SHIFT).view(np.int64))
+
+
+@njit(inline="always", error_model="numpy")
+def _exp_neg(t):
+    """exp(t) for t <= 0 (NaN for NaN) in plain arithmetic, so that a loop of it runs in SIMD lanes:
+    t = k ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite), exp(r) by its Taylor series to r^13 (truncation
+    below 1e-17 relative), 2^k from the exponent bits in two factors (normal down to k = -1075, so
+    the subnormal results round once). Within 1 ulp of ``math.exp`` (tests/render/test_silhouette_kernel.py)."""
+    tt = max(t, -746.0)                                  # exp(-746) rounds to 0
+    kf = (tt * LOG2E + SHIFT) - SHIFT
+    r = (tt - kf * LN2_HI) - kf * LN2_LO
+    r2 = r * r                                           # Estrin's scheme: short dependency chains
+    r4 = r2 * r2
+    q0 = 0.5 + r * (1.0 / 6.0)
+    q1 = (1.0 / 24.0) + r * (1.0 / 120.0)
+    q2 = (1.0 / 720.0) + r * (1.0 / 5040.0)
+    q3 = (1.0 / 40320.0) + r * (1.0 / 362880.0)
+    q4 = (1.0 / 3628800.0) + r * (1.0 / 39916800.0)
+    q5 = (1.0 / 479001600.0) + r * (1.0 / 6227020800.0)
+    p = ((q0 + q1 * r2) + (q2 + q3 * r2) * r4) + ((q4 + q5 * r2) * r4) * r4      # (exp(r) - 1 - r) / r^2
+    e = 1.0 + (r + r2 * p)
+    a1 = max(kf, -1000.0)
+    a2 = kf - a1
+    s1 = np.int64((np.float64(a1 + SHIFT).view(np.int64) - SHIFT_BITS + 1023) << 52).view(np.float64)
+    s2 = np.int64((np.float64(a2 + SHIFT).view(np.int64) - SHIFT_BITS + 1023) << 52).view(np.float64)
+    return (e * s1) * s2
+
+
 EXCESS_FOLD = 1e300      # a pixel's excess product beyond this is folded into its linear sum (no overflow)
 
 
@@ -58,29 +91,32 @@ def _silhouette(dist, pixel, sigma, lin, excess, alpha):
 @njit(cache=True, error_model="numpy")
 def _colour(dist, depth, colors, background, pixel, sigma, gamma, znear, zfar, w, ex, m, lin, excess, Z, alpha, wb,
             rgb):
-    """Silhouette and colour in three passes over the pairs, into the outputs: the per-pair weights
+    """Silhouette and colour in passes over the pairs, into the outputs: the per-pair weights
     ``w`` (P,) and exp(-|dist / sigma|) ``ex`` (P,) (the backward's sigmoids), and per pixel the max
     shift ``m``, the normalizer ``Z``, ``alpha``, the background weight ``wb`` and ``rgb`` (npix, C)
     (``lin``, ``excess`` (``_add_softplus``), ``Z``, ``rgb`` zero-filled on entry; ``Z`` holds 1 / Z on
-    return)."""
+    return). The exponentials run in loops of their own with no stores but into per-pair arrays, so
+    they run in SIMD lanes (``_exp_neg``); the per-pixel sums and maxima run serially in pair order."""
     P, C = colors.shape
     npix = len(m)
     sb = BACKGROUND_EPS / gamma
     m[:] = sb
-    for j in range(P):
+    for j in range(P):                                   # in SIMD lanes: the exponentials, the shifts
+        x = np.float64(dist[j]) / sigma
+        ex[j] = _exp_neg(-abs(x))                        # softplus(x) and softplus(-x) from one exp
+        w[j] = -max(-x, 0.0) + ((zfar - np.float64(depth[j])) / (zfar - znear)) / gamma  # + log(1 + e): below
+    for j in range(P):                                   # the per-pixel sums and maxima, in pair order
         p = pixel[j]
-        x = dist[j] / sigma
-        e = math.exp(-abs(x))                            # softplus(x) and softplus(-x) from one exp
-        ex[j] = e
-        _add_softplus(lin, excess, p, x, e)
-        s = -max(-x, 0.0) + ((zfar - depth[j]) / (zfar - znear)) / gamma      # + log(1 + e): a factor below
-        w[j] = s
+        _add_softplus(lin, excess, p, np.float64(dist[j]) / sigma, ex[j])
+        s = w[j]
         mp = m[p]
         m[p] = s if s > mp else mp                       # a select, no branch
     for j in range(P):
-        e = math.exp(w[j] - m[pixel[j]]) / (1.0 + ex[j])
-        w[j] = e
-        Z[pixel[j]] += e
+        w[j] -= m[pixel[j]]
+    for j in range(P):                                   # in SIMD lanes
+        w[j] = _exp_neg(w[j]) / (1.0 + ex[j])
+    for j in range(P):
+        Z[pixel[j]] += w[j]
     for p in range(npix):
         if Z[p] == 0.0 and m[p] == sb and lin[p] == 0.0 and excess[p] == 0.0:
             alpha[p], wb[p], Z[p] = 0.0, 1.0, 1.0       # no pair: the values below, exactly, without libm

@@ -13,42 +13,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .numba_blend import _add_softplus
+from .numba_blend import _add_softplus, _exp_neg
 from .numba_pairs import LANES, _add_row, _corner_values, _edge_shares, _face_ranges, _reciprocals, _terms, \
     face_chunks, scratch
-
-
-LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01      # ln 2 split: the high part has 21 trailing zero bits (k * LN2_HI exact)
-LN2_LO = 1.90821492927058770002e-10
-SHIFT = 6755399441055744.0               # 1.5 * 2^52: x + SHIFT rounds x to an integer held in the low bits
-SHIFT_BITS = int(np.float64(SHIFT).view(np.int64))
-
-
-@njit(inline="always", error_model="numpy")
-def _exp_neg(t):
-    """exp(t) for t <= 0 (NaN for NaN) in plain arithmetic, so that a loop of it runs in SIMD lanes:
-    t = k ln 2 + r with |r| <= ln 2 / 2 (Cody-Waite), exp(r) by its Taylor series to r^13 (truncation
-    below 1e-17 relative), 2^k from the exponent bits in two factors (normal down to k = -1075, so
-    the subnormal results round once). Within 1 ulp of ``math.exp`` (tests/render/test_silhouette_kernel.py)."""
-    tt = max(t, -746.0)                                  # exp(-746) rounds to 0
-    kf = (tt * LOG2E + SHIFT) - SHIFT
-    r = (tt - kf * LN2_HI) - kf * LN2_LO
-    r2 = r * r                                           # Estrin's scheme: short dependency chains
-    r4 = r2 * r2
-    q0 = 0.5 + r * (1.0 / 6.0)
-    q1 = (1.0 / 24.0) + r * (1.0 / 120.0)
-    q2 = (1.0 / 720.0) + r * (1.0 / 5040.0)
-    q3 = (1.0 / 40320.0) + r * (1.0 / 362880.0)
-    q4 = (1.0 / 3628800.0) + r * (1.0 / 39916800.0)
-    q5 = (1.0 / 479001600.0) + r * (1.0 / 6227020800.0)
-    p = ((q0 + q1 * r2) + (q2 + q3 * r2) * r4) + ((q4 + q5 * r2) * r4) * r4      # (exp(r) - 1 - r) / r^2
-    e = 1.0 + (r + r2 * p)
-    a1 = max(kf, -1000.0)
-    a2 = kf - a1
-    s1 = np.int64((np.float64(a1 + SHIFT).view(np.int64) - SHIFT_BITS + 1023) << 52).view(np.float64)
-    s2 = np.int64((np.float64(a2 + SHIFT).view(np.int64) - SHIFT_BITS + 1023) << 52).view(np.float64)
-    return (e * s1) * s2
 
 
 @njit(cache=True, error_model="numpy")

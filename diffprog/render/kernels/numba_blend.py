@@ -184,20 +184,38 @@ def _colour_backward(dist, colors, alpha, wgt, ex, wb, rgb, g, pixel, sigma, gam
             acc += g[p, c] * rgb[p, c]
         g_out[p] = acc
     k = -1.0 / (gamma * (zfar - znear))
-    for j in range(P):
-        p = pixel[j]
-        x = dist[j] / sigma
-        e = ex[j]                                        # sigmoid(x) and sigmoid(-x) from the forward's exp
-        sig_pos = (1.0 if x >= 0 else e) / (1.0 + e)
-        sig_neg = (1.0 if -x >= 0 else e) / (1.0 + e)
-        dot = 0.0
-        for c in range(C):
-            g_colors[j, c] = wgt[j] * g[p, c]
-            dot += g[p, c] * colors[j, c]
-        g_s = wgt[j] * (dot - g_out[p])
-        g_x = (g[p, C] * (1.0 - alpha[p])) * sig_pos + g_s * sig_neg
-        g_dist[j] = g_x / sigma
-        g_depth[j] = g_s * k
+    if C == 3:                                           # RGB: the channels unrolled (SIMD lanes, gathers)
+        for j in range(P):
+            p = pixel[j]
+            x = dist[j] / sigma
+            e = ex[j]
+            inv = 1.0 / (1.0 + e)
+            sig_pos = (1.0 if x >= 0 else e) * inv
+            sig_neg = (1.0 if -x >= 0 else e) * inv
+            w = wgt[j]
+            h0, h1, h2 = g[p, 0], g[p, 1], g[p, 2]
+            g_colors[j, 0] = w * h0
+            g_colors[j, 1] = w * h1
+            g_colors[j, 2] = w * h2
+            dot = (h0 * colors[j, 0] + h1 * colors[j, 1]) + h2 * colors[j, 2]
+            g_s = w * (dot - g_out[p])
+            g_dist[j] = ((g[p, 3] * (1.0 - alpha[p])) * sig_pos + g_s * sig_neg) / sigma
+            g_depth[j] = g_s * k
+    else:
+        for j in range(P):
+            p = pixel[j]
+            x = dist[j] / sigma
+            e = ex[j]                                        # sigmoid(x) and sigmoid(-x) from the forward's exp
+            sig_pos = (1.0 if x >= 0 else e) / (1.0 + e)
+            sig_neg = (1.0 if -x >= 0 else e) / (1.0 + e)
+            dot = 0.0
+            for c in range(C):
+                g_colors[j, c] = wgt[j] * g[p, c]
+                dot += g[p, c] * colors[j, c]
+            g_s = wgt[j] * (dot - g_out[p])
+            g_x = (g[p, C] * (1.0 - alpha[p])) * sig_pos + g_s * sig_neg
+            g_dist[j] = g_x / sigma
+            g_depth[j] = g_s * k
     if bg_per_pixel:
         for p in range(npix):
             for c in range(C):

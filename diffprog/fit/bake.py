@@ -12,6 +12,8 @@ triangle, and across its border into the gutter, return the field's colours.
 Texel convention as ``render.sample_texture``: texel (row i, column j) has its centre at
 ``u = (j + 0.5) / W``, ``v = 1 - (i + 0.5) / H``.
 """
+import warnings
+
 import numpy as np
 
 from diffprog.io.obj import write_textured_obj
@@ -51,6 +53,15 @@ def unwrap(verts, faces, size=1024, method="auto", padding=2):
         vmapping, indices, uvs = atlas[0]
         return np.asarray(uvs, np.float64), np.asarray(indices, np.int64).reshape(-1, 3), "xatlas"
     return (*per_face_atlas(len(faces), size, padding), "per_face")
+
+
+def per_face_size(num_faces, padding=2):
+    """The smallest power-of-two texture width whose per-face atlas fits ``num_faces`` faces."""
+    cells = int(np.ceil(np.sqrt((num_faces + 1) // 2)))
+    size = 1
+    while size / max(cells, 1) < 3 * padding + 3:
+        size *= 2
+    return size
 
 
 def per_face_atlas(num_faces, size=1024, padding=2):
@@ -142,6 +153,13 @@ def bake_texture(field, verts, faces, uvs, face_uvs, size=1024, gutter=2.0, fill
 def export_textured(path, field, verts, faces, size=1024, method="auto", colors=None):
     """Unwrap, bake and write ``path`` (.obj) + .mtl + ``texture.png``; ``colors``: per-vertex
     colours for the ``v`` lines (default: the field at the vertices). Returns the unwrap method used."""
+    if method == "auto" and not has_xatlas():
+        fits = per_face_size(len(faces))
+        if size < fits:                                  # (after a whole fit: grown, not refused)
+            warnings.warn(f"texture_size: {size} texels are too few for a per-face atlas of {len(faces)} faces; "
+                          f"baking a {fits} x {fits} texture instead (pip install xatlas packs charts into fewer "
+                          f"texels)", stacklevel=2)
+            size = fits
     uvs, face_uvs, used = unwrap(verts, faces, size, method)
     texture = bake_texture(field, verts, faces, uvs, face_uvs, size)
     if colors is None and getattr(field, "in_dim", 3) == 3:

@@ -59,3 +59,17 @@ def test_export_writes_obj_mtl_texture_and_vertex_colours(scene, tmp_path):
     assert back["texture"].shape == (256, 256, 3)
     np.testing.assert_allclose(back["texture"], read_image(tmp_path / "texture.png")[..., :3], atol=1e-12)
     assert len(back["verts"]) == len(verts)
+
+
+def test_automatic_per_face_atlas_grows_a_texture_too_small_for_it(scene, tmp_path, monkeypatch):
+    # without xatlas, 'auto' falls back to the per-face atlas: a texture_size too small for it (known
+    # only after the fit, when the faces are) gives a bigger texture and a warning, not an error
+    import diffprog.fit.bake as bake
+    verts, faces, field = scene                                            # 320 faces: 13 x 13 cells
+    monkeypatch.setattr(bake, "has_xatlas", lambda: False)
+    with pytest.warns(UserWarning, match="texture_size: 64 texels are too few .* 128 x 128"):
+        used = export_textured(tmp_path / "fitted.obj", field, verts, faces, size=64)
+    assert used == "per_face"
+    assert read_mesh(tmp_path / "fitted.obj")["texture"].shape == (128, 128, 3)
+    with pytest.raises(ValueError, match="size"):                        # asked for explicitly: refused
+        export_textured(tmp_path / "again.obj", field, verts, faces, size=64, method="per_face")

@@ -445,75 +445,68 @@ BACK_LANES = 8         # that loop runs over a multiple of this many pairs (the 
 
 
 @njit(inline="always", error_model="numpy")
-def _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts, perspective,
-                    use_dist, use_bary, use_saved):
-    """out[c, i] = pair j0 + i's gradient with respect to its face's corner coordinate c (9 of them)
-    for i < lanes: no stores but into ``out``, no branches but on the (constant) flags, so the loop
-    runs in SIMD lanes (each flag combination gets a loop of its own: the callers pass literals).
-    ``corners``: the face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (with
-    ``_reciprocals``); ``consts``: (s2, hw, width, inv_hw, inv_w). (Tuples: a call with more than 30
-    arguments is compiled to one with *args, which numba does not inline.)"""
+def _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts, perspective, use_dist, use_bary,
+                   use_saved):
+    """One pair's gradient with respect to its face's corner coordinates (9 values) from its pixel p
+    and cotangents (gb0..2, gz: barycentrics and depth; gd: distance) and for the distances
+    (``use_saved``) what the search saved (edge k, parameter tk, gradient (cx, cy) of the distance
+    with respect to the closest point); no branches but on the (constant) flags. ``corners``: the
+    face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (``_reciprocals``);
+    ``consts``: (s2, hw, width, inv_hw, inv_w). (Tuples: a call with more than 30 arguments is
+    compiled to one with *args, which numba does not inline.)"""
     X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2 = corners
     s2, hw, width, inv_hw, inv_w = consts
-    for i in range(lanes):
-        j = np.uint64(j0 + i)                            # (unsigned: no negative-index wraparound)
-        j3 = j * np.uint64(3)
-        v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = 0.0
-        if use_bary or not use_saved:
-            px, py = _centre_select(pixel[j], hw, width, inv_hw, inv_w)
-            rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+    v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = 0.0
+    if use_bary or not use_saved:
+        px, py = _centre_select(p, hw, width, inv_hw, inv_w)
+        rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+    else:
+        rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
+    if use_bary:
+        sg = 1.0 if area > 0 else -1.0
+        c0, c1, c2 = _clamp0(sg * E0), _clamp0(sg * E1), _clamp0(sg * E2)
+        if perspective:                                  # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
+            u0, u1, u2 = c0 * iZ0, c1 * iZ1, c2 * iZ2
+            r = 1.0 / ((u0 + u1) + u2)
+            b0, b1, b2, dz = u0 * r, u1 * r, u2 * r, ((c0 + c1) + c2) * r
+            gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
+            gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
+            gS = gz * r
+            gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
+            v2, v5, v8 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
+        else:                                            # b = c r, r = 1 / sum(c), depth = b . Z
+            r = 1.0 / ((c0 + c1) + c2)
+            b0, b1, b2 = c0 * r, c1 * r, c2 * r
+            gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
+            dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
+            gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
+            v2, v5, v8 = gz * b0, gz * b1, gz * b2
+        gE0 = sg * gc0 * np.float64(c0 > 0)              # c = max(sign E, 0)
+        gE1 = sg * gc1 * np.float64(c1 > 0)
+        gE2 = sg * gc2 * np.float64(c2 > 0)
+        # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
+        v0 = gE2 * rY1 - gE1 * rY2
+        v1 = gE1 * rX2 - gE2 * rX1
+        v3 = gE0 * rY2 - gE2 * rY0
+        v4 = gE2 * rX0 - gE0 * rX2
+        v6 = gE1 * rY0 - gE0 * rY1
+        v7 = gE0 * rX1 - gE1 * rX0
+    if use_dist:
+        if use_saved:
+            ax, ay = gd * cx, gd * cy
         else:
-            rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
-        if use_bary:
-            gb0, gb1, gb2, gz = np.float64(g_bary[j3]), np.float64(g_bary[j3 + np.uint64(1)]), \
-                np.float64(g_bary[j3 + np.uint64(2)]), np.float64(g_depth[j])
-            sg = 1.0 if area > 0 else -1.0
-            c0, c1, c2 = _clamp0(sg * E0), _clamp0(sg * E1), _clamp0(sg * E2)
-            if perspective:                              # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
-                u0, u1, u2 = c0 * iZ0, c1 * iZ1, c2 * iZ2
-                r = 1.0 / ((u0 + u1) + u2)
-                b0, b1, b2, dz = u0 * r, u1 * r, u2 * r, ((c0 + c1) + c2) * r
-                gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
-                gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
-                gS = gz * r
-                gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
-                v2, v5, v8 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
-            else:                                        # b = c r, r = 1 / sum(c), depth = b . Z
-                r = 1.0 / ((c0 + c1) + c2)
-                b0, b1, b2 = c0 * r, c1 * r, c2 * r
-                gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
-                dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
-                gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
-                v2, v5, v8 = gz * b0, gz * b1, gz * b2
-            gE0 = sg * gc0 * np.float64(c0 > 0)          # c = max(sign E, 0)
-            gE1 = sg * gc1 * np.float64(c1 > 0)
-            gE2 = sg * gc2 * np.float64(c2 > 0)
-            # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
-            v0 = gE2 * rY1 - gE1 * rY2
-            v1 = gE1 * rX2 - gE2 * rX1
-            v3 = gE0 * rY2 - gE2 * rY0
-            v4 = gE2 * rX0 - gE0 * rX2
-            v6 = gE1 * rY0 - gE0 * rY1
-            v7 = gE0 * rX1 - gE1 * rX0
-        if use_dist:
-            if use_saved:
-                g = np.float64(g_dist[j])
-                k, tk, ax, ay = edge[j], coef[j3], g * coef[j3 + np.uint64(1)], g * coef[j3 + np.uint64(2)]
-            else:
-                inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)
-                k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0,
-                                                     ie1, ie2)
-                g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
-                ax, ay = -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk
-            w0, w1, w2 = _edge_shares_select(k, tk)
-            v0 += w0 * ax
-            v1 += w0 * ay
-            v3 += w1 * ax
-            v4 += w1 * ay
-            v6 += w2 * ax
-            v7 += w2 * ay
-        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i] = v0, v1, v2, v3, v4
-        out[5, i], out[6, i], out[7, i], out[8, i] = v5, v6, v7, v8
+            inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)
+            k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2)
+            g_d2 = gd * (1.0 if inside else -1.0) * s2
+            ax, ay = -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk
+        w0, w1, w2 = _edge_shares_select(k, tk)
+        v0 += w0 * ax
+        v1 += w0 * ay
+        v3 += w1 * ax
+        v4 += w1 * ay
+        v6 += w2 * ax
+        v7 += w2 * ay
+    return v0, v1, v2, v3, v4, v5, v6, v7, v8
 
 
 @njit(cache=True, error_model="numpy")
@@ -522,10 +515,13 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     """Per pair the gradient with respect to its face's corners; the per-pair terms are recomputed
     from the corners, or for the distances (``use_saved``) taken from what ``search_pairs`` saved
     (``edge``, ``coef``). Pairs are taken in runs of one face (the search's order; any order is
-    correct, a face's pairs may form several runs): a run's gradients are formed in SIMD lanes
-    (``_backward_block``, up to ``BACK_BLOCK`` pairs at a time, the loop rounded up to ``BACK_LANES``
-    pairs: the extra ones, of the next run, never read), then summed serially in pair order and
-    added to the face's row once per run (deterministic)."""
+    correct, a face's pairs may form several runs): a run's gradients are formed in a loop with no
+    stores but into a small (9, ``BACK_BLOCK``) array and no branches (``_pair_gradient``; one loop
+    per combination of flags, written out: through an inlined helper taking the arrays, every call
+    increments and decrements their reference counts), so it runs in SIMD lanes, up to
+    ``BACK_BLOCK`` pairs at a time, over a multiple of ``BACK_LANES`` pairs (the extra ones, of the
+    next run, never read); then they are summed serially in pair order and added to the face's row
+    once per run (deterministic)."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
@@ -534,7 +530,8 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     hw = height * width
     inv_hw, inv_w = 1.0 / hw, 1.0 / width
     consts = (s2, hw, width, inv_hw, inv_w)
-    g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: a (P, 3) array's loops do not vectorize)
+    g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: loops over a (P, 3) array's rows do not vectorize)
+    one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
     out = np.empty((9, BACK_BLOCK))
     j = 0
     while j < P:
@@ -549,33 +546,79 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
         for j0 in range(j, e, BACK_BLOCK):
             n = min(e - j0, BACK_BLOCK)
             lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
+            # the loops: pair index j unsigned (no negative-index wraparound), cotangents converted to float64
             if use_bary and use_dist and use_saved:
                 if perspective:
-                    _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                    True, True, True, True)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
+                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, True, True, True, True)
                 else:
-                    _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                    False, True, True, True)
-            elif use_bary and not use_dist:
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
+                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, False, True, True, True)
+            elif use_bary and use_dist:                  # distances recomputed
                 if perspective:
-                    _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                    True, False, True, False)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), 0, 0.0,
+                                0.0, 0.0, corners, consts, True, True, True, False)
                 else:
-                    _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                    False, False, True, False)
-            elif use_dist and use_saved:                 # (no barycentrics: perspective unused)
-                _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                True, True, False, True)
-            elif use_dist and use_bary:                  # distances recomputed
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), 0, 0.0,
+                                0.0, 0.0, corners, consts, False, True, True, False)
+            elif use_bary:
                 if perspective:
-                    _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                    True, True, True, False)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
+                                consts, True, False, True, False)
                 else:
-                    _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                    False, True, True, False)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
+                                consts, False, False, True, False)
+            elif use_dist and use_saved:                 # (no barycentrics: the pixels and perspective unused)
+                for i in range(lanes):
+                    q = np.uint64(j0 + i)
+                    q3 = q * three
+                    out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                        out[8, i] = _pair_gradient(
+                            0, 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), edge[q], coef[q3], coef[q3 + one],
+                            coef[q3 + two], corners, consts, True, True, False, True)
             elif use_dist:
-                _backward_block(out, j0, lanes, pixel, g_dist, g_bary, g_depth, edge, coef, corners, consts,
-                                True, True, False, False)
+                for i in range(lanes):
+                    q = np.uint64(j0 + i)
+                    out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                        out[8, i] = _pair_gradient(
+                            pixel[q], 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), 0, 0.0, 0.0, 0.0, corners, consts,
+                            True, True, False, False)
             else:
                 out[:, :n] = 0.0
             for i in range(n):                           # serially, in pair order

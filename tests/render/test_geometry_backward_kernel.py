@@ -1,8 +1,9 @@
 """The compiled pair geometry backward (``numba_pairs.pair_geometry_backward``) on its own against
 the NumPy reference, for every combination of cotangents (distances recomputed or from what the
 search saved, barycentrics, depths), perspective and orthographic, with the pairs in the search's
-order (runs of one face, some longer than a SIMD block) and shuffled (a face's pairs in many
-short runs), several cameras, float32 and no pairs."""
+order (runs of one face, some longer than a SIMD block), shuffled (a face's pairs in many short
+runs) and with random pixels (a face's pairs over several images), several cameras, float32 and
+no pairs."""
 import numpy as np
 import pytest
 
@@ -30,7 +31,7 @@ def close(a, b, rtol):
 
 
 @pytest.mark.parametrize("perspective", [True, False])
-@pytest.mark.parametrize("order", ["search", "shuffled"])
+@pytest.mark.parametrize("order", ["search", "shuffled", "any pixel"])
 def test_geometry_backward_equals_the_reference(perspective, order):
     from diffprog.render.kernels import numba_pairs as N
     ref = K._load("numpy")
@@ -45,6 +46,8 @@ def test_geometry_backward_equals_the_reference(perspective, order):
         perm = np.random.default_rng(2).permutation(P)
         perm[: P // 2] = np.sort(perm[: P // 2])
         pixel, face, edge, coef = pixel[perm], face[perm], edge[perm], coef[perm]
+    if order == "any pixel":                             # a face's run over pixels of both images
+        pixel = np.random.default_rng(2).integers(0, 2 * h * w, P)
     rng = np.random.default_rng(3)
     g_dist, g_bary, g_depth = rng.normal(size=P), rng.normal(size=(P, 3)), rng.normal(size=P)
     args = (tri, pixel, face, h, w, scale, perspective)
@@ -54,10 +57,11 @@ def test_geometry_backward_equals_the_reference(perspective, order):
         got = N.pair_geometry_backward(*args, gd, gb, gz)
         close(got, expected, 1e-10)
         np.testing.assert_array_equal(N.pair_geometry_backward(*args, gd, gb, gz), got)     # run to run
-        if gd is not None:                               # the distances' part from what the search saved
+        if gd is not None and order != "any pixel":      # the distances' part from what the search saved
             close(N.pair_geometry_backward(*args, gd, gb, gz, (edge, coef)), expected, 1e-10)
-    close(N.pair_distance_backward(tri, face, (edge, coef), g_dist),
-          ref.pair_geometry_backward(*args, g_dist, None, None), 1e-10)
+    if order != "any pixel":
+        close(N.pair_distance_backward(tri, face, (edge, coef), g_dist),
+              ref.pair_geometry_backward(*args, g_dist, None, None), 1e-10)
 
 
 def test_geometry_backward_float32_and_without_pairs():

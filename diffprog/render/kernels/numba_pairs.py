@@ -420,15 +420,13 @@ def _edge_shares_select(k, tk):
 
 
 @njit(inline="always", error_model="numpy")
-def _centre_select(p, hw, width, inv_hw, inv_w):
-    """``_pixel_centre`` in float arithmetic with selects instead of branches (so that a loop of it
-    runs in SIMD lanes): the same quotients from the same float products, corrected the same way
-    (exact: the indices are integers below 2^53)."""
-    pf = np.float64(p)
-    hwf, wf = np.float64(hw), np.float64(width)
-    local = pf - np.floor((pf + 0.5) * inv_hw) * hwf
-    local = local + hwf if local < 0 else local
-    local = local - hwf if local >= hwf else local
+def _centre_select(p, base, width, inv_w):
+    """``_pixel_centre`` of pixel p of the image whose first pixel is ``base`` (p - base in [0,
+    height * width)) in float arithmetic with selects instead of branches (so that a loop of it runs
+    in SIMD lanes): the same quotient from the same float product, corrected the same way (exact:
+    the indices are integers below 2^53)."""
+    local = np.float64(p - base)
+    wf = np.float64(width)
     row = np.floor((local + 0.5) * inv_w)
     col = local - row * wf
     low, high = col < 0, col >= wf                      # (one select per value and condition: no branches)
@@ -438,6 +436,17 @@ def _centre_select(p, hw, width, inv_hw, inv_w):
     row = prev if low else row
     row = nxt if high else row
     return col + 0.5, row + 0.5
+
+
+@njit(inline="always", error_model="numpy")
+def _image_base(p, hw, inv_hw):
+    """First pixel of the image of flat pixel p (``_pixel_centre``'s quotient)."""
+    base = np.int64(np.floor((p + 0.5) * inv_hw)) * hw
+    if p - base < 0:
+        base -= hw
+    elif p - base >= hw:
+        base += hw
+    return base
 
 
 BACK_BLOCK = 256       # pairs of a face's run whose gradients are formed in one SIMD loop at most
@@ -451,14 +460,14 @@ def _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts, per
     and cotangents (gb0..2, gz: barycentrics and depth; gd: distance) and for the distances
     (``use_saved``) what the search saved (edge k, parameter tk, gradient (cx, cy) of the distance
     with respect to the closest point); no branches but on the (constant) flags. ``corners``: the
-    face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (``_reciprocals``);
-    ``consts``: (s2, hw, width, inv_hw, inv_w). (Tuples: a call with more than 30 arguments is
+    face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (``_reciprocals``) and
+    the first pixel of the image of p; ``consts``: (s2, width, 1 / width). (Tuples: a call with more than 30 arguments is
     compiled to one with *args, which numba does not inline.)"""
-    X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2 = corners
-    s2, hw, width, inv_hw, inv_w = consts
+    X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2, base = corners
+    s2, width, inv_w = consts
     v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = 0.0
     if use_bary or not use_saved:
-        px, py = _centre_select(p, hw, width, inv_hw, inv_w)
+        px, py = _centre_select(p, base, width, inv_w)
         rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
     else:
         rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
@@ -529,19 +538,26 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     inv = _reciprocals(tri)
     hw = height * width
     inv_hw, inv_w = 1.0 / hw, 1.0 / width
-    consts = (s2, hw, width, inv_hw, inv_w)
+    consts = (s2, width, inv_w)
     g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: loops over a (P, 3) array's rows do not vectorize)
     one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
     out = np.empty((9, BACK_BLOCK))
     j = 0
+    pixels = use_bary or (use_dist and not use_saved)
     while j < P:
         f = face[j]
         e = j + 1
-        while e < P and face[e] == f:
-            e += 1
+        if pixels:                                       # a run: one face, pixels of one image
+            base = _image_base(pixel[j], hw, inv_hw)
+            while e < P and face[e] == f and np.uint64(pixel[e] - base) < np.uint64(hw):
+                e += 1
+        else:
+            base = 0
+            while e < P and face[e] == f:
+                e += 1
         X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
         corners = (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4],
-                   inv[f, 5])
+                   inv[f, 5], base)
         t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
         for j0 in range(j, e, BACK_BLOCK):
             n = min(e - j0, BACK_BLOCK)

@@ -461,8 +461,8 @@ def _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts, per
     (``use_saved``) what the search saved (edge k, parameter tk, gradient (cx, cy) of the distance
     with respect to the closest point); no branches but on the (constant) flags. ``corners``: the
     face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (``_reciprocals``) and
-    the first pixel of the image of p; ``consts``: (s2, width, 1 / width). (Tuples: a call with more than 30 arguments is
-    compiled to one with *args, which numba does not inline.)"""
+    the first pixel of the image of p; ``consts``: (s2, width, 1 / width). (Tuples: a call with more
+    than 30 arguments is compiled to one with *args, which numba does not inline.)"""
     X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2, base = corners
     s2, width, inv_w = consts
     v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = 0.0
@@ -562,7 +562,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
         for j0 in range(j, e, BACK_BLOCK):
             n = min(e - j0, BACK_BLOCK)
             lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
-            # the loops: pair index j unsigned (no negative-index wraparound), cotangents converted to float64
+            # the loops: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
             if use_bary and use_dist and use_saved:
                 if perspective:
                     for i in range(lanes):

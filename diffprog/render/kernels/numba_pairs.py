@@ -523,14 +523,15 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                        use_bary, edge, coef, use_saved, dtype_like):
     """Per pair the gradient with respect to its face's corners; the per-pair terms are recomputed
     from the corners, or for the distances (``use_saved``) taken from what ``search_pairs`` saved
-    (``edge``, ``coef``). Pairs are taken in runs of one face (the search's order; any order is
-    correct, a face's pairs may form several runs): a run's gradients are formed in a loop with no
-    stores but into a small (9, ``BACK_BLOCK``) array and no branches (``_pair_gradient``; one loop
-    per combination of flags, written out: through an inlined helper taking the arrays, every call
-    increments and decrements their reference counts), so it runs in SIMD lanes, up to
-    ``BACK_BLOCK`` pairs at a time, over a multiple of ``BACK_LANES`` pairs (the extra ones, of the
-    next run, never read); then they are summed serially in pair order and added to the face's row
-    once per run (deterministic)."""
+    (``edge``, ``coef``). Pairs are taken in runs of one face and one image (the search's order; any
+    order is correct, a face's pairs may form several runs): a run's gradients are formed in a loop
+    with no stores but into a small (9, ``BACK_BLOCK``) array and no branches (``_pair_gradient``),
+    so it runs in SIMD lanes, up to ``BACK_BLOCK`` pairs at a time, over a multiple of
+    ``BACK_LANES`` pairs (the extra ones, of the next run, never read); then they are summed
+    serially in pair order and added to the face's row once per run (deterministic). One loop per
+    combination of flags, written out (through an inlined helper taking the arrays, every call
+    increments and decrements their reference counts); barycentrics with recomputed distances take
+    two passes (fewer loops to compile: each adds about a second)."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
@@ -542,113 +543,102 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: loops over a (P, 3) array's rows do not vectorize)
     one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
     out = np.empty((9, BACK_BLOCK))
-    j = 0
-    pixels = use_bary or (use_dist and not use_saved)
-    while j < P:
-        f = face[j]
-        e = j + 1
-        if pixels:                                       # a run: one face, pixels of one image
-            base = _image_base(pixel[j], hw, inv_hw)
-            while e < P and face[e] == f and np.uint64(pixel[e] - base) < np.uint64(hw):
-                e += 1
-        else:
-            base = 0
-            while e < P and face[e] == f:
-                e += 1
-        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        corners = (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4],
-                   inv[f, 5], base)
-        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
-        for j0 in range(j, e, BACK_BLOCK):
-            n = min(e - j0, BACK_BLOCK)
-            lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
-            # the loops: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
-            if use_bary and use_dist and use_saved:
-                if perspective:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
-                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, True, True, True, True)
-                else:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
-                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, False, True, True, True)
-            elif use_bary and use_dist:                  # distances recomputed
-                if perspective:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), 0, 0.0,
-                                0.0, 0.0, corners, consts, True, True, True, False)
-                else:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), 0, 0.0,
-                                0.0, 0.0, corners, consts, False, True, True, False)
-            elif use_bary:
-                if perspective:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
-                                consts, True, False, True, False)
-                else:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
-                                consts, False, False, True, False)
-            elif use_dist and use_saved:                 # (no barycentrics: the pixels and perspective unused)
-                for i in range(lanes):
-                    q = np.uint64(j0 + i)
-                    q3 = q * three
-                    out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                        out[8, i] = _pair_gradient(
-                            0, 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), edge[q], coef[q3], coef[q3 + one],
-                            coef[q3 + two], corners, consts, True, True, False, True)
-            elif use_dist:
-                for i in range(lanes):
-                    q = np.uint64(j0 + i)
-                    out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                        out[8, i] = _pair_gradient(
-                            pixel[q], 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), 0, 0.0, 0.0, 0.0, corners, consts,
-                            True, True, False, False)
+    # barycentrics with recomputed distances: two passes (the barycentrics', then the distances'), so
+    # that no loop of its own is compiled for them
+    split = use_bary and use_dist and not use_saved
+    for rnd in range(2 if split else 1):
+        bary = use_bary and not (split and rnd == 1)
+        dist = use_dist and not (split and rnd == 0)
+        pixels = bary or (dist and not use_saved)
+        j = 0
+        while j < P:
+            f = face[j]
+            e = j + 1
+            if pixels:                                   # a run: one face, pixels of one image
+                base = _image_base(pixel[j], hw, inv_hw)
+                while e < P and face[e] == f and np.uint64(pixel[e] - base) < np.uint64(hw):
+                    e += 1
             else:
-                out[:, :n] = 0.0
-            for i in range(n):                           # serially, in pair order
-                t0 += out[0, i]
-                t1 += out[1, i]
-                t2 += out[2, i]
-                t3 += out[3, i]
-                t4 += out[4, i]
-                t5 += out[5, i]
-                t6 += out[6, i]
-                t7 += out[7, i]
-                t8 += out[8, i]
-        _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8)
-        j = e
+                base = 0
+                while e < P and face[e] == f:
+                    e += 1
+            X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+            corners = (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4],
+                       inv[f, 5], base)
+            t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
+            for j0 in range(j, e, BACK_BLOCK):
+                n = min(e - j0, BACK_BLOCK)
+                lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
+                # the loops: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
+                if bary and dist and use_saved:
+                    if perspective:
+                        for i in range(lanes):
+                            q = np.uint64(j0 + i)
+                            q3 = q * three
+                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                                out[8, i] = _pair_gradient(
+                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]),
+                                    edge[q], coef[q3], coef[q3 + one], coef[q3 + two], corners, consts,
+                                    True, True, True, True)
+                    else:
+                        for i in range(lanes):
+                            q = np.uint64(j0 + i)
+                            q3 = q * three
+                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                                out[8, i] = _pair_gradient(
+                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]),
+                                    edge[q], coef[q3], coef[q3 + one], coef[q3 + two], corners, consts,
+                                    False, True, True, True)
+                elif bary:
+                    if perspective:
+                        for i in range(lanes):
+                            q = np.uint64(j0 + i)
+                            q3 = q * three
+                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                                out[8, i] = _pair_gradient(
+                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0,
+                                    corners, consts, True, False, True, False)
+                    else:
+                        for i in range(lanes):
+                            q = np.uint64(j0 + i)
+                            q3 = q * three
+                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                                out[8, i] = _pair_gradient(
+                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0,
+                                    corners, consts, False, False, True, False)
+                elif dist and use_saved:             # (no barycentrics: the pixels and perspective unused)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                0, 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), edge[q], coef[q3], coef[q3 + one],
+                                coef[q3 + two], corners, consts, True, True, False, True)
+                elif dist:
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), 0, 0.0, 0.0, 0.0, corners, consts,
+                                True, True, False, False)
+                else:
+                    out[:, :n] = 0.0
+                for i in range(n):                       # serially, in pair order
+                    t0 += out[0, i]
+                    t1 += out[1, i]
+                    t2 += out[2, i]
+                    t3 += out[3, i]
+                    t4 += out[4, i]
+                    t5 += out[5, i]
+                    t6 += out[6, i]
+                    t7 += out[7, i]
+                    t8 += out[8, i]
+            _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8)
+            j = e
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 

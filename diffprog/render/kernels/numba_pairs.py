@@ -459,7 +459,7 @@ def _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts, per
     """One pair's gradient with respect to its face's corner coordinates (9 values) from its pixel p
     and cotangents (gb0..2, gz: barycentrics and depth; gd: distance) and for the distances
     (``use_saved``) what the search saved (edge k, parameter tk, gradient (cx, cy) of the distance
-    with respect to the closest point); no branches but on the (constant) flags. ``corners``: the
+    with respect to the closest point); no branches but on the (loop-invariant) flags. ``corners``: the
     face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (``_reciprocals``) and
     the first pixel of the image of p; ``consts``: (s2, width, 1 / width). (Tuples: a call with more
     than 30 arguments is compiled to one with *args, which numba does not inline.)"""
@@ -529,9 +529,10 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     so it runs in SIMD lanes, up to ``BACK_BLOCK`` pairs at a time, over a multiple of
     ``BACK_LANES`` pairs (the extra ones, of the next run, never read); then they are summed
     serially in pair order and added to the face's row once per run (deterministic). One loop per
-    combination of flags, written out (through an inlined helper taking the arrays, every call
-    increments and decrements their reference counts); barycentrics with recomputed distances take
-    two passes (fewer loops to compile: each adds about a second)."""
+    combination of the flags but ``perspective`` (loop-invariant: LLVM still vectorizes), written
+    out (through an inlined helper taking the arrays, every call increments and decrements their
+    reference counts); barycentrics with recomputed distances take two passes (fewer loops to
+    compile: each adds about a second)."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
@@ -571,45 +572,24 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                 lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
                 # the loops: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
                 if bary and dist and use_saved:
-                    if perspective:
-                        for i in range(lanes):
-                            q = np.uint64(j0 + i)
-                            q3 = q * three
-                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                                out[8, i] = _pair_gradient(
-                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]),
-                                    edge[q], coef[q3], coef[q3 + one], coef[q3 + two], corners, consts,
-                                    True, True, True, True)
-                    else:
-                        for i in range(lanes):
-                            q = np.uint64(j0 + i)
-                            q3 = q * three
-                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                                out[8, i] = _pair_gradient(
-                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]),
-                                    edge[q], coef[q3], coef[q3 + one], coef[q3 + two], corners, consts,
-                                    False, True, True, True)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
+                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, perspective, True, True,
+                                True)
                 elif bary:
-                    if perspective:
-                        for i in range(lanes):
-                            q = np.uint64(j0 + i)
-                            q3 = q * three
-                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                                out[8, i] = _pair_gradient(
-                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0,
-                                    corners, consts, True, False, True, False)
-                    else:
-                        for i in range(lanes):
-                            q = np.uint64(j0 + i)
-                            q3 = q * three
-                            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                                out[8, i] = _pair_gradient(
-                                    pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                    np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0,
-                                    corners, consts, False, False, True, False)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
+                                consts, perspective, False, True, False)
                 elif dist and use_saved:             # (no barycentrics: the pixels and perspective unused)
                     for i in range(lanes):
                         q = np.uint64(j0 + i)

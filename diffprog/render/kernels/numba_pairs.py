@@ -404,13 +404,135 @@ def _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8):
         total[f, 8] += t8
 
 
+@njit(inline="always", error_model="numpy")
+def _edge_shares_select(k, tk):
+    """``_edge_shares`` with one select per share and case (nested ones, or a switch on k, become
+    branches)."""
+    sa, sb = 1.0 - tk, tk
+    kf = np.float64(k)                                   # (compared as a float: LLVM makes integer compares a switch)
+    w0 = sa if kf == 0.0 else 0.0
+    w0 = sb if kf == 2.0 else w0
+    w1 = sa if kf == 1.0 else 0.0
+    w1 = sb if kf == 0.0 else w1
+    w2 = sa if kf == 2.0 else 0.0
+    w2 = sb if kf == 1.0 else w2
+    return w0, w1, w2
+
+
+@njit(inline="always", error_model="numpy")
+def _centre_select(p, base, width, inv_w):
+    """``_pixel_centre`` of pixel p of the image whose first pixel is ``base`` (p - base in [0,
+    height * width)) in float arithmetic with selects instead of branches (so that a loop of it runs
+    in SIMD lanes): the same quotient from the same float product, corrected the same way (exact:
+    the indices are integers below 2^53)."""
+    local = np.float64(p - base)
+    wf = np.float64(width)
+    row = np.floor((local + 0.5) * inv_w)
+    col = local - row * wf
+    low, high = col < 0, col >= wf                      # (one select per value and condition: no branches)
+    up, down, prev, nxt = col + wf, col - wf, row - 1.0, row + 1.0
+    col = up if low else col
+    col = down if high else col
+    row = prev if low else row
+    row = nxt if high else row
+    return col + 0.5, row + 0.5
+
+
+@njit(inline="always", error_model="numpy")
+def _image_base(p, hw, inv_hw):
+    """First pixel of the image of flat pixel p (``_pixel_centre``'s quotient)."""
+    base = np.int64(np.floor((p + 0.5) * inv_hw)) * hw
+    if p - base < 0:
+        base -= hw
+    elif p - base >= hw:
+        base += hw
+    return base
+
+
+BACK_BLOCK = 256       # pairs of a face's run whose gradients are formed in one SIMD loop at most
+BACK_LANES = 8         # that loop runs over a multiple of this many pairs (the vector width: no scalar remainder)
+
+
+@njit(inline="always", error_model="numpy")
+def _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts, perspective, use_dist, use_bary,
+                   use_saved):
+    """One pair's gradient with respect to its face's corner coordinates (9 values) from its pixel p
+    and cotangents (gb0..2, gz: barycentrics and depth; gd: distance) and for the distances
+    (``use_saved``) what the search saved (edge k, parameter tk, gradient (cx, cy) of the distance
+    with respect to the closest point); no branches but on the (loop-invariant) flags. ``corners``: the
+    face's (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2) (``_reciprocals``) and
+    the first pixel of the image of p; ``consts``: (s2, width, 1 / width). (Tuples: a call with more
+    than 30 arguments is compiled to one with *args, which numba does not inline.)"""
+    X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, ie0, ie1, ie2, iZ0, iZ1, iZ2, base = corners
+    s2, width, inv_w = consts
+    v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = 0.0
+    if use_bary or not use_saved:
+        px, py = _centre_select(p, base, width, inv_w)
+        rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
+    else:
+        rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
+    if use_bary:
+        sg = 1.0 if area > 0 else -1.0
+        c0, c1, c2 = _clamp0(sg * E0), _clamp0(sg * E1), _clamp0(sg * E2)
+        if perspective:                                  # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
+            u0, u1, u2 = c0 * iZ0, c1 * iZ1, c2 * iZ2
+            r = 1.0 / ((u0 + u1) + u2)
+            b0, b1, b2, dz = u0 * r, u1 * r, u2 * r, ((c0 + c1) + c2) * r
+            gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
+            gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
+            gS = gz * r
+            gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
+            v2, v5, v8 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
+        else:                                            # b = c r, r = 1 / sum(c), depth = b . Z
+            r = 1.0 / ((c0 + c1) + c2)
+            b0, b1, b2 = c0 * r, c1 * r, c2 * r
+            gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
+            dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
+            gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
+            v2, v5, v8 = gz * b0, gz * b1, gz * b2
+        gE0 = sg * gc0 * np.float64(c0 > 0)              # c = max(sign E, 0)
+        gE1 = sg * gc1 * np.float64(c1 > 0)
+        gE2 = sg * gc2 * np.float64(c2 > 0)
+        # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
+        v0 = gE2 * rY1 - gE1 * rY2
+        v1 = gE1 * rX2 - gE2 * rX1
+        v3 = gE0 * rY2 - gE2 * rY0
+        v4 = gE2 * rX0 - gE0 * rX2
+        v6 = gE1 * rY0 - gE0 * rY1
+        v7 = gE0 * rX1 - gE1 * rX0
+    if use_dist:
+        if use_saved:
+            ax, ay = gd * cx, gd * cy
+        else:
+            inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)
+            k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0, ie1, ie2)
+            g_d2 = gd * (1.0 if inside else -1.0) * s2
+            ax, ay = -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk
+        w0, w1, w2 = _edge_shares_select(k, tk)
+        v0 += w0 * ax
+        v1 += w0 * ay
+        v3 += w1 * ax
+        v4 += w1 * ay
+        v6 += w2 * ax
+        v7 += w2 * ay
+    return v0, v1, v2, v3, v4, v5, v6, v7, v8
+
+
 @njit(cache=True, error_model="numpy")
 def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
                        use_bary, edge, coef, use_saved, dtype_like):
-    """Per pair (serially, in pair order: deterministic) the gradient with respect to its face's
-    corners; the per-pair terms are recomputed from the corners, or for the distances
-    (``use_saved``) taken from what ``search_pairs`` saved (``edge``, ``coef``). A run of pairs of
-    one face (the search's order) is summed in registers and added to the face's row once."""
+    """Per pair the gradient with respect to its face's corners; the per-pair terms are recomputed
+    from the corners, or for the distances (``use_saved``) taken from what ``search_pairs`` saved
+    (``edge``, ``coef``). Pairs are taken in runs of one face and one image (the search's order; any
+    order is correct, a face's pairs may form several runs): a run's gradients are formed in a loop
+    with no stores but into a small (9, ``BACK_BLOCK``) array and no branches (``_pair_gradient``),
+    so it runs in SIMD lanes, up to ``BACK_BLOCK`` pairs at a time, over a multiple of
+    ``BACK_LANES`` pairs (the extra ones, of the next run, never read); then they are summed
+    serially in pair order and added to the face's row once per run (deterministic). One loop per
+    combination of the flags but ``perspective`` (loop-invariant: LLVM still vectorizes), written
+    out (through an inlined helper taking the arrays, every call increments and decrements their
+    reference counts); barycentrics with recomputed distances take two passes (fewer loops to
+    compile: each adds about a second)."""
     m = tri.shape[0]
     P = len(face)
     total = np.zeros((m, 9), np.float64)
@@ -418,70 +540,85 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
     inv = _reciprocals(tri)
     hw = height * width
     inv_hw, inv_w = 1.0 / hw, 1.0 / width
-    cur = -1
-    X0 = X1 = X2 = Y0 = Y1 = Y2 = Z0 = Z1 = Z2 = 0.0
-    ie0 = ie1 = ie2 = iZ0 = iZ1 = iZ2 = 0.0
-    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
-    for j in range(P):
-        f = face[j]
-        if f != cur:
-            _add_row(total, cur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
-            t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
-            cur = f
-            X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-            ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
-        if use_bary or not use_saved:
-            px, py = _pixel_centre(pixel[j], hw, width, inv_hw, inv_w)
-            rX0, rX1, rX2, rY0, rY1, rY2, E0, E1, E2, area = _edge_functions(X0, X1, X2, Y0, Y1, Y2, px, py)
-        else:
-            rX0 = rX1 = rX2 = rY0 = rY1 = rY2 = E0 = E1 = E2 = area = 0.0
-        if use_bary:
-            gb0, gb1, gb2, gz = np.float64(g_bary[j, 0]), np.float64(g_bary[j, 1]), np.float64(g_bary[j, 2]), \
-                np.float64(g_depth[j])
-            sg, c0, c1, c2, S, u0, u1, u2, r, b0, b1, b2, dz = _interp(E0, E1, E2, area, Z0, Z1, Z2, iZ0, iZ1, iZ2,
-                                                                       perspective)
-            if perspective:                              # b = u r, depth = S r, r = 1 / sum(u), u = c / Z
-                gu = r * (gz * -dz - ((gb0 * b0 + gb1 * b1) + gb2 * b2))
-                gu0, gu1, gu2 = gu + gb0 * r, gu + gb1 * r, gu + gb2 * r
-                gS = gz * r
-                gc0, gc1, gc2 = gu0 * iZ0 + gS, gu1 * iZ1 + gS, gu2 * iZ2 + gS
-                gz0, gz1, gz2 = -gu0 * u0 * iZ0, -gu1 * u1 * iZ1, -gu2 * u2 * iZ2
-            else:                                        # b = c r, r = 1 / sum(c), depth = b . Z
-                gn0, gn1, gn2 = gb0 + gz * Z0, gb1 + gz * Z1, gb2 + gz * Z2
-                dot = (gn0 * b0 + gn1 * b1) + gn2 * b2
-                gc0, gc1, gc2 = (gn0 - dot) * r, (gn1 - dot) * r, (gn2 - dot) * r
-                gz0, gz1, gz2 = gz * b0, gz * b1, gz * b2
-            gE0 = sg * gc0 * np.float64(c0 > 0)          # c = max(sign E, 0)
-            gE1 = sg * gc1 * np.float64(c1 > 0)
-            gE2 = sg * gc2 * np.float64(c2 > 0)
-            # E_i = r_{i+1} x r_{i+2}: corner c gets gE[c-1] * rY[c+1] - gE[c+1] * rY[c-1] in x
-            t0 += gE2 * rY1 - gE1 * rY2
-            t1 += gE1 * rX2 - gE2 * rX1
-            t2 += gz0
-            t3 += gE0 * rY2 - gE2 * rY0
-            t4 += gE2 * rX0 - gE0 * rX2
-            t5 += gz1
-            t6 += gE1 * rY0 - gE0 * rY1
-            t7 += gE0 * rX1 - gE1 * rX0
-            t8 += gz2
-        if use_dist:
-            if use_saved:
-                g = np.float64(g_dist[j])
-                k, tk, ax, ay = edge[j], coef[j, 0], g * coef[j, 1], g * coef[j, 2]
+    consts = (s2, width, inv_w)
+    g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: loops over a (P, 3) array's rows do not vectorize)
+    one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
+    out = np.empty((9, BACK_BLOCK))
+    # barycentrics with recomputed distances: two passes (the barycentrics', then the distances'), so
+    # that no loop of its own is compiled for them
+    split = use_bary and use_dist and not use_saved
+    for rnd in range(2 if split else 1):
+        bary = use_bary and not (split and rnd == 1)
+        dist = use_dist and not (split and rnd == 0)
+        pixels = bary or (dist and not use_saved)
+        j = 0
+        while j < P:
+            f = face[j]
+            e = j + 1
+            if pixels:                                   # a run: one face, pixels of one image
+                base = _image_base(pixel[j], hw, inv_hw)
+                while e < P and face[e] == f and np.uint64(pixel[e] - base) < np.uint64(hw):
+                    e += 1
             else:
-                inside = (E0 * area >= 0) & (E1 * area >= 0) & (E2 * area >= 0)
-                k, tk, d2k, dxk, dyk = _closest_edge(X0, X1, X2, Y0, Y1, Y2, rX0, rX1, rX2, rY0, rY1, rY2, ie0,
-                                                     ie1, ie2)
-                g_d2 = np.float64(g_dist[j]) * (1.0 if inside else -1.0) * s2
-                ax, ay = -2.0 * g_d2 * dxk, -2.0 * g_d2 * dyk
-            w0, w1, w2 = _edge_shares(k, tk)
-            t0 += w0 * ax
-            t1 += w0 * ay
-            t3 += w1 * ax
-            t4 += w1 * ay
-            t6 += w2 * ax
-            t7 += w2 * ay
-    _add_row(total, cur, t0, t1, t2, t3, t4, t5, t6, t7, t8)
+                base = 0
+                while e < P and face[e] == f:
+                    e += 1
+            X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+            corners = (X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2, inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4],
+                       inv[f, 5], base)
+            t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = 0.0
+            for j0 in range(j, e, BACK_BLOCK):
+                n = min(e - j0, BACK_BLOCK)
+                lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
+                # the loops: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
+                if bary and dist and use_saved:
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
+                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, perspective, True, True,
+                                True)
+                elif bary:
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
+                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
+                                consts, perspective, False, True, False)
+                elif dist and use_saved:             # (no barycentrics: the pixels and perspective unused)
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        q3 = q * three
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                0, 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), edge[q], coef[q3], coef[q3 + one],
+                                coef[q3 + two], corners, consts, True, True, False, True)
+                elif dist:
+                    for i in range(lanes):
+                        q = np.uint64(j0 + i)
+                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                            out[8, i] = _pair_gradient(
+                                pixel[q], 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), 0, 0.0, 0.0, 0.0, corners, consts,
+                                True, True, False, False)
+                else:
+                    out[:, :n] = 0.0
+                for i in range(n):                       # serially, in pair order
+                    t0 += out[0, i]
+                    t1 += out[1, i]
+                    t2 += out[2, i]
+                    t3 += out[3, i]
+                    t4 += out[4, i]
+                    t5 += out[5, i]
+                    t6 += out[6, i]
+                    t7 += out[7, i]
+                    t8 += out[8, i]
+            _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8)
+            j = e
     return total.astype(dtype_like.dtype).reshape(m, 3, 3)
 
 

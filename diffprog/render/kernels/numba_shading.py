@@ -80,22 +80,6 @@ def _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shinines
 
 
 @njit(inline="always", error_model="numpy")
-def _light_terms_selected(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess):
-    """``_light_terms`` (the same values) with r.v and the power computed for every pair and
-    selected: lit and unlit pairs, highlight or not, alternate too often for branches (forward;
-    in the backward, whose work after them differs, the branches were faster)."""
-    L0, L1, L2, d, dd, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
-    ndotl = n0 * L0 + n1 * L1 + n2 * L2
-    lit = ndotl > 0
-    relu = ndotl if lit else 0.0
-    rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
-    rv = rv if lit else 0.0
-    power = _power(rv, shininess)
-    power = power if rv > 0 else 0.0
-    return L0, L1, L2, d, dd, scale, q0, q1, q2, ndotl, relu, rv, power
-
-
-@njit(inline="always", error_model="numpy")
 def _camera(pixel, hw, inv_hw):
     """Camera index of flat pixel index ``pixel`` (pixel // hw without an integer division; 0 for
     the first image's pixels without arithmetic: a predictable branch, a shorter dependency chain)."""
@@ -117,58 +101,201 @@ def _interp3(values, i0, i1, i2, b0, b1, b2):
             (b0 * values[i0, 2] + b1 * values[i1, 2]) + b2 * values[i2, 2])
 
 
+LANES = 8               # the per-run loops run over a multiple of this many pairs (the extra lanes are never read)
+BLOCK = 512             # pairs lit per block (the block's work arrays stay in the L1 cache)
+ROW = BLOCK + LANES     # one work array's length: the rows of the block's work array ``w`` (one buffer and
+                        # constant offsets, so LLVM sees that its rows do not overlap)
+WB0, WB1, WB2 = 0 * ROW, 1 * ROW, 2 * ROW                    # barycentrics
+WX0, WX1, WX2 = 3 * ROW, 4 * ROW, 5 * ROW                    # point
+WN0, WN1, WN2, WSN = 6 * ROW, 7 * ROW, 8 * ROW, 9 * ROW      # unit normal, 1 / |interpolated normal|
+WV0, WV1, WV2, WSV = 10 * ROW, 11 * ROW, 12 * ROW, 13 * ROW  # view direction, 1 / |camera - point|
+WA0, WA1, WA2 = 14 * ROW, 15 * ROW, 16 * ROW                 # base colour
+WD0, WD1, WD2 = 17 * ROW, 18 * ROW, 19 * ROW                 # sums over the lights: diffuse
+WS0, WS1, WS2 = 20 * ROW, 21 * ROW, 22 * ROW                 # specular
+WRV = 23 * ROW                                               # the last light's r.v
+WROWS = 24
+
+
 @njit(inline="always", error_model="numpy")
-def _pair_inputs(j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode):
-    f = parent[j]
-    i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
-    b0, b1, b2 = np.float64(bary[j, 0]), np.float64(bary[j, 1]), np.float64(bary[j, 2])
-    p0, p1, p2 = _interp3(verts, i0, i1, i2, b0, b1, b2)
-    if phong:
-        r0, r1, r2 = _interp3(normal_source, i0, i1, i2, b0, b1, b2)
-    else:
-        r0, r1, r2 = normal_source[f, 0], normal_source[f, 1], normal_source[f, 2]
-    if base_mode == 1:
-        a0, a1, a2 = _interp3(base_source, i0, i1, i2, b0, b1, b2)
-    else:
-        k = j if base_mode == 0 else 0
-        a0, a1, a2 = base_source[k, 0], base_source[k, 1], base_source[k, 2]
-    return f, i0, i1, i2, b0, b1, b2, p0, p1, p2, r0, r1, r2, a0, a1, a2
+def _power_bits(x, e0, e1, e2, e3, e4, e5, e6):
+    """``_power``'s repeated squaring for an integral exponent with bits e0..e6 (loop invariants),
+    without a loop or branch: the unused factors are 1 (exact), so the same value as ``_power``."""
+    out = x if e0 else 1.0
+    x = x * x
+    out = out * (x if e1 else 1.0)
+    x = x * x
+    out = out * (x if e2 else 1.0)
+    x = x * x
+    out = out * (x if e3 else 1.0)
+    x = x * x
+    out = out * (x if e4 else 1.0)
+    x = x * x
+    out = out * (x if e5 else 1.0)
+    x = x * x
+    return out * (x if e6 else 1.0)
+
+
+@njit(inline="always", error_model="numpy")
+def _pad(n):
+    return (n + LANES - 1) // LANES * LANES
+
+
+@njit(inline="always", error_model="numpy")
+def _point_light(y0, y1, y2, c, k1, k2, p0, p1, p2):
+    """``_to_light`` of a point light at y with attenuation (c, k1, k2): (L, scale)."""
+    q0, q1, q2 = y0 - p0, y1 - p1, y2 - p2
+    d2 = q0 * q0 + q1 * q1 + q2 * q2
+    d = math.sqrt(max(d2, 1e-24))
+    scale = 1.0 / (c + k1 * d + k2 * d2)
+    return q0 / d, q1 / d, q2 / d, scale
+
+
+@njit(inline="always", error_model="numpy")
+def _add_light(w, t, L0, L1, L2, scale, k0, k1, k2, integral, e0, e1, e2, e3, e4, e5, e6):
+    """``_light_terms`` of pair t of the block with r.v and the power computed for every pair and
+    selected (lit and unlit pairs, highlight or not, alternate too often for branches; selects run
+    in SIMD lanes), added to its sums; r.v kept for ``pow``."""
+    n0, n1, n2, v0, v1, v2 = w[WN0 + t], w[WN1 + t], w[WN2 + t], w[WV0 + t], w[WV1 + t], w[WV2 + t]
+    ndotl = n0 * L0 + n1 * L1 + n2 * L2
+    lit = ndotl > 0
+    relu = ndotl if lit else 0.0
+    rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
+    rv = rv if lit else 0.0
+    power = _power_bits(rv, e0, e1, e2, e3, e4, e5, e6)
+    power = power if rv > 0 else 0.0
+    power = power if integral else 0.0                   # (else added by ``pow`` after)
+    w[WD0 + t] += k0 * (relu * scale)
+    w[WD1 + t] += k1 * (relu * scale)
+    w[WD2 + t] += k2 * (relu * scale)
+    w[WS0 + t] += k0 * (power * scale)
+    w[WS1 + t] += k1 * (power * scale)
+    w[WS2 + t] += k2 * (power * scale)
+    w[WRV + t] = rv
 
 
 @njit(cache=True, error_model="numpy")
 def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
              orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, out, state):
     """Colours into ``out`` (P, 3); per pair into ``state`` (P, 8) the unit normal and view
-    direction and their normalizing scales (n, |r|^-1, v, |w|^-1), which the backward reuses."""
+    direction and their normalizing scales (n, |r|^-1, v, |w|^-1), which the backward reuses.
+
+    The pairs are lit ``BLOCK`` at a time in loops that run in SIMD lanes: first, per run of
+    consecutive pairs of one face and camera (the search's order; any order is correct, a run may
+    be one pair), the point, unit normal, view direction and base colour with the face's values
+    hoisted, into the block's work arrays (structure of arrays); then per light, over the whole
+    block, its diffuse and specular sums; then the colours and the state into ``out`` and
+    ``state``. The same arithmetic as ``_light_terms`` pair by pair; an integral shininess up to
+    64 by ``_power_bits``, another by ``pow`` in a scalar loop of its own."""
     P = bary.shape[0]
+    nl = kind.shape[0]
     inv_hw = 1.0 / hw
-    for j in range(P):
-        f, i0, i1, i2, b0, b1, b2, p0, p1, p2, n0, n1, n2, a0, a1, a2 = _pair_inputs(
-            j, bary, faces, parent, verts, normal_source, phong, base_source, base_mode)
-        sn = 1.0
-        if phong:
-            n0, n1, n2, sn = _unit(n0, n1, n2)
-        i = _camera(pixel[j], hw, inv_hw)
-        sv = 1.0
-        if orthographic:
-            v0, v1, v2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
-        else:
-            v0, v1, v2, sv = _unit(view_source[i, 0] - p0, view_source[i, 1] - p1, view_source[i, 2] - p2)
-        state[j, 0], state[j, 1], state[j, 2], state[j, 3] = n0, n1, n2, sn
-        state[j, 4], state[j, 5], state[j, 6], state[j, 7] = v0, v1, v2, sv
-        d0 = d1 = d2_ = s0 = s1 = s2 = 0.0
-        for l in range(kind.shape[0]):
-            (L0, L1, L2, d, dd, scale, q0, q1, q2, ndotl, relu, rv,
-             power) = _light_terms_selected(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
-            d0 += color[l, 0] * (relu * scale)
-            d1 += color[l, 1] * (relu * scale)
-            d2_ += color[l, 2] * (relu * scale)
-            s0 += color[l, 0] * (power * scale)
-            s1 += color[l, 1] * (power * scale)
-            s2 += color[l, 2] * (power * scale)
-        out[j, 0] = a0 * (ambient[0] + diffuse[0] * d0) + specular[0] * s0
-        out[j, 1] = a1 * (ambient[1] + diffuse[1] * d1) + specular[1] * s1
-        out[j, 2] = a2 * (ambient[2] + diffuse[2] * d2_) + specular[2] * s2
+    integral = shininess == math.floor(shininess) and 0.0 <= shininess <= 64.0
+    nk = int(shininess) if integral else 0
+    e0, e1, e2, e3 = (nk & 1) != 0, (nk & 2) != 0, (nk & 4) != 0, (nk & 8) != 0
+    e4, e5, e6 = (nk & 16) != 0, (nk & 32) != 0, (nk & 64) != 0
+    w = np.zeros(WROWS * ROW)
+    out_flat = out.reshape(3 * P)
+    amb0, amb1, amb2 = ambient[0], ambient[1], ambient[2]
+    dif0, dif1, dif2 = diffuse[0], diffuse[1], diffuse[2]
+    spe0, spe1, spe2 = specular[0], specular[1], specular[2]
+    for start in range(0, P, BLOCK):
+        m = min(BLOCK, P - start)
+        mp = _pad(m)
+        # views from the block's or the run's first pair: indices that LLVM sees are >= 0 (from 0 in the
+        # loops), so the loops run in SIMD lanes
+        bb = bary[start:start + m]
+        ob, sb = out_flat[3 * start:3 * (start + m)], state[start:start + m]
+        for t in range(m):
+            w[WB0 + t] = np.float64(bb[t, 0])
+            w[WB1 + t] = np.float64(bb[t, 1])
+            w[WB2 + t] = np.float64(bb[t, 2])
+        t0 = 0
+        while t0 < m:                                    # the runs of one face and camera
+            f = parent[start + t0]
+            i = _camera(pixel[start + t0], hw, inv_hw)
+            lo, hi = i * hw, (i + 1) * hw
+            t1 = t0 + 1
+            while t1 < m and parent[start + t1] == f and lo <= pixel[start + t1] < hi:
+                t1 += 1
+            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            x00, x01, x02 = verts[i0, 0], verts[i0, 1], verts[i0, 2]
+            x10, x11, x12 = verts[i1, 0], verts[i1, 1], verts[i1, 2]
+            x20, x21, x22 = verts[i2, 0], verts[i2, 1], verts[i2, 2]
+            if phong:
+                n00, n01, n02 = normal_source[i0, 0], normal_source[i0, 1], normal_source[i0, 2]
+                n10, n11, n12 = normal_source[i1, 0], normal_source[i1, 1], normal_source[i1, 2]
+                n20, n21, n22 = normal_source[i2, 0], normal_source[i2, 1], normal_source[i2, 2]
+            else:
+                n00, n01, n02 = normal_source[f, 0], normal_source[f, 1], normal_source[f, 2]
+                n10 = n11 = n12 = n20 = n21 = n22 = 0.0
+            if base_mode == 1:
+                a00, a01, a02 = base_source[i0, 0], base_source[i0, 1], base_source[i0, 2]
+                a10, a11, a12 = base_source[i1, 0], base_source[i1, 1], base_source[i1, 2]
+                a20, a21, a22 = base_source[i2, 0], base_source[i2, 1], base_source[i2, 2]
+            else:
+                a00, a01, a02 = base_source[0, 0], base_source[0, 1], base_source[0, 2]
+                a10 = a11 = a12 = a20 = a21 = a22 = 0.0
+            c0, c1, c2 = view_source[i, 0], view_source[i, 1], view_source[i, 2]
+            wr = w[t0:]
+            for t in range(_pad(t1 - t0)):               # in SIMD lanes
+                b0, b1, b2 = wr[WB0 + t], wr[WB1 + t], wr[WB2 + t]
+                p0 = (b0 * x00 + b1 * x10) + b2 * x20
+                p1 = (b0 * x01 + b1 * x11) + b2 * x21
+                p2 = (b0 * x02 + b1 * x12) + b2 * x22
+                wr[WX0 + t], wr[WX1 + t], wr[WX2 + t] = p0, p1, p2
+                if phong:
+                    n0, n1, n2, sn = _unit((b0 * n00 + b1 * n10) + b2 * n20, (b0 * n01 + b1 * n11) + b2 * n21,
+                                           (b0 * n02 + b1 * n12) + b2 * n22)
+                else:
+                    n0, n1, n2, sn = n00, n01, n02, 1.0
+                wr[WN0 + t], wr[WN1 + t], wr[WN2 + t], wr[WSN + t] = n0, n1, n2, sn
+                if orthographic:
+                    v0, v1, v2, sv = c0, c1, c2, 1.0
+                else:
+                    v0, v1, v2, sv = _unit(c0 - p0, c1 - p1, c2 - p2)
+                wr[WV0 + t], wr[WV1 + t], wr[WV2 + t], wr[WSV + t] = v0, v1, v2, sv
+                if base_mode == 1:
+                    wr[WA0 + t] = (b0 * a00 + b1 * a10) + b2 * a20
+                    wr[WA1 + t] = (b0 * a01 + b1 * a11) + b2 * a21
+                    wr[WA2 + t] = (b0 * a02 + b1 * a12) + b2 * a22
+                else:
+                    wr[WA0 + t], wr[WA1 + t], wr[WA2 + t] = a00, a01, a02
+            t0 = t1
+        if base_mode == 0:
+            ab = base_source[start:start + m]
+            for t in range(m):
+                w[WA0 + t], w[WA1 + t], w[WA2 + t] = ab[t, 0], ab[t, 1], ab[t, 2]
+        for t in range(mp):
+            w[WD0 + t] = w[WD1 + t] = w[WD2 + t] = w[WS0 + t] = w[WS1 + t] = w[WS2 + t] = 0.0
+        for l in range(nl):
+            k0, k1, k2 = color[l, 0], color[l, 1], color[l, 2]
+            y0, y1, y2 = vec[l, 0], vec[l, 1], vec[l, 2]
+            ac, a1, a2 = att[l, 0], att[l, 1], att[l, 2]
+            if kind[l] == 0:
+                for t in range(mp):                      # in SIMD lanes
+                    _add_light(w, t, y0, y1, y2, 1.0, k0, k1, k2, integral, e0, e1, e2, e3, e4, e5, e6)
+            else:
+                for t in range(mp):                      # in SIMD lanes
+                    L0, L1, L2, scale = _point_light(y0, y1, y2, ac, a1, a2, w[WX0 + t], w[WX1 + t], w[WX2 + t])
+                    _add_light(w, t, L0, L1, L2, scale, k0, k1, k2, integral, e0, e1, e2, e3, e4, e5, e6)
+            if not integral:                             # x ** k: a libm call
+                for t in range(m):
+                    rv = w[WRV + t]
+                    if rv > 0:
+                        scale = 1.0
+                        if kind[l] != 0:
+                            scale = _point_light(y0, y1, y2, ac, a1, a2, w[WX0 + t], w[WX1 + t], w[WX2 + t])[3]
+                        power = rv ** shininess
+                        w[WS0 + t] += k0 * (power * scale)
+                        w[WS1 + t] += k1 * (power * scale)
+                        w[WS2 + t] += k2 * (power * scale)
+        for t in range(m):                               # (flat views: rows of a constant stride)
+            ob[3 * t] = w[WA0 + t] * (amb0 + dif0 * w[WD0 + t]) + spe0 * w[WS0 + t]
+            ob[3 * t + 1] = w[WA1 + t] * (amb1 + dif1 * w[WD1 + t]) + spe1 * w[WS1 + t]
+            ob[3 * t + 2] = w[WA2 + t] * (amb2 + dif2 * w[WD2 + t]) + spe2 * w[WS2 + t]
+        for t in range(m):                               # (scalar: as a strided SIMD store, a slow scatter)
+            sb[t, 0], sb[t, 1], sb[t, 2], sb[t, 3] = w[WN0 + t], w[WN1 + t], w[WN2 + t], w[WSN + t]
+            sb[t, 4], sb[t, 5], sb[t, 6], sb[t, 7] = w[WV0 + t], w[WV1 + t], w[WV2 + t], w[WSV + t]
 
 
 @njit(inline="always", error_model="numpy")

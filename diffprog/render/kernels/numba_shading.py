@@ -21,7 +21,10 @@ light and material gradients) and scatter-adds into cameras run serially in pair
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
 
 from .numba_attributes import _scatter3
 from .numba_pairs import scratch
@@ -116,6 +119,53 @@ WRV = 23 * ROW                                               # the last light's 
 WROWS = 24
 
 
+def _shuffle_masks(h):
+    """Lane masks of round h (1, 2, 4) of an 8 x 8 transpose: lanes j with bit h clear from the first
+    vector and the rest from the second (h lanes along), and the other half."""
+    lo = [j if (j & h) == 0 else 8 + j - h for j in range(8)]
+    hi = [j + h if (j & h) == 0 else 8 + j for j in range(8)]
+    return lo, hi
+
+
+@intrinsic
+def _store_transposed(typingctx, src, src_off, dst, dst_off):
+    """dst[dst_off + 8 u + k] = src[src_off + k ROW + u] for k, u < 8 (1-d float64 arrays): eight
+    pairs' rows of ``state`` from eight work rows, as eight 8-lane loads, an 8 x 8 transpose in
+    registers (three rounds of shuffles) and eight 8-lane stores (written as plain loops, LLVM
+    stores the rows with scatters, or 64 scalar stores: slower)."""
+    if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.ndim == dst.ndim == 1
+            and src.dtype == dst.dtype == types.float64):
+        return None
+    sig = types.void(src, src_off, dst, dst_off)
+
+    def codegen(context, builder, signature, args):
+        s = context.make_array(signature.args[0])(context, builder, args[0])
+        d = context.make_array(signature.args[2])(context, builder, args[2])
+        i64, vec8 = ir.IntType(64), ir.VectorType(ir.DoubleType(), 8)
+        src0 = context.cast(builder, args[1], signature.args[1], types.int64)
+        dst0 = context.cast(builder, args[3], signature.args[3], types.int64)
+        v = []
+        for k in range(8):
+            ptr = builder.gep(s.data, [builder.add(src0, ir.Constant(i64, k * ROW))])
+            v.append(builder.load(builder.bitcast(ptr, vec8.as_pointer()), align=8))
+        h = 1
+        while h < 8:                                     # after round h, v[i] holds blocks of h transposed
+            lo, hi = _shuffle_masks(h)
+            lo, hi = ir.Constant(ir.VectorType(ir.IntType(32), 8), lo), ir.Constant(ir.VectorType(ir.IntType(32), 8), hi)
+            new = list(v)
+            for i in range(8):
+                if not i & h:
+                    new[i] = builder.shuffle_vector(v[i], v[i + h], lo)
+                    new[i + h] = builder.shuffle_vector(v[i], v[i + h], hi)
+            v = new
+            h *= 2
+        for u in range(8):
+            ptr = builder.gep(d.data, [builder.add(dst0, ir.Constant(i64, 8 * u))])
+            builder.store(v[u], builder.bitcast(ptr, vec8.as_pointer()), align=8)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
 @njit(inline="always", error_model="numpy")
 def _power_bits(x, e0, e1, e2, e3, e4, e5, e6):
     """``_power``'s repeated squaring for an integral exponent with bits e0..e6 (loop invariants),
@@ -194,7 +244,7 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
     e0, e1, e2, e3 = (nk & 1) != 0, (nk & 2) != 0, (nk & 4) != 0, (nk & 8) != 0
     e4, e5, e6 = (nk & 16) != 0, (nk & 32) != 0, (nk & 64) != 0
     w = np.zeros(WROWS * ROW)
-    out_flat = out.reshape(3 * P)
+    out_flat, state_flat = out.reshape(3 * P), state.reshape(8 * P)
     amb0, amb1, amb2 = ambient[0], ambient[1], ambient[2]
     dif0, dif1, dif2 = diffuse[0], diffuse[1], diffuse[2]
     spe0, spe1, spe2 = specular[0], specular[1], specular[2]
@@ -204,7 +254,7 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
         # views from the block's or the run's first pair: indices that LLVM sees are >= 0 (from 0 in the
         # loops), so the loops run in SIMD lanes
         bb = bary[start:start + m]
-        ob, sb = out_flat[3 * start:3 * (start + m)], state[start:start + m]
+        ob, sb = out_flat[3 * start:3 * (start + m)], state_flat[8 * start:8 * (start + m)]
         for t in range(m):
             w[WB0 + t] = np.float64(bb[t, 0])
             w[WB1 + t] = np.float64(bb[t, 1])
@@ -293,9 +343,12 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
             ob[3 * t] = w[WA0 + t] * (amb0 + dif0 * w[WD0 + t]) + spe0 * w[WS0 + t]
             ob[3 * t + 1] = w[WA1 + t] * (amb1 + dif1 * w[WD1 + t]) + spe1 * w[WS1 + t]
             ob[3 * t + 2] = w[WA2 + t] * (amb2 + dif2 * w[WD2 + t]) + spe2 * w[WS2 + t]
-        for t in range(m):                               # (scalar: as a strided SIMD store, a slow scatter)
-            sb[t, 0], sb[t, 1], sb[t, 2], sb[t, 3] = w[WN0 + t], w[WN1 + t], w[WN2 + t], w[WSN + t]
-            sb[t, 4], sb[t, 5], sb[t, 6], sb[t, 7] = w[WV0 + t], w[WV1 + t], w[WV2 + t], w[WSV + t]
+        m8 = m // 8 * 8
+        for t in range(0, m8, 8):                        # (rows N0 .. SV: consecutive work rows)
+            _store_transposed(w, WN0 + t, sb, 8 * t)
+        for t in range(m8, m):
+            sb[8 * t], sb[8 * t + 1], sb[8 * t + 2], sb[8 * t + 3] = w[WN0 + t], w[WN1 + t], w[WN2 + t], w[WSN + t]
+            sb[8 * t + 4], sb[8 * t + 5], sb[8 * t + 6], sb[8 * t + 7] = w[WV0 + t], w[WV1 + t], w[WV2 + t], w[WSV + t]
 
 
 @njit(inline="always", error_model="numpy")

@@ -127,43 +127,49 @@ def _shuffle_masks(h):
     return lo, hi
 
 
-@intrinsic
-def _store_transposed(typingctx, src, src_off, dst, dst_off):
-    """dst[dst_off + 8 u + k] = src[src_off + k ROW + u] for k, u < 8 (1-d float64 arrays): eight
-    pairs' rows of ``state`` from eight work rows, as eight 8-lane loads, an 8 x 8 transpose in
-    registers (three rounds of shuffles) and eight 8-lane stores (written as plain loops, LLVM
-    stores the rows with scatters, or 64 scalar stores: slower)."""
-    if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.ndim == dst.ndim == 1
-            and src.dtype == dst.dtype == types.float64):
-        return None
-    sig = types.void(src, src_off, dst, dst_off)
+def _transposer(src_stride, dst_stride):
+    """An intrinsic f(src, src_off, dst, dst_off): dst[dst_off + u dst_stride + k] =
+    src[src_off + k src_stride + u] for k, u < 8 (1-d float64 arrays; eight rows of eight values
+    become eight columns): eight 8-lane loads, an 8 x 8 transpose in registers (three rounds of
+    shuffles) and eight 8-lane stores. Rows of ``state`` (P, 8) from work rows and back: written as
+    plain loops, LLVM stores them with scatters (or 64 scalar stores), slower."""
+    @intrinsic
+    def transpose(typingctx, src, src_off, dst, dst_off):
+        if not (isinstance(src, types.Array) and isinstance(dst, types.Array) and src.ndim == dst.ndim == 1
+                and src.dtype == dst.dtype == types.float64):
+            return None
+        sig = types.void(src, src_off, dst, dst_off)
 
-    def codegen(context, builder, signature, args):
-        s = context.make_array(signature.args[0])(context, builder, args[0])
-        d = context.make_array(signature.args[2])(context, builder, args[2])
-        i64, vec8 = ir.IntType(64), ir.VectorType(ir.DoubleType(), 8)
-        src0 = context.cast(builder, args[1], signature.args[1], types.int64)
-        dst0 = context.cast(builder, args[3], signature.args[3], types.int64)
-        v = []
-        for k in range(8):
-            ptr = builder.gep(s.data, [builder.add(src0, ir.Constant(i64, k * ROW))])
-            v.append(builder.load(builder.bitcast(ptr, vec8.as_pointer()), align=8))
-        h = 1
-        while h < 8:                                     # after round h, v[i] holds blocks of h transposed
-            lo, hi = _shuffle_masks(h)
-            lo, hi = ir.Constant(ir.VectorType(ir.IntType(32), 8), lo), ir.Constant(ir.VectorType(ir.IntType(32), 8), hi)
-            new = list(v)
-            for i in range(8):
-                if not i & h:
-                    new[i] = builder.shuffle_vector(v[i], v[i + h], lo)
-                    new[i + h] = builder.shuffle_vector(v[i], v[i + h], hi)
-            v = new
-            h *= 2
-        for u in range(8):
-            ptr = builder.gep(d.data, [builder.add(dst0, ir.Constant(i64, 8 * u))])
-            builder.store(v[u], builder.bitcast(ptr, vec8.as_pointer()), align=8)
-        return context.get_dummy_value()
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            s = context.make_array(signature.args[0])(context, builder, args[0])
+            d = context.make_array(signature.args[2])(context, builder, args[2])
+            i64, vec8 = ir.IntType(64), ir.VectorType(ir.DoubleType(), 8)
+            src0 = context.cast(builder, args[1], signature.args[1], types.int64)
+            dst0 = context.cast(builder, args[3], signature.args[3], types.int64)
+            v = []
+            for k in range(8):
+                ptr = builder.gep(s.data, [builder.add(src0, ir.Constant(i64, k * src_stride))])
+                v.append(builder.load(builder.bitcast(ptr, vec8.as_pointer()), align=8))
+            h = 1
+            while h < 8:                                 # after round h, blocks of h x h are transposed
+                lo, hi = (ir.Constant(ir.VectorType(ir.IntType(32), 8), x) for x in _shuffle_masks(h))
+                new = list(v)
+                for i in range(8):
+                    if not i & h:
+                        new[i] = builder.shuffle_vector(v[i], v[i + h], lo)
+                        new[i + h] = builder.shuffle_vector(v[i], v[i + h], hi)
+                v = new
+                h *= 2
+            for u in range(8):
+                ptr = builder.gep(d.data, [builder.add(dst0, ir.Constant(i64, u * dst_stride))])
+                builder.store(v[u], builder.bitcast(ptr, vec8.as_pointer()), align=8)
+            return context.get_dummy_value()
+        return sig, codegen
+    return transpose
+
+
+_store_transposed = _transposer(ROW, 8)      # eight work rows -> eight pairs' rows of ``state``
+_load_transposed = _transposer(8, ROW)       # and back
 
 
 @njit(inline="always", error_model="numpy")
@@ -398,22 +404,96 @@ def _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, r
         g_base[0, 2] += run_a[2]
 
 
+# the backward's work rows (``ROW`` long, in one buffer): barycentrics, points, the state's eight
+# rows (consecutive, as in the forward), base colours, cotangents, per-pair sums over the lights
+# (diffuse, specular, and the cotangents of n, v, p), one light's per-pair terms of its gradients
+# (colour, vector, r.v, power, g_power power), base cotangents, view-source cotangents, g_bary
+(GB0, GX0, GN0, GA0, GG0, GDIF0, GSPE0, GGN0, GGV0, GGP0, GCOL0, GVEC0, GRV, GPOW, GSH, GGA0, GGW0,
+ GBARY0) = (0 * ROW, 3 * ROW, 6 * ROW, 14 * ROW, 17 * ROW, 20 * ROW, 23 * ROW, 26 * ROW, 29 * ROW, 32 * ROW,
+            35 * ROW, 38 * ROW, 41 * ROW, 42 * ROW, 43 * ROW, 44 * ROW, 47 * ROW, 50 * ROW)
+GROWS = 53
+
+
+@njit(inline="always", error_model="numpy")
+def _light_grads(w, t, L0, L1, L2, scale, c0, c1, c2, shininess, diffuse, specular):
+    """The terms of one light's gradient of pair t of the block (``_backward`` before: its branches as
+    selects, every value as there): the light's share of the per-pair sums and of the cotangents of
+    n, v (added to their rows), its colour's per-pair terms (into the GCOL rows), g_power power (for
+    the shininess) and the cotangent of L (returned); r.v and the power from the RV, POW rows."""
+    n0, n1, n2 = w[GN0 + t], w[GN0 + ROW + t], w[GN0 + 2 * ROW + t]
+    v0, v1, v2 = w[GN0 + 4 * ROW + t], w[GN0 + 5 * ROW + t], w[GN0 + 6 * ROW + t]
+    g0, g1, g2 = w[GG0 + t], w[GG0 + ROW + t], w[GG0 + 2 * ROW + t]
+    gdif0 = g0 * w[GA0 + t] * diffuse[0]
+    gdif1 = g1 * w[GA0 + ROW + t] * diffuse[1]
+    gdif2 = g2 * w[GA0 + 2 * ROW + t] * diffuse[2]
+    gspe0, gspe1, gspe2 = g0 * specular[0], g1 * specular[1], g2 * specular[2]
+    ndotl = n0 * L0 + n1 * L1 + n2 * L2
+    relu = ndotl if ndotl > 0 else 0.0
+    rv, power = w[GRV + t], w[GPOW + t]
+    w[GDIF0 + t] += c0 * (relu * scale)
+    w[GDIF0 + ROW + t] += c1 * (relu * scale)
+    w[GDIF0 + 2 * ROW + t] += c2 * (relu * scale)
+    w[GSPE0 + t] += c0 * (power * scale)
+    w[GSPE0 + ROW + t] += c1 * (power * scale)
+    w[GSPE0 + 2 * ROW + t] += c2 * (power * scale)
+    w[GCOL0 + t] = gdif0 * (relu * scale) + gspe0 * (power * scale)
+    w[GCOL0 + ROW + t] = gdif1 * (relu * scale) + gspe1 * (power * scale)
+    w[GCOL0 + 2 * ROW + t] = gdif2 * (relu * scale) + gspe2 * (power * scale)
+    g_relu = ((gdif0 * c0 * scale) + gdif1 * c1 * scale) + gdif2 * c2 * scale
+    g_power = ((gspe0 * c0 * scale) + gspe1 * c1 * scale) + gspe2 * c2 * scale
+    g_ndotl = g_relu if ndotl > 0 else 0.0
+    high = power > 0
+    g_rv = g_power * shininess * (power / rv) if high else 0.0     # d rv^k / d rv = k rv^(k - 1)
+    w[GSH + t] = g_power * power
+    # rv = (2 ndotl n - L) . v (terms of 0 where power = 0)
+    gR0, gR1, gR2 = g_rv * v0, g_rv * v1, g_rv * v2
+    ref0, ref1, ref2 = 2.0 * ndotl * n0 - L0, 2.0 * ndotl * n1 - L1, 2.0 * ndotl * n2 - L2
+    w[GGV0 + t] += g_rv * ref0 if high else 0.0
+    w[GGV0 + ROW + t] += g_rv * ref1 if high else 0.0
+    w[GGV0 + 2 * ROW + t] += g_rv * ref2 if high else 0.0
+    g_ndotl += 2.0 * (gR0 * n0 + gR1 * n1 + gR2 * n2) if high else 0.0
+    gn0 = 2.0 * ndotl * gR0 if high else 0.0
+    gn1 = 2.0 * ndotl * gR1 if high else 0.0
+    gn2 = 2.0 * ndotl * gR2 if high else 0.0
+    gL0 = 0.0 - gR0 if high else 0.0
+    gL1 = 0.0 - gR1 if high else 0.0
+    gL2 = 0.0 - gR2 if high else 0.0
+    x0, x1, x2 = w[GGN0 + t], w[GGN0 + ROW + t], w[GGN0 + 2 * ROW + t]
+    x0, x1, x2 = (x0 + gn0, x1 + gn1, x2 + gn2) if high else (x0, x1, x2)
+    w[GGN0 + t] = x0 + g_ndotl * L0
+    w[GGN0 + ROW + t] = x1 + g_ndotl * L1
+    w[GGN0 + 2 * ROW + t] = x2 + g_ndotl * L2
+    gL0 += g_ndotl * n0
+    gL1 += g_ndotl * n1
+    gL2 += g_ndotl * n2
+    g_scale = (((gdif0 * c0 * relu + gspe0 * c0 * power) + (gdif1 * c1 * relu + gspe1 * c1 * power))
+               + (gdif2 * c2 * relu + gspe2 * c2 * power))
+    return gL0, gL1, gL2, g_scale
+
+
 @njit(cache=True, error_model="numpy")
 def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_source, base_mode, view_source,
               orthographic, kind, vec, color, att, ambient, diffuse, specular, shininess, state, need_shininess, g,
               g_bary, g_base):
     """Gradients; ``state``: the forward's; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's
     shape) given zero-filled. The VJP of x |x|^-1 is written with the unit vector u and the scale
-    s: s (g - (g . u) u). Per pair, one pass over the lights (each light's gradient needs only the
-    cotangents of the per-pair sums, not the sums). The scatter-adds into vertex (and face) rows are
-    summed per run of consecutive pairs of one mesh face (the search's order) and added once per
-    run, serially: deterministic."""
+    s: s (g - (g . u) u). ``BLOCK`` pairs at a time, as the forward: the per-pair terms in loops
+    that run in SIMD lanes (per run of one face and camera with the face's values hoisted, or per
+    light over the block; the branches of the terms as selects), into work rows; then the sums over
+    pairs (each light's colour and vector, the material's, the view sources', and the scatter-adds
+    into vertex (and face) rows, summed per run of consecutive pairs of one mesh face, the search's
+    order, and added once per run) in a serial loop in pair order: deterministic, and the sums of
+    the per-pair loop of before in the same order."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
     points_needed = False
     for l in range(nl):
         points_needed = points_needed or kind[l] != 0
+    integral = shininess == math.floor(shininess) and 0.0 <= shininess <= 64.0
+    nk = int(shininess) if integral else 0
+    e0, e1, e2, e3 = (nk & 1) != 0, (nk & 2) != 0, (nk & 4) != 0, (nk & 8) != 0
+    e4, e5, e6 = (nk & 16) != 0, (nk & 32) != 0, (nk & 64) != 0
     g_verts = np.zeros(verts.shape)
     g_normals = np.zeros(normal_source.shape)
     g_view = np.zeros(view_source.shape)
@@ -426,149 +506,244 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     # 0..2), base (vertex colours; constant: at 0..2)
     run_p = run_n = run_a = ZERO9
     cur = -1
-    i0 = i1 = i2 = np.int64(0)
-    for j in range(P):
-        f = parent[j]
-        if f != cur:
-            if cur >= 0:
-                _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, run_p, run_n, run_a)
-                run_p = run_n = run_a = ZERO9
-            cur = f
+    j0 = j1 = j2 = np.int64(0)
+    cam, vlo, vhi = -1, 0, 0                               # the camera of the last pair, its pixels
+    vw0 = vw1 = vw2 = 0.0                                # and its g_view row (added to in pair order)
+    w = np.zeros(GROWS * ROW)
+    state_flat, g_flat, g_bary_flat = state.reshape(8 * P), g.reshape(3 * P), g_bary.reshape(3 * P)
+    for start in range(0, P, BLOCK):
+        m = min(BLOCK, P - start)
+        mp = _pad(m)
+        bb, gb, sb = bary[start:start + m], g_flat[3 * start:3 * (start + m)], state_flat[8 * start:8 * (start + m)]
+        for t in range(m):
+            w[GB0 + t] = np.float64(bb[t, 0])
+            w[GB0 + ROW + t] = np.float64(bb[t, 1])
+            w[GB0 + 2 * ROW + t] = np.float64(bb[t, 2])
+        for t in range(m):
+            w[GG0 + t], w[GG0 + ROW + t], w[GG0 + 2 * ROW + t] = gb[3 * t], gb[3 * t + 1], gb[3 * t + 2]
+        m8 = m // 8 * 8
+        for t in range(0, m8, 8):
+            _load_transposed(sb, 8 * t, w, GN0 + t)
+        for t in range(m8, m):
+            for k in range(8):
+                w[GN0 + k * ROW + t] = sb[8 * t + k]
+        if base_mode == 0:
+            ab = base_source[start:start + m]
+            for t in range(m):
+                w[GA0 + t], w[GA0 + ROW + t], w[GA0 + 2 * ROW + t] = ab[t, 0], ab[t, 1], ab[t, 2]
+        t0 = 0
+        while t0 < m:                                    # the runs of one face: points, base colours
+            f = parent[start + t0]
+            t1 = t0 + 1
+            while t1 < m and parent[start + t1] == f:
+                t1 += 1
             i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
-        b0, b1, b2 = np.float64(bary[j, 0]), np.float64(bary[j, 1]), np.float64(bary[j, 2])
-        p0 = p1 = p2 = 0.0
-        if points_needed:
-            p0, p1, p2 = _interp3(verts, i0, i1, i2, b0, b1, b2)
-        if base_mode == 1:
-            a0, a1, a2 = _interp3(base_source, i0, i1, i2, b0, b1, b2)
-        else:
-            k = j if base_mode == 0 else 0
-            a0, a1, a2 = base_source[k, 0], base_source[k, 1], base_source[k, 2]
-        n0, n1, n2, sn = state[j, 0], state[j, 1], state[j, 2], state[j, 3]
-        v0, v1, v2, sv = state[j, 4], state[j, 5], state[j, 6], state[j, 7]
-        i = _camera(pixel[j], hw, inv_hw)
-        g0, g1, g2 = g[j, 0], g[j, 1], g[j, 2]
-        gdif0, gdif1, gdif2 = g0 * a0 * diffuse[0], g1 * a1 * diffuse[1], g2 * a2 * diffuse[2]
-        gspe0, gspe1, gspe2 = g0 * specular[0], g1 * specular[1], g2 * specular[2]
-        dif0 = dif1 = dif2 = spe0 = spe1 = spe2 = 0.0
-        gn0 = gn1 = gn2 = 0.0
-        gv0 = gv1 = gv2 = 0.0
-        gp0 = gp1 = gp2 = 0.0
-        for l in range(nl):
-            (L0, L1, L2, d, d2, scale, q0, q1, q2, ndotl, relu, rv,
-             power) = _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess)
-            c0, c1, c2 = color[l, 0], color[l, 1], color[l, 2]
-            dif0 += c0 * (relu * scale)
-            dif1 += c1 * (relu * scale)
-            dif2 += c2 * (relu * scale)
-            spe0 += c0 * (power * scale)
-            spe1 += c1 * (power * scale)
-            spe2 += c2 * (power * scale)
-            g_color[l, 0] += gdif0 * (relu * scale) + gspe0 * (power * scale)
-            g_color[l, 1] += gdif1 * (relu * scale) + gspe1 * (power * scale)
-            g_color[l, 2] += gdif2 * (relu * scale) + gspe2 * (power * scale)
-            g_relu = ((gdif0 * c0 * scale) + gdif1 * c1 * scale) + gdif2 * c2 * scale
-            g_power = ((gspe0 * c0 * scale) + gspe1 * c1 * scale) + gspe2 * c2 * scale
-            g_ndotl = g_relu if ndotl > 0 else 0.0
-            gL0 = gL1 = gL2 = 0.0
-            if power > 0:
-                g_rv = g_power * shininess * (power / rv)          # d rv^k / d rv = k rv^(k - 1)
-                if need_shininess:
-                    g_shininess += g_power * power * math.log(rv)
-                # rv = (2 ndotl n - L) . v
-                gR0, gR1, gR2 = g_rv * v0, g_rv * v1, g_rv * v2
-                ref0, ref1, ref2 = 2.0 * ndotl * n0 - L0, 2.0 * ndotl * n1 - L1, 2.0 * ndotl * n2 - L2
-                gv0 += g_rv * ref0
-                gv1 += g_rv * ref1
-                gv2 += g_rv * ref2
-                g_ndotl += 2.0 * (gR0 * n0 + gR1 * n1 + gR2 * n2)
-                gn0 += 2.0 * ndotl * gR0
-                gn1 += 2.0 * ndotl * gR1
-                gn2 += 2.0 * ndotl * gR2
-                gL0 -= gR0
-                gL1 -= gR1
-                gL2 -= gR2
-            gn0 += g_ndotl * L0
-            gn1 += g_ndotl * L1
-            gn2 += g_ndotl * L2
-            gL0 += g_ndotl * n0
-            gL1 += g_ndotl * n1
-            gL2 += g_ndotl * n2
-            if kind[l] == 0:
-                g_vec[l, 0] += gL0
-                g_vec[l, 1] += gL1
-                g_vec[l, 2] += gL2
+            x00, x01, x02 = verts[i0, 0], verts[i0, 1], verts[i0, 2]
+            x10, x11, x12 = verts[i1, 0], verts[i1, 1], verts[i1, 2]
+            x20, x21, x22 = verts[i2, 0], verts[i2, 1], verts[i2, 2]
+            if base_mode == 1:
+                a00, a01, a02 = base_source[i0, 0], base_source[i0, 1], base_source[i0, 2]
+                a10, a11, a12 = base_source[i1, 0], base_source[i1, 1], base_source[i1, 2]
+                a20, a21, a22 = base_source[i2, 0], base_source[i2, 1], base_source[i2, 2]
             else:
-                # L = q / d, d = sqrt(max(d2, 1e-24)), scale = 1 / (c + k1 d + k2 d2), q = position - p
-                g_scale = (((gdif0 * c0 * relu + gspe0 * c0 * power) + (gdif1 * c1 * relu + gspe1 * c1 * power))
-                           + (gdif2 * c2 * relu + gspe2 * c2 * power))
-                g_d = -(gL0 * q0 + gL1 * q1 + gL2 * q2) / (d * d)
-                g_den = -g_scale * scale * scale
-                g_d += g_den * att[l, 1]
-                g_d2 = g_den * att[l, 2]
-                if d2 > 1e-24:
-                    g_d2 += g_d * 0.5 / d
-                gq0 = gL0 / d + 2.0 * q0 * g_d2
-                gq1 = gL1 / d + 2.0 * q1 * g_d2
-                gq2 = gL2 / d + 2.0 * q2 * g_d2
-                g_vec[l, 0] += gq0
-                g_vec[l, 1] += gq1
-                g_vec[l, 2] += gq2
-                gp0 -= gq0
-                gp1 -= gq1
-                gp2 -= gq2
-        ga0 = g0 * (ambient[0] + diffuse[0] * dif0)
-        ga1 = g1 * (ambient[1] + diffuse[1] * dif1)
-        ga2 = g2 * (ambient[2] + diffuse[2] * dif2)
-        gA0 += g0 * a0
-        gA1 += g1 * a1
-        gA2 += g2 * a2
-        gD0 += g0 * a0 * dif0
-        gD1 += g1 * a1 * dif1
-        gD2 += g2 * a2 * dif2
-        gS0 += g0 * spe0
-        gS1 += g1 * spe1
-        gS2 += g2 * spe2
-        if orthographic:
-            g_view[i, 0] += gv0
-            g_view[i, 1] += gv1
-            g_view[i, 2] += gv2
-        else:
-            dot = gv0 * v0 + gv1 * v1 + gv2 * v2
-            gw0, gw1, gw2 = sv * (gv0 - dot * v0), sv * (gv1 - dot * v1), sv * (gv2 - dot * v2)
-            g_view[i, 0] += gw0
-            g_view[i, 1] += gw1
-            g_view[i, 2] += gw2
-            gp0 -= gw0
-            gp1 -= gw1
-            gp2 -= gw2
-        run_p = _add_run(run_p, b0, b1, b2, gp0, gp1, gp2)
-        gb0 = _dot3(verts, i0, gp0, gp1, gp2)
-        gb1 = _dot3(verts, i1, gp0, gp1, gp2)
-        gb2 = _dot3(verts, i2, gp0, gp1, gp2)
-        if phong:
-            dot = gn0 * n0 + gn1 * n1 + gn2 * n2
-            gn0, gn1, gn2 = sn * (gn0 - dot * n0), sn * (gn1 - dot * n1), sn * (gn2 - dot * n2)
-            run_n = _add_run(run_n, b0, b1, b2, gn0, gn1, gn2)
-            gb0 += _dot3(normal_source, i0, gn0, gn1, gn2)
-            gb1 += _dot3(normal_source, i1, gn0, gn1, gn2)
-            gb2 += _dot3(normal_source, i2, gn0, gn1, gn2)
-        else:
-            run_n = _add_run(run_n, 1.0, 0.0, 0.0, gn0, gn1, gn2)
-        if base_mode == 1:
-            run_a = _add_run(run_a, b0, b1, b2, ga0, ga1, ga2)
-            gb0 += _dot3(base_source, i0, ga0, ga1, ga2)
-            gb1 += _dot3(base_source, i1, ga0, ga1, ga2)
-            gb2 += _dot3(base_source, i2, ga0, ga1, ga2)
-        elif base_mode == 0:
-            g_base[j, 0] += ga0
-            g_base[j, 1] += ga1
-            g_base[j, 2] += ga2
-        else:
-            run_a = _add_run(run_a, 1.0, 0.0, 0.0, ga0, ga1, ga2)
-        g_bary[j, 0], g_bary[j, 1], g_bary[j, 2] = gb0, gb1, gb2
+                a00, a01, a02 = base_source[0, 0], base_source[0, 1], base_source[0, 2]
+                a10 = a11 = a12 = a20 = a21 = a22 = 0.0
+            wr = w[t0:]
+            for t in range(_pad(t1 - t0)):               # in SIMD lanes
+                b0, b1, b2 = wr[GB0 + t], wr[GB0 + ROW + t], wr[GB0 + 2 * ROW + t]
+                if points_needed:
+                    wr[GX0 + t] = (b0 * x00 + b1 * x10) + b2 * x20
+                    wr[GX0 + ROW + t] = (b0 * x01 + b1 * x11) + b2 * x21
+                    wr[GX0 + 2 * ROW + t] = (b0 * x02 + b1 * x12) + b2 * x22
+                if base_mode == 1:
+                    wr[GA0 + t] = (b0 * a00 + b1 * a10) + b2 * a20
+                    wr[GA0 + ROW + t] = (b0 * a01 + b1 * a11) + b2 * a21
+                    wr[GA0 + 2 * ROW + t] = (b0 * a02 + b1 * a12) + b2 * a22
+                elif base_mode == 2:
+                    wr[GA0 + t], wr[GA0 + ROW + t], wr[GA0 + 2 * ROW + t] = a00, a01, a02
+            t0 = t1
+        for q in range(15 * ROW):                        # the rows DIF, SPE, GN, GV, GP (consecutive)
+            w[GDIF0 + q] = 0.0
+        for l in range(nl):
+            c0, c1, c2 = color[l, 0], color[l, 1], color[l, 2]
+            y0, y1, y2 = vec[l, 0], vec[l, 1], vec[l, 2]
+            ac, ak1, ak2 = att[l, 0], att[l, 1], att[l, 2]
+            point = kind[l] != 0
+            for t in range(mp):                          # r.v and the power (in SIMD lanes)
+                L0, L1, L2, scale = y0, y1, y2, 1.0
+                if point:
+                    L0, L1, L2, scale = _point_light(y0, y1, y2, ac, ak1, ak2, w[GX0 + t], w[GX0 + ROW + t],
+                                                     w[GX0 + 2 * ROW + t])
+                n0, n1, n2 = w[GN0 + t], w[GN0 + ROW + t], w[GN0 + 2 * ROW + t]
+                v0, v1, v2 = w[GN0 + 4 * ROW + t], w[GN0 + 5 * ROW + t], w[GN0 + 6 * ROW + t]
+                ndotl = n0 * L0 + n1 * L1 + n2 * L2
+                lit = ndotl > 0
+                rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
+                rv = rv if lit else 0.0
+                power = _power_bits(rv, e0, e1, e2, e3, e4, e5, e6)
+                w[GRV + t] = rv
+                w[GPOW + t] = power if rv > 0 else 0.0
+            if not integral:                             # x ** k: a libm call
+                for t in range(m):
+                    rv = w[GRV + t]
+                    w[GPOW + t] = rv ** shininess if rv > 0 else 0.0
+            if not point:
+                for t in range(mp):                      # in SIMD lanes
+                    gL0, gL1, gL2, g_scale = _light_grads(w, t, y0, y1, y2, 1.0, c0, c1, c2, shininess, diffuse,
+                                                          specular)
+                    w[GVEC0 + t], w[GVEC0 + ROW + t], w[GVEC0 + 2 * ROW + t] = gL0, gL1, gL2
+            else:
+                for t in range(mp):                      # in SIMD lanes
+                    # L = q / d, d = sqrt(max(d2, 1e-24)), scale = 1 / (c + k1 d + k2 d2), q = position - p
+                    q0, q1, q2 = y0 - w[GX0 + t], y1 - w[GX0 + ROW + t], y2 - w[GX0 + 2 * ROW + t]
+                    d2 = q0 * q0 + q1 * q1 + q2 * q2
+                    d = math.sqrt(max(d2, 1e-24))
+                    scale = 1.0 / (ac + ak1 * d + ak2 * d2)
+                    gL0, gL1, gL2, g_scale = _light_grads(w, t, q0 / d, q1 / d, q2 / d, scale, c0, c1, c2, shininess,
+                                                          diffuse, specular)
+                    g_d = -(gL0 * q0 + gL1 * q1 + gL2 * q2) / (d * d)
+                    g_den = -g_scale * scale * scale
+                    g_d += g_den * ak1
+                    g_d2 = g_den * ak2
+                    g_d2 = g_d2 + g_d * 0.5 / d if d2 > 1e-24 else g_d2
+                    gq0 = gL0 / d + 2.0 * q0 * g_d2
+                    gq1 = gL1 / d + 2.0 * q1 * g_d2
+                    gq2 = gL2 / d + 2.0 * q2 * g_d2
+                    w[GVEC0 + t], w[GVEC0 + ROW + t], w[GVEC0 + 2 * ROW + t] = gq0, gq1, gq2
+                    w[GGP0 + t] -= gq0
+                    w[GGP0 + ROW + t] -= gq1
+                    w[GGP0 + 2 * ROW + t] -= gq2
+            # this light's sums over the block's pairs, in pair order
+            s0, s1, s2, u0, u1, u2 = g_color[l, 0], g_color[l, 1], g_color[l, 2], g_vec[l, 0], g_vec[l, 1], g_vec[l, 2]
+            for t in range(m):
+                s0 += w[GCOL0 + t]
+                s1 += w[GCOL0 + ROW + t]
+                s2 += w[GCOL0 + 2 * ROW + t]
+                u0 += w[GVEC0 + t]
+                u1 += w[GVEC0 + ROW + t]
+                u2 += w[GVEC0 + 2 * ROW + t]
+            g_color[l, 0], g_color[l, 1], g_color[l, 2], g_vec[l, 0], g_vec[l, 1], g_vec[l, 2] = s0, s1, s2, u0, u1, u2
+            if need_shininess:
+                for t in range(m):
+                    if w[GPOW + t] > 0:
+                        g_shininess += w[GSH + t] * math.log(w[GRV + t])
+        amb0, amb1, amb2 = ambient[0], ambient[1], ambient[2]
+        dif0, dif1, dif2 = diffuse[0], diffuse[1], diffuse[2]
+        for t in range(mp):                              # base, view and normal cotangents (in SIMD lanes)
+            g0, g1, g2 = w[GG0 + t], w[GG0 + ROW + t], w[GG0 + 2 * ROW + t]
+            w[GGA0 + t] = g0 * (amb0 + dif0 * w[GDIF0 + t])
+            w[GGA0 + ROW + t] = g1 * (amb1 + dif1 * w[GDIF0 + ROW + t])
+            w[GGA0 + 2 * ROW + t] = g2 * (amb2 + dif2 * w[GDIF0 + 2 * ROW + t])
+            gv0, gv1, gv2 = w[GGV0 + t], w[GGV0 + ROW + t], w[GGV0 + 2 * ROW + t]
+            if orthographic:
+                w[GGW0 + t], w[GGW0 + ROW + t], w[GGW0 + 2 * ROW + t] = gv0, gv1, gv2
+            else:
+                v0, v1, v2 = w[GN0 + 4 * ROW + t], w[GN0 + 5 * ROW + t], w[GN0 + 6 * ROW + t]
+                sv = w[GN0 + 7 * ROW + t]
+                dot = gv0 * v0 + gv1 * v1 + gv2 * v2
+                gw0, gw1, gw2 = sv * (gv0 - dot * v0), sv * (gv1 - dot * v1), sv * (gv2 - dot * v2)
+                w[GGW0 + t], w[GGW0 + ROW + t], w[GGW0 + 2 * ROW + t] = gw0, gw1, gw2
+                w[GGP0 + t] -= gw0
+                w[GGP0 + ROW + t] -= gw1
+                w[GGP0 + 2 * ROW + t] -= gw2
+            if phong:
+                n0, n1, n2, sn = w[GN0 + t], w[GN0 + ROW + t], w[GN0 + 2 * ROW + t], w[GN0 + 3 * ROW + t]
+                gn0, gn1, gn2 = w[GGN0 + t], w[GGN0 + ROW + t], w[GGN0 + 2 * ROW + t]
+                dot = gn0 * n0 + gn1 * n1 + gn2 * n2
+                w[GGN0 + t] = sn * (gn0 - dot * n0)
+                w[GGN0 + ROW + t] = sn * (gn1 - dot * n1)
+                w[GGN0 + 2 * ROW + t] = sn * (gn2 - dot * n2)
+        t0 = 0
+        while t0 < m:                                    # g_bary per run of one face (in SIMD lanes)
+            f = parent[start + t0]
+            t1 = t0 + 1
+            while t1 < m and parent[start + t1] == f:
+                t1 += 1
+            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            x00, x01, x02 = verts[i0, 0], verts[i0, 1], verts[i0, 2]
+            x10, x11, x12 = verts[i1, 0], verts[i1, 1], verts[i1, 2]
+            x20, x21, x22 = verts[i2, 0], verts[i2, 1], verts[i2, 2]
+            n00 = n01 = n02 = n10 = n11 = n12 = n20 = n21 = n22 = 0.0
+            if phong:
+                n00, n01, n02 = normal_source[i0, 0], normal_source[i0, 1], normal_source[i0, 2]
+                n10, n11, n12 = normal_source[i1, 0], normal_source[i1, 1], normal_source[i1, 2]
+                n20, n21, n22 = normal_source[i2, 0], normal_source[i2, 1], normal_source[i2, 2]
+            a00 = a01 = a02 = a10 = a11 = a12 = a20 = a21 = a22 = 0.0
+            if base_mode == 1:
+                a00, a01, a02 = base_source[i0, 0], base_source[i0, 1], base_source[i0, 2]
+                a10, a11, a12 = base_source[i1, 0], base_source[i1, 1], base_source[i1, 2]
+                a20, a21, a22 = base_source[i2, 0], base_source[i2, 1], base_source[i2, 2]
+            wr = w[t0:]
+            for t in range(_pad(t1 - t0)):
+                gp0, gp1, gp2 = wr[GGP0 + t], wr[GGP0 + ROW + t], wr[GGP0 + 2 * ROW + t]
+                gb0 = (gp0 * x00 + gp1 * x01) + gp2 * x02
+                gb1 = (gp0 * x10 + gp1 * x11) + gp2 * x12
+                gb2 = (gp0 * x20 + gp1 * x21) + gp2 * x22
+                if phong:
+                    gn0, gn1, gn2 = wr[GGN0 + t], wr[GGN0 + ROW + t], wr[GGN0 + 2 * ROW + t]
+                    gb0 += (gn0 * n00 + gn1 * n01) + gn2 * n02
+                    gb1 += (gn0 * n10 + gn1 * n11) + gn2 * n12
+                    gb2 += (gn0 * n20 + gn1 * n21) + gn2 * n22
+                if base_mode == 1:
+                    ga0, ga1, ga2 = wr[GGA0 + t], wr[GGA0 + ROW + t], wr[GGA0 + 2 * ROW + t]
+                    gb0 += (ga0 * a00 + ga1 * a01) + ga2 * a02
+                    gb1 += (ga0 * a10 + ga1 * a11) + ga2 * a12
+                    gb2 += (ga0 * a20 + ga1 * a21) + ga2 * a22
+                wr[GBARY0 + t], wr[GBARY0 + ROW + t], wr[GBARY0 + 2 * ROW + t] = gb0, gb1, gb2
+            t0 = t1
+        gbo = g_bary_flat[3 * start:3 * (start + m)]
+        for t in range(m):
+            gbo[3 * t], gbo[3 * t + 1], gbo[3 * t + 2] = w[GBARY0 + t], w[GBARY0 + ROW + t], w[GBARY0 + 2 * ROW + t]
+        for t in range(m):                               # the sums over pairs, in pair order
+            j = start + t
+            f = parent[j]
+            if f != cur:
+                if cur >= 0:
+                    _flush_runs(phong, base_mode, cur, j0, j1, j2, g_verts, g_normals, g_base, run_p, run_n, run_a)
+                    run_p = run_n = run_a = ZERO9
+                cur = f
+                j0, j1, j2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            b0, b1, b2 = w[GB0 + t], w[GB0 + ROW + t], w[GB0 + 2 * ROW + t]
+            g0, g1, g2 = w[GG0 + t], w[GG0 + ROW + t], w[GG0 + 2 * ROW + t]
+            a0, a1, a2 = w[GA0 + t], w[GA0 + ROW + t], w[GA0 + 2 * ROW + t]
+            gA0 += g0 * a0
+            gA1 += g1 * a1
+            gA2 += g2 * a2
+            gD0 += g0 * a0 * w[GDIF0 + t]
+            gD1 += g1 * a1 * w[GDIF0 + ROW + t]
+            gD2 += g2 * a2 * w[GDIF0 + 2 * ROW + t]
+            gS0 += g0 * w[GSPE0 + t]
+            gS1 += g1 * w[GSPE0 + ROW + t]
+            gS2 += g2 * w[GSPE0 + 2 * ROW + t]
+            px = pixel[j]
+            if px < vlo or px >= vhi:                      # another camera: its row in registers
+                if cam >= 0:
+                    g_view[cam, 0], g_view[cam, 1], g_view[cam, 2] = vw0, vw1, vw2
+                cam = _camera(px, hw, inv_hw)
+                vlo, vhi = cam * hw, (cam + 1) * hw
+                vw0, vw1, vw2 = g_view[cam, 0], g_view[cam, 1], g_view[cam, 2]
+            vw0 += w[GGW0 + t]
+            vw1 += w[GGW0 + ROW + t]
+            vw2 += w[GGW0 + 2 * ROW + t]
+            run_p = _add_run(run_p, b0, b1, b2, w[GGP0 + t], w[GGP0 + ROW + t], w[GGP0 + 2 * ROW + t])
+            gn0, gn1, gn2 = w[GGN0 + t], w[GGN0 + ROW + t], w[GGN0 + 2 * ROW + t]
+            if phong:
+                run_n = _add_run(run_n, b0, b1, b2, gn0, gn1, gn2)
+            else:
+                run_n = _add_run(run_n, 1.0, 0.0, 0.0, gn0, gn1, gn2)
+            ga0, ga1, ga2 = w[GGA0 + t], w[GGA0 + ROW + t], w[GGA0 + 2 * ROW + t]
+            if base_mode == 1:
+                run_a = _add_run(run_a, b0, b1, b2, ga0, ga1, ga2)
+            elif base_mode == 0:
+                g_base[j, 0] += ga0
+                g_base[j, 1] += ga1
+                g_base[j, 2] += ga2
+            else:
+                run_a = _add_run(run_a, 1.0, 0.0, 0.0, ga0, ga1, ga2)
     if cur >= 0:
-        _flush_runs(phong, base_mode, cur, i0, i1, i2, g_verts, g_normals, g_base, run_p, run_n, run_a)
+        _flush_runs(phong, base_mode, cur, j0, j1, j2, g_verts, g_normals, g_base, run_p, run_n, run_a)
+    if cam >= 0:
+        g_view[cam, 0], g_view[cam, 1], g_view[cam, 2] = vw0, vw1, vw2
     return (g_base, g_bary, g_verts, g_normals, g_view, g_vec, g_color, np.array([gA0, gA1, gA2]),
             np.array([gD0, gD1, gD2]), np.array([gS0, gS1, gS2]), np.array(g_shininess))
 
@@ -610,5 +785,5 @@ def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_sou
     ``need_shininess=False`` skips the shininess gradient (returned as 0)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    return _backward(*args, float(shininess), state, bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
+    return _backward(*args, float(shininess), np.ascontiguousarray(state), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
                      scratch("light_g_bary", len(bary), np.float64, (3,)), np.zeros(np.shape(base)))

@@ -105,7 +105,7 @@ def _interp3(values, i0, i1, i2, b0, b1, b2):
 
 
 LANES = 8               # the per-run loops run over a multiple of this many pairs (the extra lanes are never read)
-BLOCK = 512             # pairs lit per block (the block's work arrays stay in the L1 cache)
+BLOCK = 512             # pairs lit per block (the work arrays stay in the L2 cache; 256: no faster)
 ROW = BLOCK + LANES     # one work array's length: the rows of the block's work array ``w`` (one buffer and
                         # constant offsets, so LLVM sees that its rows do not overlap)
 WB0, WB1, WB2 = 0 * ROW, 1 * ROW, 2 * ROW                    # barycentrics

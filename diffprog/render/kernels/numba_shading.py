@@ -695,15 +695,6 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
         for t in range(m):
             gbo[3 * t], gbo[3 * t + 1], gbo[3 * t + 2] = w[GBARY0 + t], w[GBARY0 + ROW + t], w[GBARY0 + 2 * ROW + t]
         for t in range(m):                               # the sums over pairs, in pair order
-            j = start + t
-            f = parent[j]
-            if f != cur:
-                if cur >= 0:
-                    _flush_runs(phong, base_mode, cur, j0, j1, j2, g_verts, g_normals, g_base, run_p, run_n, run_a)
-                    run_p = run_n = run_a = ZERO9
-                cur = f
-                j0, j1, j2 = faces[f, 0], faces[f, 1], faces[f, 2]
-            b0, b1, b2 = w[GB0 + t], w[GB0 + ROW + t], w[GB0 + 2 * ROW + t]
             g0, g1, g2 = w[GG0 + t], w[GG0 + ROW + t], w[GG0 + 2 * ROW + t]
             a0, a1, a2 = w[GA0 + t], w[GA0 + ROW + t], w[GA0 + 2 * ROW + t]
             gA0 += g0 * a0
@@ -715,8 +706,9 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             gS0 += g0 * w[GSPE0 + t]
             gS1 += g1 * w[GSPE0 + ROW + t]
             gS2 += g2 * w[GSPE0 + 2 * ROW + t]
-            px = pixel[j]
-            if px < vlo or px >= vhi:                      # another camera: its row in registers
+        for t in range(m):                               # (apart: fewer sums live at once)
+            px = pixel[start + t]
+            if px < vlo or px >= vhi:                    # another camera: its row in registers
                 if cam >= 0:
                     g_view[cam, 0], g_view[cam, 1], g_view[cam, 2] = vw0, vw1, vw2
                 cam = _camera(px, hw, inv_hw)
@@ -725,6 +717,22 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             vw0 += w[GGW0 + t]
             vw1 += w[GGW0 + ROW + t]
             vw2 += w[GGW0 + 2 * ROW + t]
+        if base_mode == 0:
+            gab = g_base[start:start + m]
+            for t in range(m):
+                gab[t, 0] += w[GGA0 + t]
+                gab[t, 1] += w[GGA0 + ROW + t]
+                gab[t, 2] += w[GGA0 + 2 * ROW + t]
+        for t in range(m):
+            j = start + t
+            f = parent[j]
+            if f != cur:
+                if cur >= 0:
+                    _flush_runs(phong, base_mode, cur, j0, j1, j2, g_verts, g_normals, g_base, run_p, run_n, run_a)
+                    run_p = run_n = run_a = ZERO9
+                cur = f
+                j0, j1, j2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            b0, b1, b2 = w[GB0 + t], w[GB0 + ROW + t], w[GB0 + 2 * ROW + t]
             run_p = _add_run(run_p, b0, b1, b2, w[GGP0 + t], w[GGP0 + ROW + t], w[GGP0 + 2 * ROW + t])
             gn0, gn1, gn2 = w[GGN0 + t], w[GGN0 + ROW + t], w[GGN0 + 2 * ROW + t]
             if phong:
@@ -734,11 +742,7 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
             ga0, ga1, ga2 = w[GGA0 + t], w[GGA0 + ROW + t], w[GGA0 + 2 * ROW + t]
             if base_mode == 1:
                 run_a = _add_run(run_a, b0, b1, b2, ga0, ga1, ga2)
-            elif base_mode == 0:
-                g_base[j, 0] += ga0
-                g_base[j, 1] += ga1
-                g_base[j, 2] += ga2
-            else:
+            elif base_mode == 2:
                 run_a = _add_run(run_a, 1.0, 0.0, 0.0, ga0, ga1, ga2)
     if cur >= 0:
         _flush_runs(phong, base_mode, cur, j0, j1, j2, g_verts, g_normals, g_base, run_p, run_n, run_a)

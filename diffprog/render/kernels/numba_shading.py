@@ -16,7 +16,10 @@ flat pixel index), and lights l:
 
 Lights are given as arrays: ``kind`` (0 directional, 1 point), ``vec`` (unit to-light direction or
 position), ``color`` (L, 3), ``attenuation`` (L, 3) (1, 0, 0 for none). Reductions over pairs (the
-light and material gradients) and scatter-adds into cameras run serially in pair order.
+light and material gradients) and scatter-adds into cameras run serially in pair order, the
+scatter-adds into mesh rows per run of one face in a fixed order (``_run_sums``): deterministic.
+The per-pair work runs in SIMD lanes: pairs in blocks of ``BLOCK``, work arrays as rows of one
+buffer (structure of arrays), see ``_forward``.
 """
 import math
 
@@ -40,49 +43,6 @@ def _unit(x0, x1, x2):
 
 
 @njit(inline="always", error_model="numpy")
-def _to_light(kind, vec, att, l, p0, p1, p2):
-    """(L, d, d2, scale, diff) of light l at point p."""
-    if kind[l] == 0:
-        return vec[l, 0], vec[l, 1], vec[l, 2], 1.0, 1.0, 1.0, 0.0, 0.0, 0.0
-    q0, q1, q2 = vec[l, 0] - p0, vec[l, 1] - p1, vec[l, 2] - p2
-    d2 = q0 * q0 + q1 * q1 + q2 * q2
-    d = math.sqrt(max(d2, 1e-24))
-    scale = 1.0 / (att[l, 0] + att[l, 1] * d + att[l, 2] * d2)
-    return q0 / d, q1 / d, q2 / d, d, d2, scale, q0, q1, q2
-
-
-@njit(inline="always", error_model="numpy")
-def _power(x, k):
-    """x ** k for x > 0; an integral exponent up to 64 by repeated squaring (a few ulp from pow)."""
-    if k == math.floor(k) and 0.0 <= k <= 64.0:
-        n = int(k)
-        out = 1.0
-        while n:
-            if n & 1:
-                out *= x
-            x *= x
-            n >>= 1
-        return out
-    return x ** k
-
-
-@njit(inline="always", error_model="numpy")
-def _light_terms(kind, vec, att, l, p0, p1, p2, n0, n1, n2, v0, v1, v2, shininess):
-    """Light ``l`` at the point p with unit normal n and view direction v: ``_to_light``'s nine values,
-    then n.L, its ReLU, the reflection's r.v (0 where n.L <= 0) and the specular power (0 where r.v <= 0)."""
-    L0, L1, L2, d, dd, scale, q0, q1, q2 = _to_light(kind, vec, att, l, p0, p1, p2)
-    ndotl = n0 * L0 + n1 * L1 + n2 * L2
-    relu = ndotl if ndotl > 0 else 0.0
-    rv = 0.0
-    power = 0.0
-    if ndotl > 0:
-        rv = (2.0 * ndotl * n0 - L0) * v0 + (2.0 * ndotl * n1 - L1) * v1 + (2.0 * ndotl * n2 - L2) * v2
-        if rv > 0:
-            power = _power(rv, shininess)
-    return L0, L1, L2, d, dd, scale, q0, q1, q2, ndotl, relu, rv, power
-
-
-@njit(inline="always", error_model="numpy")
 def _camera(pixel, hw, inv_hw):
     """Camera index of flat pixel index ``pixel`` (pixel // hw without an integer division; 0 for
     the first image's pixels without arithmetic: a predictable branch, a shorter dependency chain)."""
@@ -94,14 +54,6 @@ def _camera(pixel, hw, inv_hw):
     elif (q + 1) * hw <= pixel:
         q += 1
     return q
-
-
-@njit(inline="always", error_model="numpy")
-def _interp3(values, i0, i1, i2, b0, b1, b2):
-    """sum_k b_k values[i_k] (3 channels), in the order of ``numba_attributes.interpolate``."""
-    return ((b0 * values[i0, 0] + b1 * values[i1, 0]) + b2 * values[i2, 0],
-            (b0 * values[i0, 1] + b1 * values[i1, 1]) + b2 * values[i2, 1],
-            (b0 * values[i0, 2] + b1 * values[i1, 2]) + b2 * values[i2, 2])
 
 
 LANES = 8               # the per-run loops run over a multiple of this many pairs (the extra lanes are never read)
@@ -174,8 +126,9 @@ _load_transposed = _transposer(8, ROW)       # and back
 
 @njit(inline="always", error_model="numpy")
 def _power_bits(x, e0, e1, e2, e3, e4, e5, e6):
-    """``_power``'s repeated squaring for an integral exponent with bits e0..e6 (loop invariants),
-    without a loop or branch: the unused factors are 1 (exact), so the same value as ``_power``."""
+    """x ** k for x > 0 and an integral k (0 .. 64) with bits e0..e6 (loop invariants), by repeated
+    squaring (a few ulp from pow) without a loop or branch: the factors of the bits not set are 1
+    (exact), so the value of the loop over the set bits."""
     out = x if e0 else 1.0
     x = x * x
     out = out * (x if e1 else 1.0)
@@ -198,7 +151,8 @@ def _pad(n):
 
 @njit(inline="always", error_model="numpy")
 def _point_light(y0, y1, y2, c, k1, k2, p0, p1, p2):
-    """``_to_light`` of a point light at y with attenuation (c, k1, k2): (L, scale)."""
+    """The unit vector L from the point p to a point light at y with attenuation (c, k1, k2), and
+    the light's scale 1 / (c + k1 d + k2 d^2) at the distance d (at least 1e-12)."""
     q0, q1, q2 = y0 - p0, y1 - p1, y2 - p2
     d2 = q0 * q0 + q1 * q1 + q2 * q2
     d = math.sqrt(max(d2, 1e-24))
@@ -208,7 +162,8 @@ def _point_light(y0, y1, y2, c, k1, k2, p0, p1, p2):
 
 @njit(inline="always", error_model="numpy")
 def _add_light(w, t, L0, L1, L2, scale, k0, k1, k2, integral, e0, e1, e2, e3, e4, e5, e6):
-    """``_light_terms`` of pair t of the block with r.v and the power computed for every pair and
+    """Light (L, scale) at pair t of the block: n.L, its ReLU, r.v = (2 (n.L) n - L).v where n.L > 0
+    (else 0) and the power (0 where r.v <= 0), every value computed for every pair and
     selected (lit and unlit pairs, highlight or not, alternate too often for branches; selects run
     in SIMD lanes), added to its sums; r.v kept for ``pow``."""
     n0, n1, n2, v0, v1, v2 = w[WN0 + t], w[WN1 + t], w[WN2 + t], w[WV0 + t], w[WV1 + t], w[WV2 + t]
@@ -240,8 +195,9 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
     be one pair), the point, unit normal, view direction and base colour with the face's values
     hoisted, into the block's work arrays (structure of arrays); then per light, over the whole
     block, its diffuse and specular sums; then the colours and the state into ``out`` and
-    ``state``. The same arithmetic as ``_light_terms`` pair by pair; an integral shininess up to
-    64 by ``_power_bits``, another by ``pow`` in a scalar loop of its own."""
+    ``state``. The arithmetic of the per-pair loop of before, pair by pair (the same values, bit
+    for bit); an integral shininess up to 64 by ``_power_bits``, another by ``pow`` in a scalar
+    loop of its own."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
@@ -355,12 +311,6 @@ def _forward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_s
         for t in range(m8, m):
             sb[8 * t], sb[8 * t + 1], sb[8 * t + 2], sb[8 * t + 3] = w[WN0 + t], w[WN1 + t], w[WN2 + t], w[WSN + t]
             sb[8 * t + 4], sb[8 * t + 5], sb[8 * t + 6], sb[8 * t + 7] = w[WV0 + t], w[WV1 + t], w[WV2 + t], w[WSV + t]
-
-
-@njit(inline="always", error_model="numpy")
-def _dot3(values, i, g0, g1, g2):
-    """g . values[i] in the order of ``_scatter3``'s return values."""
-    return (g0 * values[i, 0] + g1 * values[i, 1]) + g2 * values[i, 2]
 
 
 @njit(inline="always", error_model="numpy")
@@ -528,12 +478,12 @@ def _backward(bary, faces, parent, pixel, hw, verts, normal_source, phong, base_
     """Gradients; ``state``: the forward's; ``g_bary`` (P, 3) is written, ``g_base`` (base_source's
     shape) given zero-filled. The VJP of x |x|^-1 is written with the unit vector u and the scale
     s: s (g - (g . u) u). ``BLOCK`` pairs at a time, as the forward: the per-pair terms in loops
-    that run in SIMD lanes (per run of one face and camera with the face's values hoisted, or per
-    light over the block; the branches of the terms as selects), into work rows; then the sums over
-    pairs (each light's colour and vector, the material's, the view sources', and the scatter-adds
-    into vertex (and face) rows, summed per run of consecutive pairs of one mesh face, the search's
-    order, and added once per run) in a serial loop in pair order: deterministic, and the sums of
-    the per-pair loop of before in the same order."""
+    that run in SIMD lanes (per run of one face with the face's values hoisted, or per light over
+    the block; the branches of the terms as selects), into work rows. The scatter-adds into vertex
+    (and face) rows are summed per run of consecutive pairs of one mesh face within a block (the
+    search's order) in 8-lane partial sums (``_run_sums``) and added once per run; the other sums
+    over pairs (each light's colour and vector, the material's, the view sources') in serial loops
+    in pair order. All in a fixed order: deterministic."""
     P = bary.shape[0]
     nl = kind.shape[0]
     inv_hw = 1.0 / hw
@@ -815,5 +765,6 @@ def light_pairs_backward(base, bary, faces, parent, pixel, hw, verts, normal_sou
     ``need_shininess=False`` skips the shininess gradient (returned as 0)."""
     args = _kernel_args(base, bary, faces, parent, pixel, hw, verts, normal_source, phong, base_mode, view_source,
                         orthographic, kind, vec, color, attenuation, ambient, diffuse, specular)
-    return _backward(*args, float(shininess), np.ascontiguousarray(state), bool(need_shininess), np.ascontiguousarray(g, dtype=np.float64),
-                     scratch("light_g_bary", len(bary), np.float64, (3,)), np.zeros(np.shape(base)))
+    return _backward(*args, float(shininess), np.ascontiguousarray(state), bool(need_shininess),
+                     np.ascontiguousarray(g, dtype=np.float64), scratch("light_g_bary", len(bary), np.float64, (3,)),
+                     np.zeros(np.shape(base)))

@@ -151,83 +151,91 @@ CHUNK = 1 << 24        # candidate pairs searched per kernel call (bounds the ou
 LANES = 4             # a row's candidates are tested in a vector loop over a multiple of this many columns
 
 
-@njit(cache=True, error_model="numpy")
-def _search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, perspective, inside_only,
-                  interpolate, pixel, face, dist, bary, depth, edge, coef):
-    """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
-    with room for every candidate; ``bary`` and ``depth`` only when ``interpolate``); returns their
-    number. The exact test of ``numpy_pairs`` (edge functions, then the distance to the closest
-    edge) on every candidate without branching on its outcome: a row of a face's candidates is
-    tested in a loop of its own (no stores but into small row arrays, so it runs in SIMD lanes; its
-    length rounded up to ``LANES`` columns, the extra ones never read), then each candidate's values
-    are written into the next free slot, which advances only when the candidate is a pair (inside
-    and outside pixels interleave along a face's rows, so branches on them would be mispredicted)."""
-    r2 = radius * radius
-    s2 = scale ** 2
-    widest = 0
-    for f in range(f0, f1):
-        widest = max(widest, nx[f])
-    widest = (widest + LANES - 1) // LANES * LANES
-    rq, rsign, rt, rdx, rdy = (np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest),
-                               np.empty(widest))
-    rk = np.empty(widest, np.int64)
-    rb0, rb1, rb2, rz = (np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest))
-    j = 0
-    for f in range(f0, f1):
-        n = nx[f]
-        if n == 0 or ny[f] == 0:
-            continue
-        X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
-        ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
-        first = c0[f]
-        lanes = (n + LANES - 1) // LANES * LANES
-        jZ0, jZ1, jZ2 = (iZ0, iZ1, iZ2) if perspective else (1.0, 1.0, 1.0)
-        for row in range(r0[f], r0[f] + ny[f]):
-            py = row + 0.5
-            # the tests: no stores but into the row arrays, so the loop runs in SIMD lanes (written out
-            # in both loops: through an inlined helper with the stores, LLVM does not vectorize it)
-            if interpolate:
-                for i in range(lanes):
-                    t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
-                    rq[i] = t[13]
-                    rsign[i] = 1.0 if t[10] else -1.0
-                    rk[i] = t[11]
-                    rt[i] = t[12]
-                    rdx[i] = t[14]
-                    rdy[i] = t[15]
-                    # ``_interp`` without its branch: orthographic with 1 / Z = 1 gives the same b = c / sum(c)
-                    sg = 1.0 if t[9] > 0 else -1.0
-                    c0_, c1_, c2_ = _clamp0(sg * t[6]), _clamp0(sg * t[7]), _clamp0(sg * t[8])
-                    u0, u1, u2 = c0_ * jZ0, c1_ * jZ1, c2_ * jZ2
-                    r = 1.0 / ((u0 + u1) + u2)
-                    b0, b1, b2 = u0 * r, u1 * r, u2 * r
-                    rb0[i], rb1[i], rb2[i] = b0, b1, b2
-                    rz[i] = ((c0_ + c1_) + c2_) * r if perspective else (b0 * Z0 + b1 * Z1) + b2 * Z2
-            else:
-                for i in range(lanes):
-                    t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
-                    rq[i] = t[13]
-                    rsign[i] = 1.0 if t[10] else -1.0
-                    rk[i] = t[11]
-                    rt[i] = t[12]
-                    rdx[i] = t[14]
-                    rdy[i] = t[15]
-            start = image[f] * (height * width) + row * width + first
-            for i in range(n):                           # the pairs, compacted
-                sign = rsign[i]
-                q = rq[i]
-                keep = sign > 0 if inside_only else (sign > 0 or q <= r2)
-                pixel[j] = start + i
-                face[j] = f
-                dist[j] = sign * q * s2
-                if interpolate:
-                    bary[j, 0], bary[j, 1], bary[j, 2] = rb0[i], rb1[i], rb2[i]
-                    depth[j] = rz[i]
-                c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
-                edge[j] = rk[i]
-                coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], c * rdx[i], c * rdy[i]
-                j += np.int64(keep)
-    return j
+def _search_kernel(INTERPOLATE):
+    """The compiled search with (``INTERPOLATE``) or without barycentrics and depths: a constant of
+    the kernel (a closure value), so only the variant a render uses is compiled."""
+    @njit(cache=True, error_model="numpy")
+    def search_chunk(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, perspective, inside_only,
+                     pixel, face, dist, bary, depth, edge, coef):
+        """Pairs of faces [f0, f1) in one pass, written into the buffers (``pixel`` ... ``coef``, each
+        with room for every candidate; ``bary`` and ``depth`` only when ``INTERPOLATE``); returns their
+        number. The exact test of ``numpy_pairs`` (edge functions, then the distance to the closest
+        edge) on every candidate without branching on its outcome: a row of a face's candidates is
+        tested in a loop of its own (no stores but into small row arrays, so it runs in SIMD lanes; its
+        length rounded up to ``LANES`` columns, the extra ones never read), then each candidate's values
+        are written into the next free slot, which advances only when the candidate is a pair (inside
+        and outside pixels interleave along a face's rows, so branches on them would be mispredicted)."""
+        r2 = radius * radius
+        s2 = scale ** 2
+        widest = 0
+        for f in range(f0, f1):
+            widest = max(widest, nx[f])
+        widest = (widest + LANES - 1) // LANES * LANES
+        rq, rsign, rt, rdx, rdy = (np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest),
+                                   np.empty(widest))
+        rk = np.empty(widest, np.int64)
+        rb0, rb1, rb2, rz = (np.empty(widest), np.empty(widest), np.empty(widest), np.empty(widest))
+        j = 0
+        for f in range(f0, f1):
+            n = nx[f]
+            if n == 0 or ny[f] == 0:
+                continue
+            X0, X1, X2, Y0, Y1, Y2, Z0, Z1, Z2 = _corner_values(tri, f)
+            ie0, ie1, ie2, iZ0, iZ1, iZ2 = inv[f, 0], inv[f, 1], inv[f, 2], inv[f, 3], inv[f, 4], inv[f, 5]
+            first = c0[f]
+            lanes = (n + LANES - 1) // LANES * LANES
+            jZ0, jZ1, jZ2 = (iZ0, iZ1, iZ2) if perspective else (1.0, 1.0, 1.0)
+            for row in range(r0[f], r0[f] + ny[f]):
+                py = row + 0.5
+                # the tests: no stores but into the row arrays, so the loop runs in SIMD lanes (written out
+                # in both loops: through an inlined helper with the stores, LLVM does not vectorize it)
+                if INTERPOLATE:
+                    for i in range(lanes):
+                        t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                        rq[i] = t[13]
+                        rsign[i] = 1.0 if t[10] else -1.0
+                        rk[i] = t[11]
+                        rt[i] = t[12]
+                        rdx[i] = t[14]
+                        rdy[i] = t[15]
+                        # ``_interp`` without its branch: orthographic with 1 / Z = 1 gives the same b = c / sum(c)
+                        sg = 1.0 if t[9] > 0 else -1.0
+                        c0_, c1_, c2_ = _clamp0(sg * t[6]), _clamp0(sg * t[7]), _clamp0(sg * t[8])
+                        u0, u1, u2 = c0_ * jZ0, c1_ * jZ1, c2_ * jZ2
+                        r = 1.0 / ((u0 + u1) + u2)
+                        b0, b1, b2 = u0 * r, u1 * r, u2 * r
+                        rb0[i], rb1[i], rb2[i] = b0, b1, b2
+                        rz[i] = ((c0_ + c1_) + c2_) * r if perspective else (b0 * Z0 + b1 * Z1) + b2 * Z2
+                else:
+                    for i in range(lanes):
+                        t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                        rq[i] = t[13]
+                        rsign[i] = 1.0 if t[10] else -1.0
+                        rk[i] = t[11]
+                        rt[i] = t[12]
+                        rdx[i] = t[14]
+                        rdy[i] = t[15]
+                start = image[f] * (height * width) + row * width + first
+                for i in range(n):                           # the pairs, compacted
+                    sign = rsign[i]
+                    q = rq[i]
+                    keep = sign > 0 if inside_only else (sign > 0 or q <= r2)
+                    pixel[j] = start + i
+                    face[j] = f
+                    dist[j] = sign * q * s2
+                    if INTERPOLATE:
+                        bary[j, 0], bary[j, 1], bary[j, 2] = rb0[i], rb1[i], rb2[i]
+                        depth[j] = rz[i]
+                    c = -2.0 * sign * s2                     # d dist / d closest point = c * offset
+                    edge[j] = rk[i]
+                    coef[j, 0], coef[j, 1], coef[j, 2] = rt[i], c * rdx[i], c * rdy[i]
+                    j += np.int64(keep)
+        return j
+
+    return search_chunk
+
+
+_SEARCH = (_search_kernel(False), _search_kernel(True))
 
 
 SCRATCH_LIMIT = 1 << 28   # bytes of one search buffer kept for reuse between calls at most
@@ -293,8 +301,8 @@ def search_pairs(tri, image, height, width, radius, cull_backfaces, scale, persp
                    scratch("dist", capacity, tri.dtype), scratch("bary", room, tri.dtype, (3,)),
                    scratch("depth", room, tri.dtype), scratch("edge", capacity, np.int8),
                    scratch("coef", capacity, np.float64, (3,)))
-        n = _search_chunk(tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius, scale,
-                          bool(perspective), bool(inside_only), bool(interpolate), *buffers)
+        n = _SEARCH[bool(interpolate)](tri, inv, image, start, stop, c0, r0, nx, ny, int(height), int(width), radius,
+                                       scale, bool(perspective), bool(inside_only), *buffers)
         parts.append(tuple(b[:n] for b in buffers))
     if not parts:
         empty = np.zeros(0, np.int64)
@@ -518,44 +526,43 @@ def _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts, per
     return v0, v1, v2, v3, v4, v5, v6, v7, v8
 
 
-@njit(cache=True, error_model="numpy")
-def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
-                       use_bary, edge, coef, use_saved, dtype_like):
-    """Per pair the gradient with respect to its face's corners; the per-pair terms are recomputed
-    from the corners, or for the distances (``use_saved``) taken from what ``search_pairs`` saved
-    (``edge``, ``coef``). Pairs are taken in runs of one face and one image (the search's order; any
-    order is correct, a face's pairs may form several runs): a run's gradients are formed in a loop
-    with no stores but into a small (9, ``BACK_BLOCK``) array and no branches (``_pair_gradient``),
-    so it runs in SIMD lanes, up to ``BACK_BLOCK`` pairs at a time, over a multiple of
-    ``BACK_LANES`` pairs (the extra ones, of the next run, never read); then they are summed
-    serially in pair order and added to the face's row once per run (deterministic). One loop per
-    combination of the flags but ``perspective`` (loop-invariant: LLVM still vectorizes), written
-    out (through an inlined helper taking the arrays, every call increments and decrements their
-    reference counts); barycentrics with recomputed distances take two passes (fewer loops to
-    compile: each adds about a second)."""
-    m = tri.shape[0]
-    P = len(face)
-    total = np.zeros((m, 9), np.float64)
-    s2 = scale ** 2
-    inv = _reciprocals(tri)
-    hw = height * width
-    inv_hw, inv_w = 1.0 / hw, 1.0 / width
-    consts = (s2, width, inv_w)
-    g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: loops over a (P, 3) array's rows do not vectorize)
-    one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
-    out = np.empty((9, BACK_BLOCK))
-    # barycentrics with recomputed distances: two passes (the barycentrics', then the distances'), so
-    # that no loop of its own is compiled for them
-    split = use_bary and use_dist and not use_saved
-    for rnd in range(2 if split else 1):
-        bary = use_bary and not (split and rnd == 1)
-        dist = use_dist and not (split and rnd == 0)
-        pixels = bary or (dist and not use_saved)
+GEOMETRY_BACKWARD_MODES = ("barycentrics and saved distances", "barycentrics", "saved distances",
+                           "recomputed distances")
+
+
+def _geometry_backward_kernel(MODE):
+    """The compiled geometry backward of one mode (``GEOMETRY_BACKWARD_MODES``: which cotangents it
+    takes), adding into ``total`` (M, 9). The mode is a constant of the kernel (a closure value:
+    numba prunes the other modes' loops before compiling, and caches each mode apart), so a render
+    compiles only the loops it runs."""
+    @njit(cache=True, error_model="numpy")
+    def geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, edge, coef,
+                          total):
+        """Per pair the gradient with respect to its face's corners; the per-pair terms are recomputed
+        from the corners, or for the distances (modes 0 and 2) taken from what ``search_pairs`` saved
+        (``edge``, ``coef``). Pairs are taken in runs of one face and one image (the search's order;
+        any order is correct, a face's pairs may form several runs): a run's gradients are formed in
+        a loop with no stores but into a small (9, ``BACK_BLOCK``) array and no branches
+        (``_pair_gradient``), so it runs in SIMD lanes, up to ``BACK_BLOCK`` pairs at a time, over a
+        multiple of ``BACK_LANES`` pairs (the extra ones, of the next run, never read); then they are
+        summed serially in pair order and added to the face's row once per run (deterministic). The
+        loop is written out (through an inlined helper taking the arrays, every call increments and
+        decrements their reference counts); ``perspective`` is loop-invariant (LLVM still
+        vectorizes)."""
+        P = len(face)
+        s2 = scale ** 2
+        inv = _reciprocals(tri)
+        hw = height * width
+        inv_hw, inv_w = 1.0 / hw, 1.0 / width
+        consts = (s2, width, inv_w)
+        g_bary, coef = g_bary.reshape(-1), coef.reshape(-1)  # (flat: loops over (P, 3) rows do not vectorize)
+        one, two, three = np.uint64(1), np.uint64(2), np.uint64(3)
+        out = np.empty((9, BACK_BLOCK))
         j = 0
         while j < P:
             f = face[j]
             e = j + 1
-            if pixels:                                   # a run: one face, pixels of one image
+            if MODE != 2:                                # a run: one face, pixels of one image
                 base = _image_base(pixel[j], hw, inv_hw)
                 while e < P and face[e] == f and np.uint64(pixel[e] - base) < np.uint64(hw):
                     e += 1
@@ -570,8 +577,8 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
             for j0 in range(j, e, BACK_BLOCK):
                 n = min(e - j0, BACK_BLOCK)
                 lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
-                # the loops: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
-                if bary and dist and use_saved:
+                # the loop: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
+                if MODE == 0:
                     for i in range(lanes):
                         q = np.uint64(j0 + i)
                         q3 = q * three
@@ -581,7 +588,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                                 np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
                                 coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, perspective, True, True,
                                 True)
-                elif bary:
+                elif MODE == 1:
                     for i in range(lanes):
                         q = np.uint64(j0 + i)
                         q3 = q * three
@@ -590,7 +597,7 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                                 pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
                                 np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
                                 consts, perspective, False, True, False)
-                elif dist and use_saved:             # (no barycentrics: the pixels and perspective unused)
+                elif MODE == 2:                      # (no barycentrics: the pixels and perspective unused)
                     for i in range(lanes):
                         q = np.uint64(j0 + i)
                         q3 = q * three
@@ -598,15 +605,13 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                             out[8, i] = _pair_gradient(
                                 0, 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), edge[q], coef[q3], coef[q3 + one],
                                 coef[q3 + two], corners, consts, True, True, False, True)
-                elif dist:
+                elif MODE == 3:
                     for i in range(lanes):
                         q = np.uint64(j0 + i)
                         out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
                             out[8, i] = _pair_gradient(
                                 pixel[q], 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), 0, 0.0, 0.0, 0.0, corners, consts,
                                 True, True, False, False)
-                else:
-                    out[:, :n] = 0.0
                 for i in range(n):                       # serially, in pair order
                     t0 += out[0, i]
                     t1 += out[1, i]
@@ -619,7 +624,28 @@ def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_di
                     t8 += out[8, i]
             _add_row(total, f, t0, t1, t2, t3, t4, t5, t6, t7, t8)
             j = e
-    return total.astype(dtype_like.dtype).reshape(m, 3, 3)
+
+    return geometry_backward
+
+
+_GEOMETRY_BACKWARD = tuple(_geometry_backward_kernel(mode) for mode in range(len(GEOMETRY_BACKWARD_MODES)))
+
+
+def _geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, use_dist,
+                       use_bary, edge, coef, use_saved, dtype_like):
+    """(M, 3, 3) gradient with respect to ``tri`` from the cotangents the flags name: the kernels of
+    the modes they need (barycentrics with recomputed distances: two passes into one sum)."""
+    if use_bary and use_dist:
+        modes = (0,) if use_saved else (1, 3)
+    elif use_bary or use_dist:
+        modes = (1,) if use_bary else ((2,) if use_saved else (3,))
+    else:
+        modes = ()
+    total = np.zeros((tri.shape[0], 9), np.float64)
+    for mode in modes:
+        _GEOMETRY_BACKWARD[mode](tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, edge,
+                                 coef, total)
+    return total.astype(dtype_like.dtype).reshape(tri.shape[0], 3, 3)
 
 
 def pair_geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth,

@@ -63,7 +63,7 @@ BLOCK = 512             # candidates of a face tested in one SIMD loop at most (
 
 @njit(cache=True, error_model="numpy")
 def _search(tri, inv, image, f0, f1, c0, r0, nx, ny, height, width, radius, scale, count, pixel, dist, edge, coef):
-    """``numba_pairs._search_chunk`` for the silhouette (no barycentrics): the pairs of faces
+    """``numba_pairs``' search kernel (``_search_kernel``) for the silhouette (no barycentrics): the pairs of faces
     [f0, f1) (the same pairs in the same order, the same values), each face's number of pairs into
     ``count`` instead of a face index per pair; ``pixel``, ``dist``, ``edge``, ``coef`` with room
     for every candidate. A face's box is tested whole rows at a time, up to ``BLOCK`` candidates

@@ -187,17 +187,17 @@ def _search_kernel(INTERPOLATE):
             jZ0, jZ1, jZ2 = (iZ0, iZ1, iZ2) if perspective else (1.0, 1.0, 1.0)
             for row in range(r0[f], r0[f] + ny[f]):
                 py = row + 0.5
-                # the tests: no stores but into the row arrays, so the loop runs in SIMD lanes (written out
-                # in both loops: through an inlined helper with the stores, LLVM does not vectorize it)
-                if INTERPOLATE:
-                    for i in range(lanes):
-                        t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
-                        rq[i] = t[13]
-                        rsign[i] = 1.0 if t[10] else -1.0
-                        rk[i] = t[11]
-                        rt[i] = t[12]
-                        rdx[i] = t[14]
-                        rdy[i] = t[15]
+                # the tests: no stores but into the row arrays, so the loop runs in SIMD lanes (``INTERPOLATE``
+                # is a constant: numba drops its branch before LLVM sees the loop)
+                for i in range(lanes):
+                    t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
+                    rq[i] = t[13]
+                    rsign[i] = 1.0 if t[10] else -1.0
+                    rk[i] = t[11]
+                    rt[i] = t[12]
+                    rdx[i] = t[14]
+                    rdy[i] = t[15]
+                    if INTERPOLATE:
                         # ``_interp`` without its branch: orthographic with 1 / Z = 1 gives the same b = c / sum(c)
                         sg = 1.0 if t[9] > 0 else -1.0
                         c0_, c1_, c2_ = _clamp0(sg * t[6]), _clamp0(sg * t[7]), _clamp0(sg * t[8])
@@ -206,15 +206,6 @@ def _search_kernel(INTERPOLATE):
                         b0, b1, b2 = u0 * r, u1 * r, u2 * r
                         rb0[i], rb1[i], rb2[i] = b0, b1, b2
                         rz[i] = ((c0_ + c1_) + c2_) * r if perspective else (b0 * Z0 + b1 * Z1) + b2 * Z2
-                else:
-                    for i in range(lanes):
-                        t = _terms(X0, X1, X2, Y0, Y1, Y2, (first + i) + 0.5, py, ie0, ie1, ie2)
-                        rq[i] = t[13]
-                        rsign[i] = 1.0 if t[10] else -1.0
-                        rk[i] = t[11]
-                        rt[i] = t[12]
-                        rdx[i] = t[14]
-                        rdy[i] = t[15]
                 start = image[f] * (height * width) + row * width + first
                 for i in range(n):                           # the pairs, compacted
                     sign = rsign[i]

@@ -526,6 +526,10 @@ def _geometry_backward_kernel(MODE):
     takes), adding into ``total`` (M, 9). The mode is a constant of the kernel (a closure value:
     numba prunes the other modes' loops before compiling, and caches each mode apart), so a render
     compiles only the loops it runs."""
+    BARY, DIST = MODE <= 1, MODE != 1                     # which cotangents the mode takes
+    SAVED = MODE == 0 or MODE == 2                       # distances from what the search saved
+    PIXELS = MODE != 2                                   # (pixel centres needed)
+
     @njit(cache=True, error_model="numpy")
     def geometry_backward(tri, pixel, face, height, width, scale, perspective, g_dist, g_bary, g_depth, edge, coef,
                           total):
@@ -553,7 +557,7 @@ def _geometry_backward_kernel(MODE):
         while j < P:
             f = face[j]
             e = j + 1
-            if MODE != 2:                                # a run: one face, pixels of one image
+            if PIXELS:                                   # a run: one face, pixels of one image
                 base = _image_base(pixel[j], hw, inv_hw)
                 while e < P and face[e] == f and np.uint64(pixel[e] - base) < np.uint64(hw):
                     e += 1
@@ -569,40 +573,25 @@ def _geometry_backward_kernel(MODE):
                 n = min(e - j0, BACK_BLOCK)
                 lanes = min((n + BACK_LANES - 1) // BACK_LANES * BACK_LANES, P - j0)
                 # the loop: pair index q unsigned (no negative-index wraparound), cotangents converted to float64
-                if MODE == 0:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), np.float64(g_dist[q]), edge[q],
-                                coef[q3], coef[q3 + one], coef[q3 + two], corners, consts, perspective, True, True,
-                                True)
-                elif MODE == 1:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], np.float64(g_bary[q3]), np.float64(g_bary[q3 + one]),
-                                np.float64(g_bary[q3 + two]), np.float64(g_depth[q]), 0.0, 0, 0.0, 0.0, 0.0, corners,
-                                consts, perspective, False, True, False)
-                elif MODE == 2:                      # (no barycentrics: the pixels and perspective unused)
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        q3 = q * three
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                0, 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), edge[q], coef[q3], coef[q3 + one],
-                                coef[q3 + two], corners, consts, True, True, False, True)
-                elif MODE == 3:
-                    for i in range(lanes):
-                        q = np.uint64(j0 + i)
-                        out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
-                            out[8, i] = _pair_gradient(
-                                pixel[q], 0.0, 0.0, 0.0, 0.0, np.float64(g_dist[q]), 0, 0.0, 0.0, 0.0, corners, consts,
-                                True, True, False, False)
+                # (the mode's constants choose what it reads: numba drops the other branches; as statements,
+                # not conditional expressions, which it keeps and which then cost the distances-only loop 45%)
+                for i in range(lanes):
+                    q = np.uint64(j0 + i)
+                    q3 = q * three
+                    p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy = 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0
+                    if PIXELS:
+                        p = pixel[q]
+                    if BARY:
+                        gb0, gb1 = np.float64(g_bary[q3]), np.float64(g_bary[q3 + one])
+                        gb2 = np.float64(g_bary[q3 + two])
+                        gz = np.float64(g_depth[q])
+                    if DIST:
+                        gd = np.float64(g_dist[q])
+                    if SAVED:
+                        k, tk, cx, cy = edge[q], coef[q3], coef[q3 + one], coef[q3 + two]
+                    out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], out[5, i], out[6, i], out[7, i], \
+                        out[8, i] = _pair_gradient(p, gb0, gb1, gb2, gz, gd, k, tk, cx, cy, corners, consts,
+                                                   perspective if BARY else True, DIST, BARY, SAVED)
                 for i in range(n):                       # serially, in pair order
                     t0 += out[0, i]
                     t1 += out[1, i]

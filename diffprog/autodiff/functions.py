@@ -10,7 +10,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import primitives as P
-from .tape import _ONE, _apply, apply
+from .tape import _ONE, _apply, apply, record_on_parent
 from .tensor import Tensor, tensor
 
 _raw = P.B.data
@@ -317,6 +317,10 @@ def reshape(x, shape):
     """Reshape (one entry may be -1)."""
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
+    if type(x) is Tensor and x._node is not None and x._node.prim is P.GETITEM:
+        t = record_on_parent(P.GETITEM_RESHAPE, x, np.reshape, {"shape": tuple(shape)})
+        if t is not None:
+            return t
     return _apply(P.RESHAPE, x, _ONE, {"shape": tuple(shape)})
 
 

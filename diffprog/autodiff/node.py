@@ -75,9 +75,18 @@ class Node:
         return f"<node {name} {tuple(self.ans.shape)}>"
 
 
+class UnsavedRead(RuntimeError):
+    """A backward rule read a value its row does not save (backward names the rule's primitive)."""
+
+    def __init__(self, message, stub=None):
+        super().__init__(message)
+        self.stub = stub
+
+
 class Stub:
-    """Stands for an array a node does not keep: shape and dtype only. Reading its values raises,
-    naming the primitive whose rule did so (its row's ``save`` declaration misses that value)."""
+    """Stands for an array a node does not keep: shape and dtype only. Reading its values raises
+    (the reading rule's row misses that value in its ``save`` declaration). A node whose unsaved
+    argument came from another node shares that node's stub of it (one object per value)."""
 
     __slots__ = ("shape", "dtype", "owner")
 
@@ -93,10 +102,13 @@ class Stub:
         return int(np.prod(self.shape))
 
     def _refuse(self, *args, **kwargs):
-        name = getattr(self.owner, "name", "?")
-        raise RuntimeError(
-            f"the backward rule of dp.{name} read a value that its row of the primitive table does not "
-            f"save (an array of shape {self.shape}, {self.dtype}); add it to the row's save=... declaration")
+        raise UnsavedRead(self.message("a backward rule"), self)
+
+    def message(self, reader):
+        name = getattr(self.owner, "name", None)
+        made = "" if name is None else f", recorded by dp.{name}"
+        return (f"{reader} read a value that its row of the primitive table does not save (an array of "
+                f"shape {self.shape}, {self.dtype}{made}); add it to the row's save=... declaration")
 
     __array__ = __array_ufunc__ = __getitem__ = __float__ = _refuse      # (np.shape, np.ndim read attributes)
 

@@ -152,22 +152,8 @@ def sigmoid_forward(x):
     return np.exp(-np.logaddexp(0, -x))
 
 
-_ONES = {}
-
-
-def _one(a):
-    """1 for ``1 - a``: a 0-d array of ``a``'s dtype when ``a`` is a float array (the same result
-    dtype and values as the Python 1, without NumPy converting a Python scalar on every call,
-    about 3k instructions); else the Python 1."""
-    if type(a) is np.ndarray:
-        dt = a.dtype
-        one = _ONES.get(dt)
-        if one is None and dt.kind in "fc":
-            one = _ONES[dt] = np.array(1, dtype=dt)
-            one.flags.writeable = False
-        if one is not None:
-            return one
-    return 1
+def _sigmoid_rule(gy, y):
+    return gy - gy * y
 
 
 # ---- elementwise, one argument -----------------------------------------------------------
@@ -189,8 +175,10 @@ ARCCOS = _elementwise("arccos", np.arccos, lambda g, ans, x: -g / B.sqrt(1 - x *
 ARCTAN = _elementwise("arctan", np.arctan, lambda g, ans, x: g / (1 + x * x), save="inputs")
 SINH = _elementwise("sinh", np.sinh, lambda g, ans, x: g * B.cosh(x), save="inputs")
 COSH = _elementwise("cosh", np.cosh, lambda g, ans, x: g * B.sinh(x), save="inputs")
-TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g * (_one(ans) - ans * ans), save="output")
-SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: g * (ans * (_one(ans) - ans)), save="output")
+# g (1 - y^2) and g y (1 - y) written without the constant 1 (a Python number is converted on every
+# call, a 0-d array would promote float32): three array operations each
+TANH = _elementwise("tanh", np.tanh, lambda g, ans, x: g - g * ans * ans, save="output")
+SIGMOID = _elementwise("sigmoid", sigmoid_forward, lambda g, ans, x: _sigmoid_rule(g * ans, ans), save="output")
 RELU = _elementwise("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * _like(B.data(x) > 0, x), save="inputs")
 SOFTPLUS = _elementwise("softplus", lambda x: np.logaddexp(0, x), lambda g, ans, x: g * B.sigmoid(x), save="inputs")
 ARCSINH = _elementwise("arcsinh", np.arcsinh, lambda g, ans, x: g / B.sqrt(x * x + 1), save="inputs")
@@ -337,38 +325,46 @@ WHERE = _elementwise("where", np.where, None,
 _dot = np.ndarray.dot
 
 
+def _fit(c, x):
+    """``c`` summed over the leading axes it broadcast ``x`` over (batched products): the rules of a
+    row whose cotangents always have their arguments' shapes (``keeps_shape``) do it themselves."""
+    shape = B.shape(x)
+    return c if B.shape(c) == shape else B.sum_to(c, shape)
+
+
 def _matmul_da(g, ans, a, b):
     if type(g) is np.ndarray and type(b) is np.ndarray and b.ndim >= 2 and type(a) is np.ndarray and a.ndim >= 2:
         if b.ndim == 2 and a.ndim == 2:                      # the common case, no dispatch: ndarray.dot
             return _dot(g, b.T)                               # (the same BLAS call as np.matmul, less overhead)
-        return np.matmul(g, b.swapaxes(-1, -2))
+        return _fit(np.matmul(g, b.swapaxes(-1, -2)), a)
     if B.ndim(b) == 1:
         if B.ndim(a) == 1:
             return g * b
         return B.expand_dims(g, -1) * b                      # (..., m, 1) * (k,)
     if B.ndim(a) == 1:
-        return B.squeeze_last(B.matmul(b, B.expand_dims(g, -1)))
-    return B.matmul(g, B.swap_last(b))
+        return _fit(B.squeeze_last(B.matmul(b, B.expand_dims(g, -1))), a)
+    return _fit(B.matmul(g, B.swap_last(b)), a)
 
 
 def _matmul_db(g, ans, a, b):
     if type(g) is np.ndarray and type(a) is np.ndarray and a.ndim >= 2 and type(b) is np.ndarray and b.ndim >= 2:
         if a.ndim == 2 and b.ndim == 2:
             return _dot(a.T, g)
-        return np.matmul(a.swapaxes(-1, -2), g)
+        return _fit(np.matmul(a.swapaxes(-1, -2), g), b)
     if B.ndim(a) == 1:
         if B.ndim(b) == 1:
             return g * a
-        return B.expand_dims(a, -1) * B.expand_dims(g, -2)   # (k, 1) * (..., 1, n)
+        return _fit(B.expand_dims(a, -1) * B.expand_dims(g, -2), b)   # (k, 1) * (..., 1, n)
     if B.ndim(b) == 1:
-        return B.squeeze_last(B.matmul(B.swap_last(a), B.expand_dims(g, -1)))
-    return B.matmul(B.swap_last(a), g)
+        return _fit(B.squeeze_last(B.matmul(B.swap_last(a), B.expand_dims(g, -1))), b)
+    return _fit(B.matmul(B.swap_last(a), g), b)
 
 
 MATMUL = Primitive("matmul", np.matmul, vjps=[_complex_vjp(_matmul_da, 0), _complex_vjp(_matmul_db, 1)],
                    real_vjps=[_matmul_da, _matmul_db],
                    jvps=[lambda t, ans, a, b: B.matmul(t, b), lambda t, ans, a, b: B.matmul(a, t)],
                    batch=_batch_matmul, save="inputs")
+MATMUL.keeps_shape = True                  # (2-D products: dot's shapes; batched ones are summed back by _fit)
 
 
 # ---- reductions -------------------------------------------------------------------------------
@@ -644,8 +640,28 @@ def _getitem_add_into(buf, g, idx):
 
 GETITEM = _linear("getitem", _getitem_forward, _getitem_vjp, batch=_batch_getitem)
 GETITEM.add_into = _getitem_add_into
+
+
+# A reshaped slice, ``x[idx].reshape(shape)`` with ``view`` the slice's shape: one node where a
+# flat parameter vector is cut into matrices (``theta[a:b].reshape(m, n)``), recorded by
+# ``reshape`` of a getitem's result.
+def _getitem_reshape_vjp(g, ans, x, idx, view, shape):
+    if type(g) is np.ndarray:
+        return scatter_add_forward(g.reshape(view), idx, B.shape(x))
+    return B.scatter_add(B.reshape(g, shape=view), idx=idx, shape=B.shape(x))
+
+
+def _batch_getitem_reshape(prim, ins, ans, datas, kw, k):
+    sliced = _batch_getitem(prim, ins, ans, datas, kw, k)
+    return None if sliced is None else np.reshape(sliced, (k,) + np.shape(ans))
+
+
+GETITEM_RESHAPE = _linear("getitem_reshape", lambda x, idx, view, shape: np.reshape(_getitem_forward(x, idx), shape),
+                          _getitem_reshape_vjp, batch=_batch_getitem_reshape)
+GETITEM_RESHAPE.add_into = lambda buf, g, idx, view, shape: _getitem_add_into(buf, g.reshape(view), idx)
 # (rules that build the cotangent at the argument's own shape: backward skips the shape test)
-RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = SUM.keeps_shape = MEAN.keeps_shape = True
+RESHAPE.keeps_shape = TRANSPOSE.keeps_shape = GETITEM.keeps_shape = GETITEM_RESHAPE.keeps_shape = True
+SUM.keeps_shape = MEAN.keeps_shape = True
 SCATTER_ADD = _linear("scatter_add", scatter_add_forward, lambda g, ans, x, idx, shape: B.getitem(g, idx=idx))
 
 

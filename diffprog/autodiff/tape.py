@@ -12,7 +12,7 @@ import numpy as np
 
 from . import mode as _mode
 from . import node as _nodes
-from .node import Node, Stub, creation, keep, stub
+from .node import Node, Stub, UnsavedRead, creation, keep, stub
 from .tensor import Tensor
 
 _new = object.__new__
@@ -45,9 +45,9 @@ class Primitive:
     ``real_vjps``: the same rules for a real output, when ``vjps`` wrap them for complex values
     (``complex_vjp``): backward then tests the output's dtype once instead of calling a wrapper.
 
-    ``keeps_shape``: the row has one argument and its rule's cotangent always has that argument's
-    shape (a unary ufunc; reshape, transpose, getitem and sum build it so), so it needs no summing
-    back (backward skips the test).
+    ``keeps_shape``: the row's rules give every argument a cotangent of that argument's own shape
+    (a unary ufunc; reshape, transpose, getitem and sum build it so; matmul sums a batched product
+    back itself), so it needs no summing back (backward skips the test).
     ``elementwise``: the row broadcasts its arguments elementwise and its rules give cotangents of
     the output's shape, so an argument paired with a Python number (which broadcasts to nothing)
     gets a cotangent of its own shape (backward skips the test there too).
@@ -108,6 +108,7 @@ class Primitive:
 
 
 FREED = Primitive("<freed>", None)
+object.__setattr__(FREED, "_plain", False)     # (backward sends a freed node to _general_step, which refuses it)
 
 
 def _op_error(prim, args, err):
@@ -217,21 +218,46 @@ def _apply(prim, x, y=_ONE, kw=None):
         n.seq = next(creation)
         small = _nodes.STUB_MIN_BYTES
         n.p0 = xn
+        # (an unsaved argument's stub: its node's own, when it has one)
         n.a0 = xd if prim._save0 or type(xd) is not _ndarray or xd.nbytes < small or flags & KEEP \
-            else stub(xd, prim)
+            else xn.ans if xn is not None and type(xn.ans) is Stub else stub(xd, prim)
         if y is _ONE:
             n.arity = 1
         else:
             n.arity = 2
             n.p1 = yn
             n.a1 = (yd if prim._save1 or type(yd) is not _ndarray or yd.nbytes < small or flags & KEEP
-                    else stub(yd, prim))
+                    else yn.ans if yn is not None and type(yn.ans) is Stub else stub(yd, prim))
         n.ans = (out if prim._save_output or type(out) is not _ndarray or out.nbytes < small or flags & KEEP
                  else stub(out, prim))
         if flags & ANOMALY:
             check_forward(prim, (x,) if y is _ONE else (x, y), out)
     if _get_tangents() is not None:
         _push_tangent(t, prim, (x,) if y is _ONE else (x, y), kw)
+    return t
+
+
+def record_on_parent(prim, x, then, kw):
+    """``then(x, **kw)`` of a Tensor ``x`` whose node applied a one-argument row to a parent,
+    recorded as ``prim`` (that row and ``then`` in one) on that parent, with the keywords of both
+    (``view``: ``x``'s shape): e.g. a reshape of a slice becomes one ``getitem_reshape`` node.
+    ``None`` where it does not apply (grad mode off, forward-mode tangents, anomaly checks, or
+    ``then`` failing: the caller records the plain row, which raises its error)."""
+    flags = _get_flags()
+    if not flags & GRAD or flags & ANOMALY or _get_tangents() is not None:
+        return None
+    n, xd = x._node, x.data
+    try:
+        out = then(xd, **kw)
+    except _OP_ERRORS:
+        return None
+    m = Node()
+    m.prim, m.kw, m.seq = prim, {**n.kw, "view": xd.shape, **kw}, next(creation)
+    m.arity, m.p0, m.a0 = 1, n.p0, n.a0
+    m.ans = out if type(out) is not _ndarray or out.nbytes < _nodes.STUB_MIN_BYTES or flags & KEEP \
+        else stub(out, prim)
+    t = _new(Tensor)
+    t.data, t.grad, t._node = out, None, m
     return t
 
 
@@ -341,14 +367,15 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     and no separate sorting pass is needed. The chain shortcut: a node receiving its first
     cotangent while later than every node waiting in the heap would be popped next anyway (no
     consumer of it is left: consumers are later than their inputs), so it is processed next with
-    that cotangent and never touches the heap or ``grads``. With
+    that cotangent and never touches the heap or ``grads`` (a node already holding a cotangent is
+    in the heap, so the heap's top is not later than it: the test needs no look into ``grads``). With
     ``inputs=None`` leaf cotangents are accumulated into ``.grad``; otherwise the cotangents of
     the given Tensors are returned in a list (``None`` where unreached) and no ``.grad`` is
     touched (their nodes act as leaves). Rows with one rule per argument (``_plain``) and one or
-    two arguments call their rules on the saved values here; the others, and the recorded
-    backward of ``create_graph``, go through ``_general_step``. A cotangent is summed back to its
-    argument's shape (``_unbroadcast``) unless the row guarantees it already has it: a unary
-    ufunc (``keeps_shape``), or an elementwise row whose other argument is a Python number.
+    two arguments call their rules on the saved values here; the others, and every node under
+    ``create_graph`` or ``detect_anomaly``, go through ``_general_step``. A cotangent is summed back to its
+    argument's shape (``_unbroadcast``) unless the row guarantees it already has it
+    (``keeps_shape``), or it is an elementwise row whose other argument is a Python number.
 
     Sums into one buffer: a cotangent array that backward made itself (the fresh result of a rule
     with ``add_into`` on an ndarray, or of a fan-out sum) is owned by it (``owned``: node -> that
@@ -368,27 +395,30 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
         stop = any(n.prim is not None for n in found)
     flags = _get_flags()
     anomaly = flags & ANOMALY
+    general = anomaly or create_graph                   # every node through _general_step
     shortcut = _CHAIN_SHORTCUT
     grads, heap, owned = {}, [], {}
-    for r, s in zip(roots, seeds):
-        _send(grads, heap, r._node, s)
-    token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
-    try:
+    if len(roots) == 1:                                 # one root (a loss): it is the first node
+        node, g = roots[0]._node, seeds[0]
+    else:
+        for r, s in zip(roots, seeds):
+            _send(grads, heap, r._node, s)
         node = g = None
         if heap:
             node = heappop(heap)[1]
             g = grads.pop(node)
+    token = _mode._flags.set(flags | GRAD if create_graph else flags & ~GRAD)
+    try:
         while node is not None:
             prim, k = node.prim, node.arity
             following = None
-            if prim is None or prim is FREED or (stop and node in found):
+            if prim is None or (stop and node in found):
                 _arrive(node, g, found, inputs is None)
-            elif not prim._plain or create_graph or k > 2:
+            elif not prim._plain or k > 2 or general:  # (a freed node too: FREED is not _plain)
                 _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph)
             else:
                 ans, kw, x = node.ans, node.kw, node.p0
-                dt = ans.dtype
-                vjps = prim.real_vjps if dt is _F64 or dt.kind != "c" else prim.vjps
+                vjps = prim.real_vjps if ans.dtype is _F64 or ans.dtype.kind != "c" else prim.vjps
                 if k == 1:                              # a link of a chain
                     if x is None:
                         pass
@@ -396,9 +426,7 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                         c = vjps[0](g, ans, node.a0) if kw is None else vjps[0](g, ans, node.a0, **kw)
                         if not prim.keeps_shape and c.shape != x.ans.shape:
                             c = _unbroadcast(c, x.ans.shape)
-                        if anomaly:
-                            _check_finite(c, prim, 0)
-                        if shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                        if shortcut and (not heap or heap[0][0] > -x.seq):
                             following = x
                         else:
                             _send(grads, heap, x, c)
@@ -406,14 +434,11 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                         prev = grads.get(x)
                         if (prev is not None and owned.get(x) is prev and type(g) is _ndarray
                                 and g.dtype is prev.dtype and prim.add_into(prev, g, **kw)):
-                            if anomaly:
-                                _check_finite(g, prim, 0)
+                            pass
                         else:
                             c = vjps[0](g, ans, node.a0, **kw)
                             if c.shape != x.ans.shape:
                                 c = _unbroadcast(c, x.ans.shape)
-                            if anomaly:
-                                _check_finite(c, prim, 0)
                             if prev is not None:
                                 grads[x] = owned[x] = prev + c
                             elif shortcut and (not heap or heap[0][0] > -x.seq):
@@ -427,22 +452,18 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                     y, xd, yd = node.p1, node.a0, node.a1
                     if x is not None:
                         c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
-                        if not (prim.elementwise and type(yd) in _SCALARS) and c.shape != x.ans.shape:
+                        if not (prim.keeps_shape or prim.elementwise and type(yd) in _SCALARS) and c.shape != x.ans.shape:
                             c = _unbroadcast(c, x.ans.shape)
-                        if anomaly:
-                            _check_finite(c, prim, 0)
                     if y is not None:
                         c1 = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
-                        if not (prim.elementwise and type(xd) in _SCALARS) and c1.shape != y.ans.shape:
+                        if not (prim.keeps_shape or prim.elementwise and type(xd) in _SCALARS) and c1.shape != y.ans.shape:
                             c1 = _unbroadcast(c1, y.ans.shape)
-                        if anomaly:
-                            _check_finite(c1, prim, 1)
-                        if x is None and shortcut and y not in grads and (not heap or heap[0][0] > -y.seq):
+                        if x is None and shortcut and (not heap or heap[0][0] > -y.seq):
                             following, c = y, c1
                         else:
                             _send(grads, heap, y, c1)
                     if x is not None:                   # (after y: usually the later of the two)
-                        if shortcut and x not in grads and (not heap or heap[0][0] > -x.seq):
+                        if shortcut and (not heap or heap[0][0] > -x.seq):
                             following = x
                         else:
                             _send(grads, heap, x, c)
@@ -457,6 +478,10 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                 g = grads.pop(node)
             else:
                 node = None
+    except UnsavedRead as e:                     # a row's save declaration misses a value: name the row
+        if e.stub is None:
+            raise
+        raise UnsavedRead(e.stub.message(f"the backward rule of dp.{prim.name}")) from e
     finally:
         _mode._flags.reset(token)
     if inputs is None:
@@ -478,22 +503,24 @@ def _send(grads, heap, p, c):
 
 
 def _arrive(node, g, found, accumulate):
-    """A cotangent reaching a node that is not propagated further: an input asked for, a leaf
-    (accumulated into its Tensor's ``.grad``), or a node freed by an earlier backward."""
+    """A cotangent reaching a node that is not propagated further: an input asked for, or a leaf
+    (accumulated into its Tensor's ``.grad``)."""
     if node in found:
         found[node] = g
-    elif node.prim is None:
-        t = node.leaf() if accumulate else None
+    elif accumulate:                                    # a leaf
+        t = node.leaf()
         if t is not None:
             t.grad = g if t.grad is None else t.grad + g
-    else:
-        raise RuntimeError(_FREED_MSG.format(name=node.kw))
 
 
 def _general_step(node, g, prim, grads, heap, anomaly, create_graph, retain_graph):
-    """Every other node: variadic rows, ``vjp_all`` rows, three or more arguments, and the
-    recorded backward of ``create_graph`` (rules then see the saved values as Tensors connected
-    to the graph). Frees the node's saved values unless it is kept for another backward."""
+    """Every other node: variadic rows, ``vjp_all`` rows, three or more arguments, every node of
+    the recorded backward of ``create_graph`` (rules then see the saved values as Tensors
+    connected to the graph) and of ``detect_anomaly`` (each cotangent checked), and a node freed
+    by an earlier backward (refused). Frees the node's saved values unless it is kept for another
+    backward."""
+    if prim is FREED:
+        raise RuntimeError(_FREED_MSG.format(name=node.kw))
     parents, kw = node.parents, node.kw or {}
     args, ans = (_saved_tensors(node) if create_graph else (node.args, node.ans))
     cots = None

@@ -98,6 +98,8 @@ ROWS[P.RESHAPE] = ((lambda x: apply(P.RESHAPE, x, shape=(3, 2))), normal, ((2, 3
 ROWS[P.TRANSPOSE] = ((lambda x: apply(P.TRANSPOSE, x, axes=(2, 0, 1))), normal, ((2, 3, 4),))
 ROWS[P.GETITEM] = ((lambda x: apply(P.GETITEM, x, idx=(np.array([0, 2, 0]), slice(1, None)))),
                    normal, ((4, 3),))
+ROWS[P.GETITEM_RESHAPE] = ((lambda x: apply(P.GETITEM_RESHAPE, x, idx=slice(2, 8), view=(6,), shape=(2, 3))),
+                           normal, ((10,),))
 
 ROWS.update({
     P.ARCSINH: unary(P.ARCSINH), P.ARCCOSH: unary(P.ARCCOSH, above_one), P.ARCTANH: unary(P.ARCTANH, unit),

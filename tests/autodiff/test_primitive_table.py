@@ -320,6 +320,12 @@ SHAPE = [
     Case("getitem", lambda x: x[:, [2, 2, 0]], lambda x: x[:, [2, 2, 0]], [((2, 3),)]),
     Case("getitem", lambda x: x[1], lambda x: x[1], [((2, 3),)]),
     Case("getitem", lambda x: dp.getitem(x, (slice(None), 1)), lambda x: x[:, 1], [((2, 3),)]),
+    # a reshape of a slice: one getitem_reshape node (a flat parameter vector cut into matrices)
+    Case("getitem_reshape", lambda x: x[2:8].reshape(2, 3), lambda x: x[2:8].reshape(2, 3), [((10,),)]),
+    Case("getitem_reshape", lambda x: dp.reshape(x[1:, ::-1], (-1,)), lambda x: x[1:, ::-1].reshape(-1),
+         [((3, 4),)]),
+    Case("getitem_reshape", lambda x: x[np.array([0, 2, 2, 1])].reshape(2, 2, -1),
+         lambda x: x[np.array([0, 2, 2, 1])].reshape(2, 2, -1), [((3, 2),)]),
     Case("take", dp.take, np.take, [((2, 3),)], kw=dict(indices=np.array([[0, 5], [5, 2]]))),
     Case("take", dp.take, np.take, [((2, 3),)], kw=dict(indices=[2, 2, 0], axis=1)),
     Case("take", dp.take, np.take, [((2, 3),)], kw=dict(indices=1, axis=0)),

@@ -472,6 +472,8 @@ def _index(idx):
 
 def getitem(x, idx):
     """``x[idx]`` with basic slices, integer arrays, boolean masks, None and Ellipsis."""
+    if type(idx) is slice or type(idx) is int:          # (nothing to unwrap)
+        return _apply(P.GETITEM, x, _ONE, {"idx": idx})
     return _apply(P.GETITEM, x, _ONE, {"idx": _index(idx)})
 
 

@@ -133,7 +133,7 @@ def stub(a, owner):
 
 def leaf_node(t):
     """The node of a Tensor that requires grad but was not computed from others."""
-    n = Node()
+    n = _new(Node)
     n.prim = n.kw = None
     n.arity = 0
     d = t.data

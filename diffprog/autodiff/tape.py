@@ -130,7 +130,7 @@ def recorded(out, prim, args, kw, flags=0):
     ``flags`` has ``KEEP``)."""
     every = flags & KEEP
     small = _nodes.STUB_MIN_BYTES
-    n = Node()
+    n = _new(Node)
     n.prim, n.kw, n.seq = prim, kw, next(creation)
     if len(args) == 1:                              # most rows with keywords: one argument
         x = args[0]
@@ -212,7 +212,7 @@ def _apply(prim, x, y=_ONE, kw=None):
     t.data = out
     t.grad = t._node = None
     if record and (flags := _get_flags()) & GRAD:
-        n = t._node = Node()
+        n = t._node = _new(Node)
         n.prim = prim
         n.kw = kw
         n.seq = next(creation)
@@ -251,7 +251,7 @@ def record_on_parent(prim, x, then, kw):
         out = then(xd, **kw)
     except _OP_ERRORS:
         return None
-    m = Node()
+    m = _new(Node)
     m.prim, m.kw, m.seq = prim, {**n.kw, "view": xd.shape, **kw}, next(creation)
     m.arity, m.p0, m.a0 = 1, n.p0, n.a0
     m.ans = out if type(out) is not _ndarray or out.nbytes < _nodes.STUB_MIN_BYTES or flags & KEEP \

@@ -38,7 +38,7 @@ class Node:
     :meth:`link`; the engine's hot paths write and read the slots directly.
     """
 
-    __slots__ = ("prim", "arity", "p0", "p1", "a0", "a1", "more", "ans", "kw", "seq", "leaf", "__weakref__")
+    __slots__ = ("prim", "arity", "p0", "p1", "a0", "a1", "more", "ans", "kw", "seq", "leaf")
 
     @property
     def parents(self):

@@ -17,7 +17,9 @@
     (tracemalloc), and the time of forward + backward.
 
 Times are process CPU time (``time.process_time``) with one BLAS thread, medians of repeats; every
-gradient is checked against the hand-written one before it is timed.
+gradient is checked against the hand-written one before it is timed. A library's forward and its
+gradient are timed in interleaved rounds (nine samples each, in turn), and their ratio is the median
+of the rounds' ratios, so that the machine's speed drifting between two measurements does not tilt it.
 """
 import argparse
 import datetime
@@ -66,6 +68,46 @@ def cpu_time(fn, repeats=5, min_time=0.02):
             fn()
         samples.append((time.process_time() - start) / loops)
     return statistics.median(samples)
+
+
+def _loops_for(fn, min_time):
+    """How many calls of ``fn`` make a sample of at least ``min_time`` CPU seconds (after one call)."""
+    fn()
+    loops = 1
+    while True:
+        start = time.process_time()
+        for _ in range(loops):
+            fn()
+        t = time.process_time() - start
+        if t >= min_time or loops >= 1 << 16:
+            return loops
+        loops *= 4 if t < min_time / 8 else 2
+
+
+def paired_cpu_times(fns, repeats=9, min_time=0.02):
+    """Time the functions of the dict ``fns`` in interleaved rounds (each round samples every
+    function once, in turn) and return (median seconds per call of each, median over the rounds of
+    each one's time over the first one's). A library's gradient and its forward are timed so: a
+    drift of the machine's speed between two separate measurements would tilt their ratio."""
+    loops = {k: _loops_for(fn, min_time) for k, fn in fns.items()}
+    samples = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            start = time.process_time()
+            for _ in range(loops[k]):
+                fn()
+            samples[k].append((time.process_time() - start) / loops[k])
+    first = samples[next(iter(fns))]
+    return ({k: statistics.median(v) for k, v in samples.items()},
+            {k: statistics.median(a / b for a, b in zip(v, first)) for k, v in samples.items()})
+
+
+def _paired(row, names, fns):
+    """Time ``fns`` (forward first) with ``paired_cpu_times`` into ``row`` under ``names``; the
+    ratios to the forward are kept for the table."""
+    times, ratios = paired_cpu_times(dict(zip(names, fns)))
+    row.update(times)
+    row.setdefault("paired", {}).update({(k, names[0]): r for k, r in ratios.items() if k != names[0]})
 
 
 # ---- (1) the cost of a gradient -------------------------------------------------------------------
@@ -139,9 +181,7 @@ def gradient_costs(batch, quick, log):
         assert np.allclose(backward(), expected, rtol=1e-10, atol=1e-13)
         jac_fwd = dp.jacobian(f, mode="fwd")
         assert np.allclose(jac_fwd(theta), expected, rtol=1e-10, atol=1e-13)
-        row["forward"] = cpu_time(lambda: f(theta))
-        row["grad"] = cpu_time(lambda: grad_f(theta))
-        row["backward"] = cpu_time(backward)
+        _paired(row, ("forward", "grad", "backward"), (lambda: f(theta), lambda: grad_f(theta), backward))
         row["jacfwd"] = cpu_time(lambda: jac_fwd(theta), repeats=3, min_time=0.0)
         m = min(p.n, 100)
         basis = np.eye(p.n)[:m]
@@ -153,8 +193,8 @@ def gradient_costs(batch, quick, log):
         row["jvps_subset"] = m
 
         # hand-written NumPy
-        row["numpy_forward"] = cpu_time(lambda: p.loss(theta, np))
-        row["numpy_grad"] = cpu_time(lambda: p.numpy_value_and_grad(theta))
+        _paired(row, ("numpy_forward", "numpy_grad"),
+                (lambda: p.loss(theta, np), lambda: p.numpy_value_and_grad(theta)))
 
         # PyTorch eager
         tt = torch.tensor(theta)
@@ -164,9 +204,10 @@ def gradient_costs(batch, quick, log):
             t = tt.detach().requires_grad_(True)
             return torch.autograd.grad(ft(t), t)[0]
         assert np.allclose(torch_grad().numpy(), expected, rtol=1e-10, atol=1e-13)
-        with torch.no_grad():
-            row["torch_forward"] = cpu_time(lambda: ft(tt))
-        row["torch_grad"] = cpu_time(torch_grad)
+        def torch_forward():
+            with torch.no_grad():
+                return ft(tt)
+        _paired(row, ("torch_forward", "torch_grad"), (torch_forward, torch_grad))
         fits = p.n * batch * h * 8 <= 2 ** 29         # torch/jax hold all n tangents at once
         if fits:
             torch_jacfwd = torch.func.jacfwd(ft)
@@ -178,8 +219,7 @@ def gradient_costs(batch, quick, log):
             fa = lambda th: p.loss(th, anp)                                    # noqa: E731
             ga = autograd.grad(fa)
             assert np.allclose(ga(theta), expected, rtol=1e-10, atol=1e-13)
-            row["autograd_forward"] = cpu_time(lambda: fa(theta))
-            row["autograd_grad"] = cpu_time(lambda: ga(theta))
+            _paired(row, ("autograd_forward", "autograd_grad"), (lambda: fa(theta), lambda: ga(theta)))
 
         # JAX, compiled
         if jax is not None:
@@ -191,8 +231,8 @@ def gradient_costs(batch, quick, log):
             thj = jnp.asarray(theta)
             jf, jg, jjf = jax.jit(fj), jax.jit(jax.grad(fj)), jax.jit(jax.jacfwd(fj))
             assert np.allclose(np.asarray(jg(thj)), expected, rtol=1e-10, atol=1e-13)
-            row["jax_forward"] = cpu_time(lambda: jf(thj).block_until_ready())
-            row["jax_grad"] = cpu_time(lambda: jg(thj).block_until_ready())
+            _paired(row, ("jax_forward", "jax_grad"),
+                    (lambda: jf(thj).block_until_ready(), lambda: jg(thj).block_until_ready()))
             if fits:
                 assert np.allclose(np.asarray(jjf(thj)), expected, rtol=1e-10, atol=1e-13)
                 row["jax_jacfwd"] = cpu_time(lambda: jjf(thj).block_until_ready(), repeats=3)
@@ -210,7 +250,12 @@ COST_HEADER = ("|     n | batch | forward | dp.grad | backward() | fwd mode batc
 
 
 def _ratio(row, key, base):
-    return f"{row[key] / row[base]:.1f}x" if key in row and base in row else "-"
+    r = row.get("paired", {}).get((key, base))
+    if r is None:
+        if key not in row or base not in row:
+            return "-"
+        r = row[key] / row[base]
+    return f"{r:.1f}x"
 
 
 def format_cost_row(r):

@@ -16,10 +16,16 @@ creation = count(1)      # creation numbers (``next(creation)``): a topological 
 next_seq = creation.__next__
 _new = object.__new__
 
-# Arrays smaller than this are kept even when no rule reads them: a reference is cheaper than a
-# stub, and they cost nothing worth freeing. (tests/autodiff/conftest.py sets 0, so that every
-# row's ``save`` declaration is exercised on small arrays.)
-STUB_MIN_BYTES = 1024
+# Arrays smaller than this (one page) are kept even when no rule reads them: a reference is cheaper
+# than a stub, and they cost little worth freeing. Measured (benchmarks/modes.py, 2026-12-04): an
+# array of 1-4 KB released by its stub in the forward costs the gradient 0.6-0.8 us later (the
+# backward's own arrays of that size no longer reuse memory freed a moment before), about one small
+# op's whole cost, for at most 4 KB held until backward; from a page up the stub pays off. (At 1 KB:
+# dp.grad of a 3-layer MLP with 16 x 12 activations 3.05x its forward, 2.85x at 4 KB; the ODE direct
+# gradient of benchmarks/memory.py 1.05x torchdiffeq's memory, 1.12x at 4 KB.)
+# (tests/autodiff/conftest.py sets 0, so that every row's ``save`` declaration is exercised on
+# small arrays.)
+STUB_MIN_BYTES = 4096
 
 
 class Node:

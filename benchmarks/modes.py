@@ -51,23 +51,7 @@ WIDTHS = (2, 7, 12, 22, 35, 50, 70)          # n = 2 h^2 + h = 10, 105, 300, 990
 def cpu_time(fn, repeats=5, min_time=0.02):
     """Median process CPU seconds of one call of ``fn`` (calls are batched so a sample lasts at
     least ``min_time``)."""
-    fn()
-    loops, t = 1, 0.0
-    while True:
-        start = time.process_time()
-        for _ in range(loops):
-            fn()
-        t = time.process_time() - start
-        if t >= min_time or loops >= 1 << 16:
-            break
-        loops *= 4 if t < min_time / 8 else 2
-    samples = [t / loops]
-    for _ in range(repeats - 1):
-        start = time.process_time()
-        for _ in range(loops):
-            fn()
-        samples.append((time.process_time() - start) / loops)
-    return statistics.median(samples)
+    return paired_cpu_times({"fn": fn}, repeats, min_time)[0]["fn"]
 
 
 def _loops_for(fn, min_time):

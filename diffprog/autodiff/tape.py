@@ -373,8 +373,8 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
     the given Tensors are returned in a list (``None`` where unreached) and no ``.grad`` is
     touched (their nodes act as leaves). Rows with one rule per argument (``_plain``) and one or
     two arguments call their rules on the saved values here; the others, and every node under
-    ``create_graph`` or ``detect_anomaly``, go through ``_general_step``. A cotangent is summed back to its
-    argument's shape (``_unbroadcast``) unless the row guarantees it already has it
+    ``create_graph`` or ``detect_anomaly``, go through ``_general_step``. A cotangent is summed
+    back to its argument's shape (``_unbroadcast``) unless the row guarantees it already has it
     (``keeps_shape``), or it is an elementwise row whose other argument is a Python number.
 
     Sums into one buffer: a cotangent array that backward made itself (the fresh result of a rule
@@ -452,11 +452,13 @@ def run_backward(roots, seeds, inputs=None, retain_graph=False, create_graph=Fal
                     y, xd, yd = node.p1, node.a0, node.a1
                     if x is not None:
                         c = vjps[0](g, ans, xd, yd) if kw is None else vjps[0](g, ans, xd, yd, **kw)
-                        if not (prim.keeps_shape or prim.elementwise and type(yd) in _SCALARS) and c.shape != x.ans.shape:
+                        if (not (prim.keeps_shape or prim.elementwise and type(yd) in _SCALARS)
+                                and c.shape != x.ans.shape):
                             c = _unbroadcast(c, x.ans.shape)
                     if y is not None:
                         c1 = vjps[1](g, ans, xd, yd) if kw is None else vjps[1](g, ans, xd, yd, **kw)
-                        if not (prim.keeps_shape or prim.elementwise and type(xd) in _SCALARS) and c1.shape != y.ans.shape:
+                        if (not (prim.keeps_shape or prim.elementwise and type(xd) in _SCALARS)
+                                and c1.shape != y.ans.shape):
                             c1 = _unbroadcast(c1, y.ans.shape)
                         if x is None and shortcut and (not heap or heap[0][0] > -y.seq):
                             following, c = y, c1

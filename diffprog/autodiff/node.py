@@ -22,7 +22,7 @@ _new = object.__new__
 # backward's own arrays of that size no longer reuse memory freed a moment before), about one small
 # op's whole cost, for at most 4 KB held until backward; from a page up the stub pays off. (At 1 KB:
 # dp.grad of a 3-layer MLP with 16 x 12 activations 3.05x its forward, 2.85x at 4 KB; the ODE direct
-# gradient of benchmarks/memory.py 1.05x torchdiffeq's memory, 1.12x at 4 KB.)
+# gradient of benchmarks/memory.py 1.05x torchdiffeq's memory, 1.11x at 4 KB.)
 # (tests/autodiff/conftest.py sets 0, so that every row's ``save`` declaration is exercised on
 # small arrays.)
 STUB_MIN_BYTES = 4096

@@ -646,9 +646,7 @@ GETITEM.add_into = _getitem_add_into
 # flat parameter vector is cut into matrices (``theta[a:b].reshape(m, n)``), recorded by
 # ``reshape`` of a getitem's result.
 def _getitem_reshape_vjp(g, ans, x, idx, view, shape):
-    if type(g) is np.ndarray:
-        return scatter_add_forward(g.reshape(view), idx, B.shape(x))
-    return B.scatter_add(B.reshape(g, shape=view), idx=idx, shape=B.shape(x))
+    return _getitem_vjp(g.reshape(view) if type(g) is np.ndarray else B.reshape(g, shape=view), ans, x, idx)
 
 
 def _batch_getitem_reshape(prim, ins, ans, datas, kw, k):
